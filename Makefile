@@ -1,0 +1,44 @@
+# The two set-up commands of the README: `make run` and `make test`. Everything they need is installed
+# or checked here, with a message naming what to install when it cannot be installed automatically.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := wsgi
+DEV_STAMP := $(VENV)/.dev-installed
+
+.PHONY: run test bench system venv translations migrate demo clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required: apt-get install python3.11 python3.11-venv"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(DEV_STAMP): $(BIN)/python requirements.txt requirements-dev.txt
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $(DEV_STAMP)
+
+venv: $(DEV_STAMP)
+
+system:
+	@scripts/system-packages.sh
+
+translations: venv
+	@$(BIN)/pybabel compile -q -d review/translations
+
+migrate: venv translations
+	$(BIN)/flask db upgrade
+
+demo: migrate
+	$(BIN)/flask demo
+
+run: system demo
+	@echo "Serving on http://127.0.0.1:5000 (demo logins in README.md)"
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+test: system venv translations
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: venv
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) instance

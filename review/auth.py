@@ -1,0 +1,122 @@
+"""Logins, password hashing and the role rule every route must declare."""
+from __future__ import annotations
+
+from functools import wraps
+from typing import Callable, TypeVar
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from review.extensions import db, limiter, login_manager
+from review.models import User
+from review.services import activity
+from review.services.context import Actor
+from workflows.states import Role
+
+F = TypeVar("F", bound=Callable)
+PUBLIC = frozenset({"public"})
+AUTHENTICATED = frozenset({"authenticated"})
+HOME = {"hospital": "hospital.index", "expert": "expert.index", "staff": "staff.index", "admin": "staff.index",
+        "auditor": "staff.index"}
+
+_hasher = PasswordHasher()
+bp = Blueprint("auth", __name__)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password(stored_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def roles_required(*roles: str) -> Callable[[F], F]:
+    """Declare who may call a view; the route test fails for any view without such a declaration."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: object, **kwargs: object) -> object:
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def public(view: F) -> F:
+    view.allowed_roles = PUBLIC  # type: ignore[attr-defined]
+    return view
+
+
+def current_actor() -> Actor:
+    return Actor(user_id=current_user.id, role=Role(current_user.role), hospital_id=current_user.hospital_id,
+                 expert_id=current_user.expert_id, ip=request.remote_addr)
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    return db.session.get(User, int(user_id))
+
+
+class LoginForm(FlaskForm):
+    username = StringField(validators=[DataRequired(), Length(max=80)])
+    password = PasswordField(validators=[DataRequired(), Length(max=200)])
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def login() -> object:
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = db.session.scalars(db.select(User).where(User.username == form.username.data)).first()
+        if user is not None and user.active and check_password(user.password_hash, form.password.data or ""):
+            session.clear()
+            login_user(user)
+            activity.record(current_actor(), "user.login", "user", user.id, user.hospital_id)
+            db.session.commit()
+            return redirect(url_for(HOME[user.role]))
+        flash(_("Unknown user name or wrong password."), "error")
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@roles_required(*HOME)
+def logout() -> object:
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/")
+@public
+def root() -> object:
+    if current_user.is_authenticated:
+        return redirect(url_for(HOME[current_user.role]))
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/lang/<code>", methods=["POST"])
+@public
+def set_language(code: str) -> object:
+    if code in current_app.config["LANGUAGES"]:
+        session["lang"] = code
+    target = request.referrer or url_for("auth.root")
+    if not target.startswith(request.host_url):
+        target = url_for("auth.root")
+    return redirect(target)

@@ -1,0 +1,84 @@
+"""Configuration classes for the three environments of DESIGN §6.
+
+Embedded runs with no services at all (SQLite, eager tasks) so that `make run` works on a bare laptop;
+Production takes every secret and address from the environment and refuses to start without them.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class BaseConfig:
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    WTF_CSRF_TIME_LIMIT = None  # a reviewer may keep a scoresheet open for hours
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ("en", "zh_CN")
+    MAX_CONTENT_LENGTH = 50 * 1024 * 1024
+    UPLOAD_MAX_BYTES = 40 * 1024 * 1024
+    UPLOAD_MAX_FILES_PER_ITEM = 30
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = "10 per minute"
+    DRG_WEIGHTS_FILE = str(PROJECT_ROOT / "review" / "data" / "ms_drg_v43_fy2026_weights.csv")
+    CELERY: dict = {
+        "task_ignore_result": True,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "task_acks_late": True,
+        "worker_prefetch_multiplier": 1,
+    }
+    PAGE_SIZE = 25
+
+
+class EmbeddedConfig(BaseConfig):
+    """First run on one machine: SQLite under instance/, tasks run in-process."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY", "embedded-demo-only-secret")
+    INSTANCE_DIR = str(PROJECT_ROOT / "instance")
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{PROJECT_ROOT / 'instance' / 'review.sqlite'}"
+    )
+    UPLOAD_DIR = str(PROJECT_ROOT / "instance" / "uploads")
+    CELERY = {**BaseConfig.CELERY, "task_always_eager": True, "task_eager_propagates": True,
+              "broker_url": "memory://"}
+
+
+class TestConfig(BaseConfig):
+    """Each test gets its own database URL and upload folder from the fixtures."""
+
+    TESTING = True
+    SECRET_KEY = "test-secret"
+    WTF_CSRF_ENABLED = False
+    RATELIMIT_ENABLED = False
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    UPLOAD_DIR = ""
+    CELERY = {**BaseConfig.CELERY, "task_always_eager": True, "task_eager_propagates": True,
+              "broker_url": "memory://"}
+
+
+class ProductionConfig(BaseConfig):
+    """Several web and worker processes share PostgreSQL and Redis; nothing lives in process memory."""
+
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+
+    def __init__(self) -> None:
+        missing = [name for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "UPLOAD_DIR")
+                   if not os.environ.get(name)]
+        if missing:
+            raise RuntimeError(f"production configuration needs environment variables: {', '.join(missing)}")
+        self.SECRET_KEY = os.environ["SECRET_KEY"]
+        self.SQLALCHEMY_DATABASE_URI = os.environ["DATABASE_URL"]
+        self.UPLOAD_DIR = os.environ["UPLOAD_DIR"]
+        self.RATELIMIT_STORAGE_URI = os.environ["REDIS_URL"]
+        self.CELERY = {**BaseConfig.CELERY, "broker_url": os.environ["REDIS_URL"]}
+
+
+CONFIGS = {"embedded": EmbeddedConfig, "test": TestConfig, "production": ProductionConfig}

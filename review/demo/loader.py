@@ -1,0 +1,124 @@
+"""Load the demo dataset through the real services, so the demo exercises the same rules as production."""
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+from decimal import Decimal
+
+from flask import current_app
+from weasyprint import HTML
+
+from review.auth import hash_password
+from review.extensions import db
+from review.models import (Cycle, Decision, DrgAverageCost, DrgCatalogue, Expert, Hospital, Policy, Region,
+                           ReviewItem, User)
+from review.models.types import utcnow
+from review.services import applications, cases, decisions, documents, panels, reviews
+from review.services.catalogue import MS_DRG_SCHEME, load_weights
+from review.services.context import Actor
+from review.demo import dataset
+from workflows.states import Role
+
+DEMO_PASSWORD = "demo-review-2026"
+PUBLISHED_VALUE = "demo-lottery-2026Q3-0815"
+
+
+def _evidence_pdf(case: dataset.CaseSeed) -> bytes:
+    html = (f"<h1>Discharge summary (demo)</h1><p>Case {case.case_no}</p>"
+            f"<p>Admitted {case.admission}, discharged {case.discharge}.</p>"
+            f"<p>Principal diagnosis {case.principal_dx}; secondary {', '.join(case.secondary_dx)}; "
+            f"procedures {', '.join(case.procedures)}.</p>")
+    return HTML(string=html).write_pdf()
+
+
+def _reference_data() -> tuple[Region, dict[str, Hospital]]:
+    seed = dataset.REGION
+    region = Region(code=seed.code, name_en=seed.name_en, name_zh=seed.name_zh, timezone=seed.timezone)
+    db.session.add(region)
+    db.session.flush()
+    db.session.add(Policy(region_id=region.id, version=1, base_rate_fen=seed.base_rate_fen))
+    hospitals = {}
+    for h in dataset.HOSPITALS:
+        hospitals[h.code] = Hospital(region_id=region.id, code=h.code, name_en=h.name_en, name_zh=h.name_zh,
+                                     level=h.level, coefficient=h.coefficient)
+        db.session.add(hospitals[h.code])
+    load_weights(current_app.config["DRG_WEIGHTS_FILE"])
+    db.session.flush()
+    # Demo only: the average cost per DRG is taken as weight x base rate (no historical cases to average).
+    for drg, weight in db.session.execute(db.select(DrgCatalogue.drg, DrgCatalogue.weight).where(
+            DrgCatalogue.scheme == MS_DRG_SCHEME)):
+        db.session.add(DrgAverageCost(region_id=region.id, drg=drg, case_count=0,
+                                      average_cost_fen=int(Decimal(weight) * seed.base_rate_fen)))
+    return region, hospitals
+
+
+def _people(hospitals: dict[str, Hospital]) -> None:
+    password = hash_password(DEMO_PASSWORD)
+    for e in dataset.EXPERTS:
+        expert = Expert(name_en=e.name_en, name_zh=e.name_zh, title=e.title,
+                        hospital_id=hospitals[e.hospital_code].id, specialties=list(e.specialties))
+        db.session.add(expert)
+        db.session.flush()
+        db.session.add(User(username=e.username, password_hash=password, role="expert", display_name=e.name_en,
+                            expert_id=expert.id))
+    for u in dataset.USERS:
+        db.session.add(User(username=u.username, password_hash=password, role=u.role, display_name=u.display_name,
+                            hospital_id=hospitals[u.hospital_code].id if u.hospital_code else None))
+
+
+def _cycle(region: Region) -> Cycle:
+    """Quarter 2026Q3; the application window is kept open around today so the demo can be used at any time."""
+    today = utcnow().date()
+    opens = min(date(2026, 10, 1), today - timedelta(days=7))
+    closes = max(date(2026, 10, 22), today + timedelta(days=30))
+    cycle = Cycle(region_id=region.id, code="2026Q3", quarter_start=date(2026, 7, 1), quarter_end=date(2026, 9, 30),
+                  application_opens=opens, application_closes=closes, review_deadline=closes + timedelta(days=30),
+                  status="open", policy_snapshot=region.current_policy().snapshot())
+    db.session.add(cycle)
+    return cycle
+
+
+def _actor_for(username: str) -> Actor:
+    user = db.session.scalars(db.select(User).where(User.username == username)).one()
+    return Actor(user_id=user.id, role=Role(user.role), hospital_id=user.hospital_id, expert_id=user.expert_id)
+
+
+def load() -> dict[str, int]:
+    region, hospitals = _reference_data()
+    _people(hospitals)
+    cycle = _cycle(region)
+    db.session.commit()
+    counts = {"cases": 0, "applications": 0}
+    for seed in dataset.CASES:
+        actor = _actor_for(f"hosp_{seed.hospital_code.lower()}")
+        case = cases.create_case(actor, cases.CaseInput(
+            case_no=seed.case_no, age=seed.age, sex=seed.sex, admission_date=seed.admission,
+            discharge_date=seed.discharge, principal_dx=seed.principal_dx, secondary_dx=seed.secondary_dx,
+            procedures=seed.procedures, total_cost_fen=int(seed.total_cost_yuan * 100), icu_days=seed.icu_days))
+        counts["cases"] += 1
+        if seed.application is None:
+            continue
+        item = applications.apply_for_case(actor, case.id, seed.application.category, seed.application.reason)
+        documents.upload_evidence(actor, item.id, io.BytesIO(_evidence_pdf(seed)), f"{seed.case_no}-summary.pdf",
+                                  "discharge_summary")
+        counts["applications"] += 1
+    _advance_some(cycle)
+    return counts
+
+
+def _advance_some(cycle: Cycle) -> None:
+    """Draw the panels, complete two reviews and issue one decision, so every screen has something to show."""
+    staff = _actor_for("staff")
+    panels.draw_cycle_panels(staff, cycle.id, PUBLISHED_VALUE)
+    experts = {u.expert_id: u.username for u in db.session.scalars(db.select(User).where(User.role == "expert"))}
+    assigned = db.session.scalars(db.select(ReviewItem).where(
+        ReviewItem.cycle_id == cycle.id, ReviewItem.state == "assigned").order_by(ReviewItem.id).limit(2)).all()
+    for item in assigned:
+        for assignment in list(item.assignments):
+            reviews.save_sheet(_actor_for(experts[assignment.expert_id]), assignment.id, reviews.SheetInput(
+                recommendation="approve", unreasonable_cost_fen=500_000 if assignment.rank == 1 else 300_000,
+                rationale="Costs supported by the ICU and device records; some drug costs not justified.",
+                lock_version=0), submit=True)
+    first = db.session.scalars(db.select(Decision).order_by(Decision.id).limit(1)).first()
+    if first is not None:
+        decisions.issue(staff, first.id)

@@ -1,0 +1,53 @@
+"""Forms of the hospital's insurance office."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+
+from review.services.documents import EVIDENCE_TYPES
+from workflows.money import MoneyError, parse_yuan
+
+CATEGORY_CHOICES = [
+    ("high_cost", _l("High cost")), ("long_stay", _l("Long stay")), ("icu_heavy", _l("ICU-heavy stay")),
+    ("complex_care", _l("Complex multi-disciplinary care")),
+]
+DOC_TYPE_LABELS = {
+    "admission_record": _l("Admission record"), "discharge_summary": _l("Discharge summary"),
+    "front_page": _l("Medical-record front page"), "progress_notes": _l("Progress notes"),
+    "orders": _l("Orders"), "lab_reports": _l("Lab reports"), "operative_record": _l("Operative record"),
+    "special_items": _l("Special drugs / consumables list"), "other": _l("Other"),
+}
+
+
+def _yuan(form: FlaskForm, field: StringField) -> None:
+    try:
+        field.parsed_fen = parse_yuan(field.data or "")  # type: ignore[attr-defined]
+    except MoneyError as error:
+        raise ValidationError(str(error)) from error
+
+
+class CaseForm(FlaskForm):
+    case_no = StringField(_l("Case number"), validators=[DataRequired(), Length(max=40)])
+    age = IntegerField(_l("Age (years)"), validators=[InputRequired(), NumberRange(min=0, max=124)])
+    sex = SelectField(_l("Sex"), choices=[("M", _l("Male")), ("F", _l("Female")), ("U", _l("Unknown"))])
+    admission_date = DateField(_l("Admission date"), validators=[InputRequired()])
+    discharge_date = DateField(_l("Discharge date"), validators=[InputRequired()])
+    principal_dx = StringField(_l("Principal diagnosis (ICD-10-CM)"), validators=[DataRequired(), Length(max=10)])
+    secondary_dx = TextAreaField(_l("Secondary diagnoses (one per line or comma-separated)"),
+                                 validators=[Length(max=2000)])
+    procedures = TextAreaField(_l("Procedures (ICD-10-PCS)"), validators=[Length(max=2000)])
+    total_cost = StringField(_l("Total cost (yuan)"), validators=[DataRequired(), _yuan])
+    icu_days = IntegerField(_l("ICU days"), default=0, validators=[InputRequired(), NumberRange(min=0, max=3650)])
+
+
+class ApplyForm(FlaskForm):
+    category = SelectField(_l("Category (rule the case meets)"), choices=CATEGORY_CHOICES)
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(min=10, max=4000)])
+
+
+class UploadForm(FlaskForm):
+    doc_type = SelectField(_l("Document type"), choices=[(key, DOC_TYPE_LABELS[key]) for key in EVIDENCE_TYPES])
+    file = FileField(_l("File (PDF, PNG or JPEG)"), validators=[FileRequired()])

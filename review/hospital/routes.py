@@ -1,0 +1,102 @@
+"""The hospital insurance office: enter cases, apply, upload evidence, read decisions."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from review.auth import current_actor, roles_required
+from review.extensions import db
+from review.forms import attach_errors, split_codes
+from review.hospital.forms import CATEGORY_CHOICES, DOC_TYPE_LABELS, ApplyForm, CaseForm, UploadForm
+from review.models import Case, Decision, ReviewItem
+from review.pagination import paginate
+from review.services import applications, cases, documents
+from review.services.context import ValidationFailed
+from review.services.items import get_item, scoped
+from workflows.states import State
+
+bp = Blueprint("hospital", __name__, url_prefix="/hospital")
+HOSPITAL = "hospital"
+
+
+@bp.route("/")
+@roles_required(HOSPITAL)
+def index() -> object:
+    actor = current_actor()
+    state = request.args.get("state", "")
+    query = scoped(actor, db.select(ReviewItem)).order_by(ReviewItem.id.desc())
+    if state in {s.value for s in State}:
+        query = query.where(ReviewItem.state == state)
+    recent_cases = db.session.scalars(db.select(Case).where(Case.hospital_id == actor.hospital_id)
+                                      .order_by(Case.id.desc()).limit(10)).all()
+    return render_template("hospital/index.html", page=paginate(query), state=state, states=list(State),
+                           recent_cases=recent_cases)
+
+
+@bp.route("/cases/new", methods=["GET", "POST"])
+@roles_required(HOSPITAL)
+def new_case() -> object:
+    form = CaseForm()
+    if form.validate_on_submit():
+        data = cases.CaseInput(
+            case_no=form.case_no.data or "", age=form.age.data or 0, sex=form.sex.data or "U",
+            admission_date=form.admission_date.data, discharge_date=form.discharge_date.data,  # type: ignore[arg-type]
+            principal_dx=form.principal_dx.data or "", secondary_dx=split_codes(form.secondary_dx.data),
+            procedures=split_codes(form.procedures.data), total_cost_fen=form.total_cost.parsed_fen,  # type: ignore[attr-defined]
+            icu_days=form.icu_days.data or 0)
+        try:
+            case = cases.create_case(current_actor(), data)
+        except ValidationFailed as failure:
+            for message in attach_errors(form, failure):
+                flash(message, "error")
+        else:
+            flash(_("Case %(no)s recorded: DRG %(drg)s.", no=case.case_no, drg=case.drg), "success")
+            return redirect(url_for("hospital.case", case_id=case.id))
+    return render_template("hospital/case_form.html", form=form), (422 if form.errors else 200)
+
+
+@bp.route("/cases/<int:case_id>", methods=["GET", "POST"])
+@roles_required(HOSPITAL)
+def case(case_id: int) -> object:
+    actor = current_actor()
+    record = cases.get_case(actor, case_id)
+    form = ApplyForm()
+    if form.validate_on_submit():
+        try:
+            item = applications.apply_for_case(actor, record.id, form.category.data or "", form.reason.data or "")
+        except ValidationFailed as failure:
+            for message in attach_errors(form, failure):
+                flash(message, "error")
+        else:
+            if item.state == State.RETURNED.value:
+                flash(_("The application was returned: the case meets no eligibility rule. See the figures below."),
+                      "warning")
+            else:
+                flash(_("Application submitted and queued for the panel."), "success")
+            return redirect(url_for("hospital.item", item_id=item.id))
+    items = db.session.scalars(scoped(actor, db.select(ReviewItem).where(ReviewItem.case_id == record.id))).all()
+    return render_template("hospital/case.html", case=record, form=form, items=items)
+
+
+@bp.route("/items/<int:item_id>", methods=["GET", "POST"])
+@roles_required(HOSPITAL)
+def item(item_id: int) -> object:
+    actor = current_actor()
+    review_item = get_item(actor, item_id)
+    form = UploadForm()
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            documents.upload_evidence(actor, review_item.id, upload.stream, upload.filename or "upload",
+                                      form.doc_type.data or "")
+        except ValidationFailed as failure:
+            for message in attach_errors(form, failure):
+                flash(message, "error")
+        else:
+            flash(_("File uploaded."), "success")
+            return redirect(url_for("hospital.item", item_id=review_item.id))
+    decision = db.session.scalars(db.select(Decision).where(
+        Decision.item_id == review_item.id, Decision.status == "issued").order_by(Decision.version.desc())).first()
+    return render_template("hospital/item.html", item=review_item, form=form, decision=decision,
+                           documents=documents.item_documents(actor, review_item.id),
+                           doc_labels=DOC_TYPE_LABELS, categories=dict(CATEGORY_CHOICES))

@@ -1,0 +1,16 @@
+"""All models, imported here so Alembic and `create_all` see every table."""
+from review.models.activity import ActivityLog
+from review.models.case import Case
+from review.models.catalogue import DrgAverageCost, DrgCatalogue
+from review.models.cycle import Cycle
+from review.models.decision import Decision
+from review.models.ledger import Account, JournalEntry, JournalLine
+from review.models.organisation import Hospital, Policy, Region
+from review.models.people import Expert, User
+from review.models.review_item import Assignment, Document, ReviewItem, Scoresheet
+
+__all__ = [
+    "Account", "ActivityLog", "Assignment", "Case", "Cycle", "Decision", "Document", "DrgAverageCost",
+    "DrgCatalogue", "Expert", "Hospital", "JournalEntry", "JournalLine", "Policy", "Region", "ReviewItem",
+    "Scoresheet", "User",
+]

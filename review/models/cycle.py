@@ -1,0 +1,32 @@
+"""The quarterly review cycle with its calendar and frozen policy."""
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from review.extensions import db
+from review.models.organisation import Region
+
+
+class Cycle(db.Model):
+    __tablename__ = "cycles"
+    __table_args__ = (
+        UniqueConstraint("region_id", "code"),
+        CheckConstraint("status IN ('open', 'closed')", name="status"),
+        CheckConstraint("quarter_start <= quarter_end", name="quarter_dates"),
+        CheckConstraint("application_opens <= application_closes", name="window_dates"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    code: Mapped[str] = mapped_column(String(10))
+    quarter_start: Mapped[date]
+    quarter_end: Mapped[date]
+    application_opens: Mapped[date]
+    application_closes: Mapped[date]
+    review_deadline: Mapped[date]
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    policy_snapshot: Mapped[dict] = mapped_column(JSON)
+
+    region: Mapped[Region] = relationship()

@@ -1,0 +1,43 @@
+"""The panel's outcome for one item, one row per version (appeals add versions)."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from review.extensions import db
+from review.models.review_item import Document, ReviewItem
+from review.models.types import UTCDateTime, utcnow
+
+
+class Decision(db.Model):
+    __tablename__ = "decisions"
+    __table_args__ = (
+        UniqueConstraint("item_id", "version"),
+        CheckConstraint("status IN ('proposed', 'issued')", name="status"),
+        CheckConstraint("outcome IN ('approved', 'partially_approved', 'rejected')", name="outcome"),
+        CheckConstraint("(status = 'issued') = (issued_at IS NOT NULL)", name="issued_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("review_items.id"), index=True)
+    version: Mapped[int] = mapped_column(default=1)
+    status: Mapped[str] = mapped_column(String(10), default="proposed")
+    outcome: Mapped[str] = mapped_column(String(20))
+    approvals: Mapped[int]
+    panel_size: Mapped[int]
+    deduction_fen: Mapped[int]
+    drg: Mapped[str] = mapped_column(String(10))
+    drg_payment_fen: Mapped[int]
+    total_cost_fen: Mapped[int]
+    amount_fen: Mapped[int]
+    vote_snapshot: Mapped[dict] = mapped_column(JSON)
+    verification_code: Mapped[str] = mapped_column(String(32), unique=True)
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    appeal_deadline: Mapped[date | None]
+    letter_document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
+
+    item: Mapped[ReviewItem] = relationship()
+    letter: Mapped[Document | None] = relationship()

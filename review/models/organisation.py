@@ -1,0 +1,85 @@
+"""Region, its versioned Policy, and contracted hospitals."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from review.extensions import db
+from review.models.types import UTCDateTime, utcnow
+
+
+class Region(db.Model):
+    __tablename__ = "regions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name_en: Mapped[str] = mapped_column(String(200))
+    name_zh: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+
+    def current_policy(self) -> "Policy":
+        return db.session.scalars(
+            db.select(Policy).where(Policy.region_id == self.id).order_by(Policy.version.desc()).limit(1)
+        ).one()
+
+
+class Policy(db.Model):
+    """One version of a region's rules; rows are never edited, a change adds a version."""
+
+    __tablename__ = "policies"
+    __table_args__ = (
+        UniqueConstraint("region_id", "version"),
+        CheckConstraint("base_rate_fen > 0", name="base_rate_positive"),
+        CheckConstraint("panel_size >= 3 AND panel_size % 2 = 1", name="panel_size_odd"),
+        CheckConstraint("payment_method IN ('fee_for_service', 'cms_outlier')", name="payment_method"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    version: Mapped[int]
+    base_rate_fen: Mapped[int]
+    quota_share: Mapped[Decimal] = mapped_column(Numeric(6, 4), default=Decimal("0.05"))
+    high_cost_multiple: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=Decimal("3"))
+    long_stay_days: Mapped[int] = mapped_column(default=60)
+    icu_share: Mapped[Decimal] = mapped_column(Numeric(4, 2), default=Decimal("0.6"))
+    panel_size: Mapped[int] = mapped_column(default=3)
+    appeal_days: Mapped[int] = mapped_column(default=10)
+    payment_method: Mapped[str] = mapped_column(String(20), default="fee_for_service")
+    fixed_loss_threshold_fen: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    region: Mapped[Region] = relationship()
+
+    def snapshot(self) -> dict[str, object]:
+        """The figures a cycle freezes when it opens, as JSON-safe strings."""
+        return {
+            "policy_id": self.id,
+            "version": self.version,
+            "base_rate_fen": self.base_rate_fen,
+            "quota_share": str(self.quota_share),
+            "high_cost_multiple": str(self.high_cost_multiple),
+            "long_stay_days": self.long_stay_days,
+            "icu_share": str(self.icu_share),
+            "panel_size": self.panel_size,
+            "appeal_days": self.appeal_days,
+            "payment_method": self.payment_method,
+            "fixed_loss_threshold_fen": self.fixed_loss_threshold_fen,
+        }
+
+
+class Hospital(db.Model):
+    __tablename__ = "hospitals"
+    __table_args__ = (
+        CheckConstraint("level IN ('tertiary', 'secondary', 'primary')", name="level"),
+        CheckConstraint("coefficient > 0", name="coefficient_positive"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name_en: Mapped[str] = mapped_column(String(200))
+    name_zh: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(20))
+    coefficient: Mapped[Decimal] = mapped_column(Numeric(6, 4))
+
+    region: Mapped[Region] = relationship()

@@ -1,0 +1,76 @@
+"""Evidence uploads and authorised reads of stored documents."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from review.documents import BlobStore, RejectedFile
+from review.extensions import db
+from review.models import Document
+from review.services import activity
+from review.services.context import Actor, NotFound, ServiceError, ValidationFailed
+from review.services.items import get_item
+from workflows.states import Role, State
+
+EVIDENCE_TYPES = ("admission_record", "discharge_summary", "front_page", "progress_notes", "orders",
+                  "lab_reports", "operative_record", "special_items", "other")
+LETTER_TYPE = "decision_letter"
+UPLOAD_STATES = {State.DRAFT, State.SUBMITTED, State.SCREENED, State.RETURNED, State.QUEUED,
+                 State.SELECTED, State.AWAITING_RECORDS}
+
+
+def store() -> BlobStore:
+    return BlobStore(current_app.config["UPLOAD_DIR"])
+
+
+def upload_evidence(actor: Actor, item_id: int, stream: BinaryIO, filename: str, doc_type: str) -> Document:
+    """Attach one file to the hospital's own item; a refused file leaves no row and no bytes behind."""
+    actor.require(Role.HOSPITAL)
+    item = get_item(actor, item_id)
+    if doc_type not in EVIDENCE_TYPES:
+        raise ValidationFailed({"doc_type": [str(_l("Choose the document type."))]})
+    if State(item.state) not in UPLOAD_STATES:
+        raise ServiceError(_l("Evidence can no longer be added: the item is already with the panel."))
+    count = db.session.scalar(db.select(db.func.count(Document.id)).where(Document.item_id == item.id))
+    if count >= current_app.config["UPLOAD_MAX_FILES_PER_ITEM"]:
+        raise ServiceError(_l("This item already has the maximum of %(n)s files.",
+                              n=current_app.config["UPLOAD_MAX_FILES_PER_ITEM"]))
+    try:
+        stored = store().put_stream(stream, current_app.config["UPLOAD_MAX_BYTES"])
+    except RejectedFile as error:
+        raise ValidationFailed({"file": [str(_l("File %(name)s refused: %(why)s.", name=filename, why=str(error)))]})
+    document = Document(hospital_id=item.hospital_id, item_id=item.id, doc_type=doc_type,
+                        filename=Path(filename).name[:255] or "upload", content_type=stored.content_type,
+                        size_bytes=stored.size_bytes, sha256=stored.sha256, uploaded_by_id=actor.user_id)
+    db.session.add(document)
+    db.session.flush()
+    activity.record(actor, "document.uploaded", "document", document.id, item.hospital_id,
+                    {"item_id": item.id, "doc_type": doc_type, "sha256": stored.sha256, "size": stored.size_bytes})
+    db.session.commit()
+    return document
+
+
+def open_document(actor: Actor, document_id: int) -> tuple[Document, Path]:
+    """A document is readable by whoever may read its item (hospital: own items; expert: assigned items)."""
+    document = db.session.get(Document, document_id)
+    if document is None or document.item_id is None:
+        raise NotFound(_l("No such document."))
+    get_item(actor, document.item_id)  # raises NotFound outside the actor's scope
+    if actor.role == Role.EXPERT and document.doc_type == LETTER_TYPE:
+        raise NotFound(_l("No such document."))
+    path = store().path_for(document.sha256)
+    if not path.exists():
+        raise NotFound(_l("The stored file is missing; please contact the review office."))
+    return document, path
+
+
+def item_documents(actor: Actor, item_id: int) -> list[Document]:
+    item = get_item(actor, item_id)
+    query = db.select(Document).where(Document.item_id == item.id).order_by(Document.id)
+    if actor.role == Role.EXPERT:
+        query = query.where(Document.doc_type != LETTER_TYPE)
+    return list(db.session.scalars(query))
+

@@ -1,0 +1,16 @@
+"""Forms of the bureau's review office."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length
+
+
+class DrawForm(FlaskForm):
+    published_value = StringField(_l("Published random value (e.g. the lottery draw number)"),
+                                  validators=[DataRequired(), Length(max=200)])
+
+
+class ConfirmForm(FlaskForm):
+    """Empty form: carries the CSRF token of a one-click confirmation."""

@@ -1,0 +1,92 @@
+"""The review office: cycle overview, panel draw, decision confirmation, and the supervision register."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from review.auth import current_actor, roles_required
+from review.extensions import db
+from review.models import ActivityLog, Cycle, Decision, Hospital, ReviewItem
+from review.pagination import paginate
+from review.services import decisions, panels
+from review.services.context import ValidationFailed
+from review.services.documents import item_documents
+from review.services.items import get_item
+from review.staff.forms import ConfirmForm, DrawForm
+from workflows.states import State
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+OFFICE = ("staff", "admin")
+READERS = ("staff", "admin", "auditor")
+
+
+@bp.route("/")
+@roles_required(*READERS)
+def index() -> object:
+    cycles = db.session.scalars(db.select(Cycle).order_by(Cycle.quarter_start.desc())).all()
+    cycle_id = request.args.get("cycle", type=int) or (cycles[0].id if cycles else None)
+    state = request.args.get("state", "")
+    hospital_id = request.args.get("hospital", type=int)
+    query = db.select(ReviewItem).where(ReviewItem.cycle_id == cycle_id).order_by(ReviewItem.id)
+    if state in {s.value for s in State}:
+        query = query.where(ReviewItem.state == state)
+    if hospital_id:
+        query = query.where(ReviewItem.hospital_id == hospital_id)
+    counts = dict(db.session.execute(db.select(ReviewItem.state, db.func.count()).where(
+        ReviewItem.cycle_id == cycle_id).group_by(ReviewItem.state)).all())
+    return render_template("staff/index.html", cycles=cycles, cycle_id=cycle_id, state=state,
+                           hospital_id=hospital_id, states=list(State), counts=counts,
+                           hospitals=db.session.scalars(db.select(Hospital).order_by(Hospital.code)).all(),
+                           page=paginate(query))
+
+
+@bp.route("/cycles/<int:cycle_id>/panel", methods=["GET", "POST"])
+@roles_required(*READERS)
+def panel(cycle_id: int) -> object:
+    cycle = db.get_or_404(Cycle, cycle_id)
+    form = DrawForm()
+    summary = None
+    if form.validate_on_submit():
+        try:
+            summary = panels.draw_cycle_panels(current_actor(), cycle.id, form.published_value.data or "")
+        except ValidationFailed as failure:
+            form.published_value.errors = [*form.published_value.errors, *failure.errors.get("published_value", [])]  # type: ignore[assignment]
+        else:
+            flash(_("%(n)s items assigned with seed %(seed)s.", n=summary.assigned, seed=summary.seed[:16]), "success")
+    queued = db.session.scalar(db.select(db.func.count()).where(
+        ReviewItem.cycle_id == cycle.id, ReviewItem.state == State.QUEUED.value))
+    return render_template("staff/panel.html", cycle=cycle, form=form, summary=summary, queued=queued)
+
+
+@bp.route("/items/<int:item_id>")
+@roles_required(*READERS)
+def item(item_id: int) -> object:
+    actor = current_actor()
+    review_item = get_item(actor, item_id)
+    item_decisions = db.session.scalars(db.select(Decision).where(Decision.item_id == review_item.id)
+                                        .order_by(Decision.version)).all()
+    return render_template("staff/item.html", item=review_item, decisions=item_decisions,
+                           documents=item_documents(actor, review_item.id), form=ConfirmForm())
+
+
+@bp.route("/decisions/<int:decision_id>/issue", methods=["POST"])
+@roles_required(*OFFICE)
+def issue(decision_id: int) -> object:
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        flash(_("The form expired; please try again."), "error")
+    else:
+        decision = decisions.issue(current_actor(), decision_id)
+        flash(_("Decision issued; the payment adjustment is posted."), "success")
+        return redirect(url_for("staff.item", item_id=decision.item_id))
+    return redirect(url_for("staff.index"))
+
+
+@bp.route("/activity")
+@roles_required(*READERS)
+def activity() -> object:
+    action = request.args.get("action", "")
+    query = db.select(ActivityLog).order_by(ActivityLog.id.desc())
+    if action:
+        query = query.where(ActivityLog.action.startswith(action))
+    return render_template("staff/activity.html", page=paginate(query), action=action)

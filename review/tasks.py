@@ -1,0 +1,11 @@
+"""Celery tasks: ids in, one service call, safe to run twice."""
+from __future__ import annotations
+
+from celery import shared_task
+
+from review.services import letters
+
+
+@shared_task(name="review.render_letter", autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def render_letter(decision_id: int) -> int | None:
+    return letters.render_letter(decision_id)

@@ -1,0 +1,98 @@
+"""A small, realistic world for service and web tests: one region, three hospitals, six experts, one cycle."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from flask import current_app
+
+from review.auth import hash_password
+from review.extensions import db
+from review.models import Cycle, DrgAverageCost, DrgCatalogue, Expert, Hospital, Policy, Region, User
+from review.models.types import utcnow
+from review.services.cases import CaseInput
+from review.services.catalogue import load_weights
+from review.services.context import Actor
+from workflows.states import Role
+
+PASSWORD = "correct horse battery"
+BASE_RATE_FEN = 1_800_000
+
+
+@dataclass
+class World:
+    region_id: int
+    cycle_id: int
+    hospitals: dict[str, int]
+    users: dict[str, int] = field(default_factory=dict)
+    actors: dict[str, Actor] = field(default_factory=dict)
+    experts: dict[str, int] = field(default_factory=dict)
+
+
+def _user(world: World, username: str, role: str, hospital: str | None = None, expert: str | None = None) -> None:
+    user = User(username=username, password_hash=_HASH, role=role, display_name=username.title(),
+                hospital_id=world.hospitals[hospital] if hospital else None,
+                expert_id=world.experts[expert] if expert else None)
+    db.session.add(user)
+    db.session.flush()
+    world.users[username] = user.id
+    world.actors[username] = Actor(user_id=user.id, role=Role(role), hospital_id=user.hospital_id,
+                                   expert_id=user.expert_id, ip="127.0.0.1")
+
+
+_HASH = hash_password(PASSWORD)
+
+
+def build_world() -> World:
+    region = Region(code="T01", name_en="Test Pooling Area", name_zh="测试统筹区")
+    db.session.add(region)
+    db.session.flush()
+    db.session.add(Policy(region_id=region.id, version=1, base_rate_fen=BASE_RATE_FEN))
+    hospitals = {}
+    for code, level, coefficient in (("H1", "tertiary", "1.10"), ("H2", "tertiary", "1.00"),
+                                     ("H3", "secondary", "0.90")):
+        hospital = Hospital(region_id=region.id, code=code, name_en=f"Hospital {code}", name_zh=f"{code}医院",
+                            level=level, coefficient=Decimal(coefficient))
+        db.session.add(hospital)
+        db.session.flush()
+        hospitals[code] = hospital.id
+    load_weights(current_app.config["DRG_WEIGHTS_FILE"])
+    db.session.flush()
+    for drg, weight in db.session.execute(db.select(DrgCatalogue.drg, DrgCatalogue.weight)):
+        db.session.add(DrgAverageCost(region_id=region.id, drg=drg, case_count=10,
+                                      average_cost_fen=int(Decimal(weight) * BASE_RATE_FEN)))
+    today = utcnow().date()
+    cycle = Cycle(region_id=region.id, code="2026Q3", quarter_start=date(2026, 7, 1), quarter_end=date(2026, 9, 30),
+                  application_opens=today - timedelta(days=5), application_closes=today + timedelta(days=10),
+                  review_deadline=today + timedelta(days=40), status="open",
+                  policy_snapshot=region.current_policy().snapshot())
+    db.session.add(cycle)
+    db.session.flush()
+    world = World(region_id=region.id, cycle_id=cycle.id, hospitals=hospitals)
+    for index, (hospital, title) in enumerate([("H1", "chief_physician"), ("H1", "deputy_chief_physician"),
+                                               ("H2", "chief_physician"), ("H2", "deputy_chief_physician"),
+                                               ("H3", "deputy_chief_physician"), ("H3", "attending_physician")],
+                                              start=1):
+        expert = Expert(name_en=f"Dr Expert {index}", name_zh=f"专家{index}", title=title,
+                        hospital_id=hospitals[hospital], specialties=["cardiology"])
+        db.session.add(expert)
+        db.session.flush()
+        world.experts[f"expert{index}"] = expert.id
+        _user(world, f"expert{index}", "expert", expert=f"expert{index}")
+    _user(world, "hosp1", "hospital", hospital="H1")
+    _user(world, "hosp2", "hospital", hospital="H2")
+    for role in ("staff", "admin", "auditor"):
+        _user(world, role, role)
+    db.session.commit()
+    return world
+
+
+def ami_case(**overrides: object) -> CaseInput:
+    """An acute MI with a stent and heart failure (DRG 321), costed far above the DRG payment."""
+    values: dict[str, object] = dict(
+        case_no="ZY2026080001", age=67, sex="M", admission_date=date(2026, 8, 1), discharge_date=date(2026, 8, 20),
+        principal_dx="I21.4", secondary_dx=("I50.21", "N17.9"), procedures=("02703DZ",),
+        total_cost_fen=40_000_000, icu_days=4)
+    values.update(overrides)
+    return CaseInput(**values)  # type: ignore[arg-type]

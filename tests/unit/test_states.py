@@ -1,0 +1,191 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from workflows.states import (
+    INITIAL_STATES,
+    ISSUED_STATES,
+    TERMINAL_STATES,
+    TRANSITIONS,
+    Action,
+    ItemKind,
+    Role,
+    State,
+    TransitionError,
+    allowed_actions,
+    transition,
+)
+
+A = ItemKind.APPLICATION
+S = ItemKind.SAMPLED_RECORD
+
+# Every edge of DESIGN §4, written out independently of the table.
+DESIGN_EDGES: set[tuple[ItemKind, State, Action, State]] = {
+    (A, State.DRAFT, Action.SUBMIT, State.SUBMITTED),
+    (A, State.SUBMITTED, Action.SCREEN, State.SCREENED),
+    (A, State.SCREENED, Action.RETURN_INELIGIBLE, State.RETURNED),
+    (A, State.RETURNED, Action.SUBMIT, State.SUBMITTED),
+    (A, State.RETURNED, Action.OVERRIDE_ELIGIBILITY, State.QUEUED),
+    (A, State.SCREENED, Action.QUEUE, State.QUEUED),
+    (A, State.QUEUED, Action.ASSIGN, State.ASSIGNED),
+    (S, State.SELECTED, Action.REQUEST_RECORDS, State.AWAITING_RECORDS),
+    (S, State.AWAITING_RECORDS, Action.MARK_RECORDS_MISSING, State.RECORDS_MISSING),
+    (S, State.RECORDS_MISSING, Action.PROPOSE, State.PROPOSED),
+    (S, State.AWAITING_RECORDS, Action.RECEIVE_RECORDS, State.RECORDS_RECEIVED),
+    (S, State.RECORDS_RECEIVED, Action.ASSIGN, State.ASSIGNED),
+}
+for _kind in ItemKind:
+    DESIGN_EDGES |= {
+        (_kind, State.ASSIGNED, Action.START_REVIEW, State.IN_REVIEW),
+        (_kind, State.IN_REVIEW, Action.PROPOSE, State.PROPOSED),
+        (_kind, State.PROPOSED, Action.ISSUE, State.ISSUED),
+        (_kind, State.ISSUED, Action.SETTLE, State.SETTLED),
+        (_kind, State.ISSUED, Action.APPEAL, State.APPEALED),
+        (_kind, State.APPEALED, Action.START_APPEAL_REVIEW, State.IN_APPEAL_REVIEW),
+        (_kind, State.IN_APPEAL_REVIEW, Action.PROPOSE_APPEAL, State.APPEAL_PROPOSED),
+        (_kind, State.APPEAL_PROPOSED, Action.ISSUE, State.ISSUED),
+    }
+DESIGN_EDGES |= {
+    (A, state, Action.WITHDRAW, State.WITHDRAWN)
+    for state in (State.DRAFT, State.SUBMITTED, State.SCREENED, State.RETURNED, State.QUEUED)
+}
+DESIGN_EDGES |= {
+    (S, state, Action.WITHDRAW, State.WITHDRAWN)
+    for state in (State.SELECTED, State.AWAITING_RECORDS, State.RECORDS_RECEIVED)
+}
+
+
+def _some_role(kind: ItemKind, state: State, action: Action) -> Role:
+    return sorted(TRANSITIONS[(kind, state, action)][1])[0]
+
+
+def test_table_is_exactly_the_design() -> None:
+    table = {(k, s, a, new) for (k, s, a), (new, _) in TRANSITIONS.items()}
+    assert table == DESIGN_EDGES
+
+
+def _reachable(kind: ItemKind) -> set[State]:
+    seen = {INITIAL_STATES[kind]}
+    frontier = [INITIAL_STATES[kind]]
+    while frontier:
+        state = frontier.pop()
+        for (k, s, a), (new, roles) in TRANSITIONS.items():
+            if k == kind and s == state and new not in seen:
+                seen.add(new)
+                frontier.append(new)
+    return seen
+
+
+@pytest.mark.parametrize("edge", sorted(DESIGN_EDGES), ids=lambda e: f"{e[0]}:{e[1]}-{e[2]}")
+def test_every_edge_is_reachable_and_taken(edge: tuple[ItemKind, State, Action, State]) -> None:
+    kind, state, action, new = edge
+    assert state in _reachable(kind)
+    assert transition(kind, state, action, _some_role(kind, state, action)) == new
+
+
+def test_terminal_states_have_no_way_out() -> None:
+    sources = {s for (_, s, _) in TRANSITIONS}
+    targets = {new for new, _ in TRANSITIONS.values()}
+    assert TERMINAL_STATES == targets - sources
+
+
+def test_issued_states_are_only_reached_through_issue() -> None:
+    for kind in ItemKind:
+        for (k, s, a), (new, _) in TRANSITIONS.items():
+            if k == kind and new in ISSUED_STATES and s not in ISSUED_STATES:
+                assert a == Action.ISSUE
+
+
+@given(
+    kind=st.sampled_from(ItemKind),
+    choices=st.lists(st.tuples(st.sampled_from(Action), st.sampled_from(Role)), max_size=60),
+)
+def test_random_walk_stays_in_table(
+    kind: ItemKind, choices: list[tuple[Action, Role]]
+) -> None:
+    states_in_table = {s for (k, s, _) in TRANSITIONS if k == kind} | TERMINAL_STATES
+    state = INITIAL_STATES[kind]
+    for action, role in choices:
+        try:
+            new = transition(kind, state, action, role)
+        except TransitionError:
+            assert action not in allowed_actions(kind, state, role)
+            continue
+        assert action in allowed_actions(kind, state, role)
+        expected_state, roles = TRANSITIONS[(kind, state, action)]
+        assert new == expected_state and role in roles
+        state = new
+        assert state in states_in_table
+
+
+def test_wrong_role_is_refused_and_named() -> None:
+    with pytest.raises(TransitionError, match="Role 'expert' may not take the action 'issue'") as info:
+        transition(A, State.PROPOSED, Action.ISSUE, Role.EXPERT)
+    assert info.value.role == Role.EXPERT
+
+
+def test_impossible_move_names_kind_state_action() -> None:
+    with pytest.raises(TransitionError, match="kind 'application' in state 'draft'.*'settle'") as info:
+        transition(A, State.DRAFT, Action.SETTLE, Role.STAFF)
+    assert info.value.role is None
+
+
+def test_hospital_cannot_withdraw_once_assigned() -> None:
+    with pytest.raises(TransitionError):
+        transition(A, State.ASSIGNED, Action.WITHDRAW, Role.HOSPITAL)
+
+
+def test_kinds_do_not_share_their_intake() -> None:
+    with pytest.raises(TransitionError):
+        transition(S, State.QUEUED, Action.ASSIGN, Role.STAFF)
+    with pytest.raises(TransitionError):
+        transition(A, State.SELECTED, Action.REQUEST_RECORDS, Role.STAFF)
+
+
+@pytest.mark.parametrize("kind", ItemKind)
+@pytest.mark.parametrize("state", State)
+def test_auditor_can_do_nothing(kind: ItemKind, state: State) -> None:
+    assert allowed_actions(kind, state, Role.AUDITOR) == []
+
+
+@pytest.mark.parametrize(
+    ("role", "actions"),
+    [
+        (Role.HOSPITAL, {"submit", "withdraw", "appeal", "receive_records"}),
+        (
+            Role.SYSTEM,
+            {
+                "screen", "return_ineligible", "queue", "start_review", "propose",
+                "propose_appeal", "mark_records_missing", "start_appeal_review",
+                "request_records", "receive_records",
+            },
+        ),
+        (
+            Role.STAFF,
+            {
+                "assign", "issue", "settle", "override_eligibility", "start_appeal_review",
+                "request_records", "mark_records_missing",
+            },
+        ),
+        (
+            Role.ADMIN,
+            {
+                "assign", "issue", "settle", "override_eligibility", "start_appeal_review",
+                "request_records", "mark_records_missing",
+            },
+        ),
+        (Role.EXPERT, {"start_review"}),
+        (Role.AUDITOR, set()),
+    ],
+)
+def test_permissions_per_role(role: Role, actions: set[str]) -> None:
+    granted = {a for (_, _, a), (_, roles) in TRANSITIONS.items() if role in roles}
+    assert granted == actions
+
+
+def test_allowed_actions_sorted_by_value() -> None:
+    assert allowed_actions(A, State.RETURNED, Role.HOSPITAL) == [Action.SUBMIT, Action.WITHDRAW]
+    assert allowed_actions(A, State.SCREENED, Role.SYSTEM) == [
+        Action.QUEUE,
+        Action.RETURN_INELIGIBLE,
+    ]

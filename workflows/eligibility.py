@@ -1,0 +1,196 @@
+"""Special-case eligibility screening (DESIGN §3).
+
+Each rule reports its figures as well as its verdict because the Application keeps
+them: a hospital that is returned must see the exact numbers that failed, and a
+later policy change must not rewrite why an old case passed.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+
+from workflows.money import Fen, format_fen
+
+MIN_JUSTIFICATION_CHARS = 20
+"""Enough to force a real sentence; a placeholder like "complex" must not pass."""
+
+
+class Rule(StrEnum):
+    HIGH_COST = "high_cost"
+    LONG_STAY = "long_stay"
+    ICU_HEAVY = "icu_heavy"
+    COMPLEX_CARE = "complex_care"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    high_cost_multiple: Decimal = Decimal("3")
+    long_stay_days: int = 60
+    icu_share: Decimal = Decimal("0.6")
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    total_cost_fen: Fen
+    los_days: int
+    icu_days: int
+    drg: str
+    drg_average_cost_fen: Fen | None
+    category: str
+    justification: str
+
+    def __post_init__(self) -> None:
+        for name in ("total_cost_fen", "los_days", "icu_days"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative, got {getattr(self, name)}.")
+        Rule(self.category)
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: Rule
+    met: bool
+    evaluable: bool
+    numbers: dict[str, str] = field(hash=False)
+    message: str
+
+
+@dataclass(frozen=True)
+class Screening:
+    eligible: bool
+    results: tuple[RuleResult, ...]
+
+    @property
+    def met_rules(self) -> tuple[Rule, ...]:
+        return tuple(result.rule for result in self.results if result.met)
+
+    def reason(self) -> str:
+        """One sentence for the hospital: what qualified the case, or every rule that did not."""
+        if self.eligible:
+            met = "; ".join(f"{r.rule}: {r.message}" for r in self.results if r.met)
+            return f"Eligible: {met}."
+        failed = "; ".join(f"{r.rule}: {r.message}" for r in self.results)
+        return f"Not eligible, no rule is met: {failed}."
+
+
+def length_of_stay(admission: date, discharge: date) -> int:
+    """Days between admission and discharge; a same-day stay counts 0, as in DRG statistics."""
+    if discharge < admission:
+        raise ValueError(f"Discharge date {discharge} is before admission date {admission}.")
+    return (discharge - admission).days
+
+
+def _decimal_text(value: Decimal) -> str:
+    text = format(value, "f")
+    return text if "." in text else f"{text}.0"
+
+
+def _high_cost(facts: CaseFacts, thresholds: Thresholds) -> RuleResult:
+    cost = format_fen(facts.total_cost_fen)
+    threshold = _decimal_text(thresholds.high_cost_multiple)
+    average = facts.drg_average_cost_fen
+    if average is None or average <= 0:
+        return RuleResult(
+            Rule.HIGH_COST,
+            met=False,
+            evaluable=False,
+            numbers={"total_cost": cost, "threshold": threshold},
+            message=f"no average cost on file for DRG {facts.drg}, so the cost ratio cannot be computed",
+        )
+    ratio = Decimal(facts.total_cost_fen) / Decimal(average)
+    met = ratio >= thresholds.high_cost_multiple
+    shown_ratio = str(ratio.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    relation = "≥" if met else "<"
+    return RuleResult(
+        Rule.HIGH_COST,
+        met=met,
+        evaluable=True,
+        numbers={
+            "total_cost": cost,
+            "average_cost": format_fen(average),
+            "ratio": shown_ratio,
+            "threshold": threshold,
+        },
+        message=(
+            f"cost {cost} yuan = {shown_ratio} × the DRG's average "
+            f"{format_fen(average)} yuan {relation} {threshold}"
+        ),
+    )
+
+
+def _long_stay(facts: CaseFacts, thresholds: Thresholds) -> RuleResult:
+    met = facts.los_days >= thresholds.long_stay_days
+    relation = "≥" if met else "<"
+    return RuleResult(
+        Rule.LONG_STAY,
+        met=met,
+        evaluable=True,
+        numbers={"los_days": str(facts.los_days), "threshold": str(thresholds.long_stay_days)},
+        message=f"length of stay {facts.los_days} days {relation} {thresholds.long_stay_days} days",
+    )
+
+
+def _icu_heavy(facts: CaseFacts, thresholds: Thresholds) -> RuleResult:
+    share = _decimal_text(thresholds.icu_share)
+    numbers = {"icu_days": str(facts.icu_days), "los_days": str(facts.los_days), "threshold": share}
+    if facts.los_days == 0:
+        return RuleResult(
+            Rule.ICU_HEAVY,
+            met=False,
+            evaluable=False,
+            numbers=numbers,
+            message="length of stay is 0 days, so the ICU share cannot be computed",
+        )
+    required = thresholds.icu_share * facts.los_days
+    met = facts.icu_days >= required
+    relation = "≥" if met else "<"
+    shown_share = str(
+        (Decimal(facts.icu_days) / facts.los_days).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    )
+    return RuleResult(
+        Rule.ICU_HEAVY,
+        met=met,
+        evaluable=True,
+        numbers={**numbers, "share": shown_share},
+        message=(
+            f"ICU {facts.icu_days} of {facts.los_days} days = {shown_share} "
+            f"of the stay {relation} {share}"
+        ),
+    )
+
+
+def _complex_care(facts: CaseFacts) -> RuleResult:
+    claimed = facts.category == Rule.COMPLEX_CARE
+    length = sum(1 for char in facts.justification if not char.isspace())
+    long_enough = length >= MIN_JUSTIFICATION_CHARS
+    if not claimed:
+        message = "the hospital did not claim complex multi-disciplinary care"
+    elif long_enough:
+        message = f"complex care claimed with a justification of {length} characters"
+    else:
+        message = (
+            f"complex care claimed but the justification has {length} characters, "
+            f"fewer than {MIN_JUSTIFICATION_CHARS}"
+        )
+    return RuleResult(
+        Rule.COMPLEX_CARE,
+        met=claimed and long_enough,
+        evaluable=True,
+        numbers={
+            "justification_chars": str(length),
+            "threshold": str(MIN_JUSTIFICATION_CHARS),
+        },
+        message=message,
+    )
+
+
+def screen(facts: CaseFacts, thresholds: Thresholds) -> Screening:
+    """Evaluate every rule, not only the claimed one: a case may qualify on several."""
+    results = (
+        _high_cost(facts, thresholds),
+        _long_stay(facts, thresholds),
+        _icu_heavy(facts, thresholds),
+        _complex_care(facts),
+    )
+    return Screening(eligible=any(result.met for result in results), results=results)

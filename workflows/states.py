@@ -1,0 +1,177 @@
+"""The ReviewItem state machine (DESIGN §4).
+
+Services never assign a state: they ask `transition`, so the single table below is
+the whole answer to "what may happen next, and who may do it". The table is keyed
+by item kind because applications and sampled records share the review half of
+their life but start differently.
+"""
+
+from enum import StrEnum
+
+
+class ItemKind(StrEnum):
+    APPLICATION = "application"
+    SAMPLED_RECORD = "sampled_record"
+
+
+class State(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    SCREENED = "screened"
+    RETURNED = "returned"
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    IN_REVIEW = "in_review"
+    PROPOSED = "proposed"
+    ISSUED = "issued"
+    SETTLED = "settled"
+    SELECTED = "selected"
+    AWAITING_RECORDS = "awaiting_records"
+    RECORDS_MISSING = "records_missing"
+    RECORDS_RECEIVED = "records_received"
+    APPEALED = "appealed"
+    IN_APPEAL_REVIEW = "in_appeal_review"
+    APPEAL_PROPOSED = "appeal_proposed"
+    WITHDRAWN = "withdrawn"
+
+
+class Action(StrEnum):
+    SUBMIT = "submit"
+    SCREEN = "screen"
+    RETURN_INELIGIBLE = "return_ineligible"
+    QUEUE = "queue"
+    OVERRIDE_ELIGIBILITY = "override_eligibility"
+    ASSIGN = "assign"
+    START_REVIEW = "start_review"
+    PROPOSE = "propose"
+    ISSUE = "issue"
+    SETTLE = "settle"
+    APPEAL = "appeal"
+    START_APPEAL_REVIEW = "start_appeal_review"
+    PROPOSE_APPEAL = "propose_appeal"
+    WITHDRAW = "withdraw"
+    REQUEST_RECORDS = "request_records"
+    RECEIVE_RECORDS = "receive_records"
+    MARK_RECORDS_MISSING = "mark_records_missing"
+
+
+class Role(StrEnum):
+    HOSPITAL = "hospital"
+    EXPERT = "expert"
+    STAFF = "staff"
+    ADMIN = "admin"
+    AUDITOR = "auditor"
+    SYSTEM = "system"
+
+
+class TransitionError(Exception):
+    """A refused transition; the message is shown to users and written to logs as is."""
+
+    def __init__(
+        self, kind: ItemKind, current: State, action: Action, role: Role | None = None
+    ) -> None:
+        self.kind = kind
+        self.current = current
+        self.action = action
+        self.role = role
+        if role is None:
+            message = (
+                f"An item of kind '{kind}' in state '{current}' cannot take the action '{action}'."
+            )
+        else:
+            message = (
+                f"Role '{role}' may not take the action '{action}' "
+                f"on an item of kind '{kind}' in state '{current}'."
+            )
+        super().__init__(message)
+
+
+A = ItemKind.APPLICATION
+S = ItemKind.SAMPLED_RECORD
+
+_HOSPITAL = frozenset({Role.HOSPITAL})
+_SYSTEM = frozenset({Role.SYSTEM})
+_OFFICE = frozenset({Role.STAFF, Role.ADMIN})
+_SYSTEM_OR_OFFICE = _SYSTEM | _OFFICE
+_RECORDS_ARRIVE = frozenset({Role.HOSPITAL, Role.SYSTEM})
+_REVIEWER = frozenset({Role.EXPERT, Role.SYSTEM})
+
+
+def _review_half(kind: ItemKind) -> dict[tuple[ItemKind, State, Action], tuple[State, frozenset[Role]]]:
+    """Both kinds share everything from `assigned` on, including appeals."""
+    return {
+        (kind, State.ASSIGNED, Action.START_REVIEW): (State.IN_REVIEW, _REVIEWER),
+        (kind, State.IN_REVIEW, Action.PROPOSE): (State.PROPOSED, _SYSTEM),
+        (kind, State.PROPOSED, Action.ISSUE): (State.ISSUED, _OFFICE),
+        (kind, State.ISSUED, Action.SETTLE): (State.SETTLED, _OFFICE),
+        (kind, State.ISSUED, Action.APPEAL): (State.APPEALED, _HOSPITAL),
+        (kind, State.APPEALED, Action.START_APPEAL_REVIEW): (
+            State.IN_APPEAL_REVIEW,
+            _SYSTEM_OR_OFFICE,
+        ),
+        (kind, State.IN_APPEAL_REVIEW, Action.PROPOSE_APPEAL): (State.APPEAL_PROPOSED, _SYSTEM),
+        (kind, State.APPEAL_PROPOSED, Action.ISSUE): (State.ISSUED, _OFFICE),
+    }
+
+
+TRANSITIONS: dict[tuple[ItemKind, State, Action], tuple[State, frozenset[Role]]] = {
+    (A, State.DRAFT, Action.SUBMIT): (State.SUBMITTED, _HOSPITAL),
+    (A, State.RETURNED, Action.SUBMIT): (State.SUBMITTED, _HOSPITAL),
+    (A, State.SUBMITTED, Action.SCREEN): (State.SCREENED, _SYSTEM),
+    (A, State.SCREENED, Action.RETURN_INELIGIBLE): (State.RETURNED, _SYSTEM),
+    (A, State.SCREENED, Action.QUEUE): (State.QUEUED, _SYSTEM),
+    (A, State.RETURNED, Action.OVERRIDE_ELIGIBILITY): (State.QUEUED, _OFFICE),
+    (A, State.QUEUED, Action.ASSIGN): (State.ASSIGNED, _OFFICE),
+    **{
+        (A, state, Action.WITHDRAW): (State.WITHDRAWN, _HOSPITAL)
+        for state in (State.DRAFT, State.SUBMITTED, State.SCREENED, State.RETURNED, State.QUEUED)
+    },
+    **_review_half(A),
+    (S, State.SELECTED, Action.REQUEST_RECORDS): (State.AWAITING_RECORDS, _SYSTEM_OR_OFFICE),
+    (S, State.AWAITING_RECORDS, Action.RECEIVE_RECORDS): (State.RECORDS_RECEIVED, _RECORDS_ARRIVE),
+    (S, State.AWAITING_RECORDS, Action.MARK_RECORDS_MISSING): (
+        State.RECORDS_MISSING,
+        _SYSTEM_OR_OFFICE,
+    ),
+    (S, State.RECORDS_MISSING, Action.PROPOSE): (State.PROPOSED, _SYSTEM),
+    (S, State.RECORDS_RECEIVED, Action.ASSIGN): (State.ASSIGNED, _OFFICE),
+    **{
+        (S, state, Action.WITHDRAW): (State.WITHDRAWN, _HOSPITAL)
+        for state in (State.SELECTED, State.AWAITING_RECORDS, State.RECORDS_RECEIVED)
+    },
+    **_review_half(S),
+}
+"""The one transition table: (kind, state, action) → (new state, roles allowed)."""
+
+INITIAL_STATES: dict[ItemKind, State] = {A: State.DRAFT, S: State.SELECTED}
+"""Where each kind is born; services create items in this state and nowhere else."""
+
+TERMINAL_STATES: frozenset[State] = frozenset({State.SETTLED, State.WITHDRAWN})
+
+ISSUED_STATES: frozenset[State] = frozenset(
+    {State.ISSUED, State.SETTLED, State.APPEALED, State.IN_APPEAL_REVIEW, State.APPEAL_PROPOSED}
+)
+"""States in which a Decision must exist; the database mirrors this in a CHECK constraint."""
+
+
+def transition(kind: ItemKind, current: State, action: Action, role: Role) -> State:
+    """Return the next state, or refuse naming what was wrong (the move or the role)."""
+    entry = TRANSITIONS.get((kind, current, action))
+    if entry is None:
+        raise TransitionError(kind, current, action)
+    new_state, roles = entry
+    if role not in roles:
+        raise TransitionError(kind, current, action, role)
+    return new_state
+
+
+def allowed_actions(kind: ItemKind, current: State, role: Role) -> list[Action]:
+    """What to offer this role on screen; sorted so buttons do not reorder between requests."""
+    return sorted(
+        (
+            action
+            for (k, state, action), (_, roles) in TRANSITIONS.items()
+            if k == kind and state == current and role in roles
+        ),
+        key=lambda action: action.value,
+    )
