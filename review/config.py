@@ -78,7 +78,8 @@ class ProductionConfig(BaseConfig):
         self.SQLALCHEMY_DATABASE_URI = os.environ["DATABASE_URL"]
         self.UPLOAD_DIR = os.environ["UPLOAD_DIR"]
         self.RATELIMIT_STORAGE_URI = os.environ["REDIS_URL"]
-        self.CELERY = {**BaseConfig.CELERY, "broker_url": os.environ["REDIS_URL"]}
+        self.CELERY = {**BaseConfig.CELERY, "broker_url": os.environ["REDIS_URL"],
+                       "task_default_queue": os.environ.get("CELERY_QUEUE", "review")}
 
 
 CONFIGS = {"embedded": EmbeddedConfig, "test": TestConfig, "production": ProductionConfig}

@@ -1,0 +1,44 @@
+"""Every route declares who may call it, and the declarations hold."""
+from __future__ import annotations
+
+from review.auth import PUBLIC
+from tests.e2e.test_walkthrough import login
+
+
+def test_every_route_has_an_explicit_role_rule(app) -> None:  # type: ignore[no-untyped-def]
+    missing = [rule.rule for rule in app.url_map.iter_rules()
+               if rule.endpoint != "static" and not hasattr(app.view_functions[rule.endpoint], "allowed_roles")]
+    assert missing == []
+
+
+def test_public_routes_are_only_the_expected_ones(app) -> None:  # type: ignore[no-untyped-def]
+    public = sorted(rule.rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"
+                    and app.view_functions[rule.endpoint].allowed_roles == PUBLIC)
+    assert public == ["/", "/healthz", "/lang/<code>", "/login"]
+
+
+def test_anonymous_is_sent_to_login(client, world) -> None:  # type: ignore[no-untyped-def]
+    for url in ("/hospital/", "/expert/", "/staff/", "/staff/activity", "/documents/1"):
+        response = client.get(url)
+        assert response.status_code == 302 and "/login" in response.headers["Location"], url
+
+
+def test_roles_are_refused_outside_their_area(client, world) -> None:  # type: ignore[no-untyped-def]
+    login(client, "expert1")
+    assert client.get("/hospital/").status_code == 403
+    assert client.get("/staff/").status_code == 403
+    login(client, "auditor")
+    assert client.get("/staff/").status_code == 200
+    assert client.post(f"/staff/cycles/{world.cycle_id}/panel", data={"published_value": "1"}).status_code == 403
+    assert client.post("/staff/decisions/1/issue").status_code == 403
+
+
+def test_healthz_reports_database(client) -> None:  # type: ignore[no-untyped-def]
+    body = client.get("/healthz").get_json()
+    assert body["database"] == "ok" and body["broker"] == "eager"
+
+
+def test_security_headers(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/login")
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
