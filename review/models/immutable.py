@@ -27,4 +27,5 @@ def append_only_ddl(table: str, dialect: str) -> list[str]:
 def make_append_only(table: Table) -> None:
     for dialect in ("postgresql", "sqlite"):
         for statement in append_only_ddl(table.name, dialect):
-            event.listen(table, "after_create", DDL(statement).execute_if(dialect=dialect))
+            # DDL() applies %-formatting for table substitution, so literal % signs are doubled
+            event.listen(table, "after_create", DDL(statement.replace("%", "%%")).execute_if(dialect=dialect))

@@ -189,13 +189,13 @@ def test_submitted_sheet_is_locked_and_stale_save_refused(world) -> None:  # typ
     draft = reviews.SheetInput(recommendation="approve", unreasonable_cost_fen=0, rationale="", lock_version=0)
     sheet = reviews.save_sheet(actor, assignment.id, draft, submit=False)
     stale_version = sheet.lock_version
-    reviews.save_sheet(actor, assignment.id, draft.__class__(**{**draft.__dict__, "lock_version": stale_version}),
+    reviews.save_sheet(actor, assignment.id, reviews.SheetInput("approve", 0, "first window", stale_version),
                        submit=False)
     with pytest.raises(ServiceError, match="changed in another window"):
-        reviews.save_sheet(actor, assignment.id, draft.__class__(**{**draft.__dict__, "lock_version": stale_version}),
+        reviews.save_sheet(actor, assignment.id, reviews.SheetInput("reject", 0, "second window", stale_version),
                            submit=False)
     with pytest.raises(ValidationFailed) as failure:
-        reviews.save_sheet(actor, assignment.id, reviews.SheetInput("reject", 0, "no", sheet.lock_version),
+        reviews.save_sheet(actor, assignment.id, reviews.SheetInput("reject", 0, "no", stale_version + 1),
                            submit=True)
     assert "rationale" in failure.value.errors
 

@@ -24,7 +24,7 @@ def _start_worker(database_url: str, upload_dir: Path, queue: str) -> subprocess
     env = {**os.environ, "REVIEW_ENV": "production", "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL,
            "UPLOAD_DIR": str(upload_dir), "SECRET_KEY": "worker-test", "CELERY_QUEUE": queue}
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "wsgi", "worker", "--pool=solo", "--loglevel=WARNING",
+        [sys.executable, "-m", "celery", "-A", "wsgi:celery_app", "worker", "--pool=solo", "--loglevel=WARNING",
          "-Q", queue, "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
