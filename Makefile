@@ -22,7 +22,7 @@ system:
 	@scripts/system-packages.sh
 
 translations: venv
-	@$(BIN)/pybabel compile -q -d review/translations
+	@$(BIN)/pybabel compile -d review/translations
 
 migrate: venv translations
 	$(BIN)/flask db upgrade

@@ -86,7 +86,10 @@ def login() -> object:
     if form.validate_on_submit():
         user = db.session.scalars(db.select(User).where(User.username == form.username.data)).first()
         if user is not None and user.active and check_password(user.password_hash, form.password.data or ""):
-            session.clear()
+            language = session.get("lang")
+            session.clear()  # a fresh session on login: nothing from before the login is trusted
+            if language:
+                session["lang"] = language
             login_user(user)
             activity.record(current_actor(), "user.login", "user", user.id, user.hospital_id)
             db.session.commit()

@@ -1,6 +1,8 @@
 """Cross-cutting web behaviour: security headers, error pages, template helpers."""
 from __future__ import annotations
 
+import json
+
 from flask import Flask, flash, redirect, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_babel import get_locale
@@ -44,6 +46,7 @@ def register_web(app: Flask) -> None:
         app.register_error_handler(code, _error_page(code, message))
 
     app.jinja_env.filters["yuan"] = format_fen
+    app.jinja_env.filters["json_text"] = lambda value: json.dumps(value, ensure_ascii=False, sort_keys=True)
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
 
 
