@@ -38,6 +38,16 @@ def make_config(database_url: str, upload_dir: Path, **overrides: object) -> Tes
 _pg_schema_ready = False
 
 
+def empty_postgresql(url: str) -> None:
+    """Drop everything, for tests that build the schema their own way; the next `app` fixture rebuilds it."""
+    global _pg_schema_ready
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    _pg_schema_ready = False
+
+
 def reset_postgresql(url: str) -> None:
     """Fresh schema once per session; later tests truncate (TRUNCATE bypasses the append-only row triggers)."""
     global _pg_schema_ready

@@ -97,6 +97,32 @@ def item(item_id: int) -> object:
             return redirect(url_for("hospital.item", item_id=review_item.id))
     decision = db.session.scalars(db.select(Decision).where(
         Decision.item_id == review_item.id, Decision.status == "issued").order_by(Decision.version.desc())).first()
+    resubmit_form = ApplyForm(category=review_item.category, reason=review_item.reason)
     return render_template("hospital/item.html", item=review_item, form=form, decision=decision,
+                           resubmit_form=resubmit_form,
                            documents=documents.item_documents(actor, review_item.id),
                            doc_labels=DOC_TYPE_LABELS, categories=dict(CATEGORY_CHOICES))
+
+
+@bp.route("/items/<int:item_id>/resubmit", methods=["POST"])
+@roles_required(HOSPITAL)
+def resubmit(item_id: int) -> object:
+    """A returned application, corrected, is screened again while the window is open."""
+    form = ApplyForm()
+    if not form.validate_on_submit():
+        for messages in form.errors.values():
+            for message in messages:
+                flash(str(message), "error")
+        return redirect(url_for("hospital.item", item_id=item_id))
+    try:
+        item = applications.resubmit(current_actor(), item_id, form.category.data or "", form.reason.data or "")
+    except ValidationFailed as failure:
+        for messages in failure.errors.values():
+            for message in messages:
+                flash(message, "error")
+        return redirect(url_for("hospital.item", item_id=item_id))
+    if item.state == State.RETURNED.value:
+        flash(_("The application was screened again and is still not eligible."), "warning")
+    else:
+        flash(_("Application submitted and queued for the panel."), "success")
+    return redirect(url_for("hospital.item", item_id=item.id))

@@ -219,3 +219,15 @@ def test_state_check_constraint_ties_issued_to_decision(world) -> None:  # type:
     with pytest.raises(IntegrityError):
         db.session.execute(text("UPDATE review_items SET state = 'issued' WHERE id = :id"), {"id": item.id})
     db.session.rollback()
+
+
+def test_returned_application_can_be_corrected_and_resubmitted(world) -> None:  # type: ignore[no-untyped-def]
+    item = _apply(world, total_cost_fen=6_000_000, icu_days=0)
+    assert item.state == "returned"
+    with pytest.raises(NotFound):
+        applications.resubmit(world.actors["hosp2"], item.id, "complex_care", "x" * 30)
+    applications.resubmit(world.actors["hosp1"], item.id, "complex_care",
+                          "Joint cardiology, nephrology and ICU management of shock with acute kidney injury.")
+    db.session.refresh(item)
+    assert item.state == "queued"
+    assert item.screening["met_rules"] == ["complex_care"]

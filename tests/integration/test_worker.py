@@ -13,7 +13,7 @@ from review import create_app
 from review.config import PROJECT_ROOT, TestConfig
 from review.extensions import db
 from review.models import Decision
-from tests.conftest import PG_URL, REDIS_URL, make_config, reset_postgresql
+from tests.conftest import PG_URL, REDIS_URL, empty_postgresql, make_config
 from tests.pdftext import pdf_text
 from workflows.money import format_fen
 
@@ -31,7 +31,7 @@ def _start_worker(database_url: str, upload_dir: Path, queue: str) -> subprocess
 
 def test_worker_renders_letter_from_redis(tmp_path: Path) -> None:
     if PG_URL:
-        reset_postgresql(PG_URL)
+        empty_postgresql(PG_URL)
         database_url = PG_URL
     else:
         database_url = f"sqlite:///{tmp_path / 'worker.sqlite'}"
@@ -43,7 +43,6 @@ def test_worker_renders_letter_from_redis(tmp_path: Path) -> None:
     worker = _start_worker(database_url, upload_dir, queue)
     try:
         with app.app_context():
-            db.drop_all()
             db.create_all()
             from tests.factories import build_world
             from tests.integration.test_application_path import _apply, _review
