@@ -5,10 +5,15 @@ import re
 
 from flask_wtf import FlaskForm
 from wtforms import Field
+from wtforms.fields.choices import SelectChoice
 
 from review.services.context import ValidationFailed
 
 CODE_SEPARATORS = re.compile(r"[\s,;，；]+")
+
+
+def choices(labels: dict[str, object]) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in labels.items()]  # type: ignore[arg-type]
 
 
 def split_codes(text: str | None) -> tuple[str, ...]:

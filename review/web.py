@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import get_locale
 from flask_login import current_user
 
+from review import labels
 from review.services.context import NotFound, PermissionDenied, ServiceError
 from workflows.money import format_fen
 
@@ -47,6 +48,7 @@ def register_web(app: Flask) -> None:
 
     app.jinja_env.filters["yuan"] = format_fen
     app.jinja_env.filters["json_text"] = lambda value: json.dumps(value, ensure_ascii=False, sort_keys=True)
+    app.jinja_env.globals["labels"] = labels
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
 
 

@@ -6,6 +6,8 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, StringField, TextAreaField, ValidationError
 from wtforms.validators import Length, Optional
 
+from review import labels
+from review.forms import choices
 from workflows.money import MoneyError, parse_yuan
 
 
@@ -18,7 +20,7 @@ def _optional_yuan(form: FlaskForm, field: StringField) -> None:
 
 
 class ScoresheetForm(FlaskForm):
-    recommendation = RadioField(_l("Recommendation"), choices=[("approve", _l("Approve")), ("reject", _l("Reject"))],
+    recommendation = RadioField(_l("Recommendation"), choices=choices(labels.RECOMMENDATION),
                                 validators=[Optional()])
     unreasonable_cost = StringField(_l("Unreasonable cost to deduct (yuan)"), default="0", validators=[_optional_yuan])
     rationale = TextAreaField(_l("Rationale"), validators=[Length(max=8000)])

@@ -7,19 +7,10 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField, ValidationError
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
+from review import labels
+from review.forms import choices
 from review.services.documents import EVIDENCE_TYPES
 from workflows.money import MoneyError, parse_yuan
-
-CATEGORY_CHOICES = [
-    ("high_cost", _l("High cost")), ("long_stay", _l("Long stay")), ("icu_heavy", _l("ICU-heavy stay")),
-    ("complex_care", _l("Complex multi-disciplinary care")),
-]
-DOC_TYPE_LABELS = {
-    "admission_record": _l("Admission record"), "discharge_summary": _l("Discharge summary"),
-    "front_page": _l("Medical-record front page"), "progress_notes": _l("Progress notes"),
-    "orders": _l("Orders"), "lab_reports": _l("Lab reports"), "operative_record": _l("Operative record"),
-    "special_items": _l("Special drugs / consumables list"), "other": _l("Other"),
-}
 
 
 def _yuan(form: FlaskForm, field: StringField) -> None:
@@ -32,7 +23,7 @@ def _yuan(form: FlaskForm, field: StringField) -> None:
 class CaseForm(FlaskForm):
     case_no = StringField(_l("Case number"), validators=[DataRequired(), Length(max=40)])
     age = IntegerField(_l("Age (years)"), validators=[InputRequired(), NumberRange(min=0, max=124)])
-    sex = SelectField(_l("Sex"), choices=[("M", _l("Male")), ("F", _l("Female")), ("U", _l("Unknown"))])
+    sex = SelectField(_l("Sex"), choices=choices(labels.SEX))
     admission_date = DateField(_l("Admission date"), validators=[InputRequired()])
     discharge_date = DateField(_l("Discharge date"), validators=[InputRequired()])
     principal_dx = StringField(_l("Principal diagnosis (ICD-10-CM)"), validators=[DataRequired(), Length(max=10)])
@@ -44,10 +35,10 @@ class CaseForm(FlaskForm):
 
 
 class ApplyForm(FlaskForm):
-    category = SelectField(_l("Category (rule the case meets)"), choices=CATEGORY_CHOICES)
+    category = SelectField(_l("Category (rule the case meets)"), choices=choices(labels.CATEGORY))
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(min=10, max=4000)])
 
 
 class UploadForm(FlaskForm):
-    doc_type = SelectField(_l("Document type"), choices=[(key, DOC_TYPE_LABELS[key]) for key in EVIDENCE_TYPES])
+    doc_type = SelectField(_l("Document type"), choices=choices({key: labels.DOC_TYPE[key] for key in EVIDENCE_TYPES}))
     file = FileField(_l("File (PDF, PNG or JPEG)"), validators=[FileRequired()])

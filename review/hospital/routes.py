@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from review.auth import current_actor, roles_required
 from review.extensions import db
 from review.forms import attach_errors, split_codes
-from review.hospital.forms import CATEGORY_CHOICES, DOC_TYPE_LABELS, ApplyForm, CaseForm, UploadForm
+from review.hospital.forms import ApplyForm, CaseForm, UploadForm
 from review.models import Case, Decision, ReviewItem
 from review.pagination import paginate
 from review.services import applications, cases, documents
@@ -100,8 +100,7 @@ def item(item_id: int) -> object:
     resubmit_form = ApplyForm(category=review_item.category, reason=review_item.reason)
     return render_template("hospital/item.html", item=review_item, form=form, decision=decision,
                            resubmit_form=resubmit_form,
-                           documents=documents.item_documents(actor, review_item.id),
-                           doc_labels=DOC_TYPE_LABELS, categories=dict(CATEGORY_CHOICES))
+                           documents=documents.item_documents(actor, review_item.id))
 
 
 @bp.route("/items/<int:item_id>/resubmit", methods=["POST"])

@@ -1,0 +1,101 @@
+"""Translated labels for every coded value shown on screen or offered in a form: one source for both."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+STATE = {
+    "draft": _l("Draft"),
+    "submitted": _l("Submitted"),
+    "screened": _l("Screened"),
+    "returned": _l("Returned"),
+    "queued": _l("Queued for panel"),
+    "assigned": _l("Panel assigned"),
+    "in_review": _l("In review"),
+    "proposed": _l("Decision proposed"),
+    "issued": _l("Decision issued"),
+    "settled": _l("Settled"),
+    "selected": _l("Selected for sampling"),
+    "awaiting_records": _l("Awaiting records"),
+    "records_missing": _l("Records missing"),
+    "records_received": _l("Records received"),
+    "appealed": _l("Appealed"),
+    "in_appeal_review": _l("In appeal review"),
+    "appeal_proposed": _l("Appeal decision proposed"),
+    "withdrawn": _l("Withdrawn"),
+}
+
+STATUS = {
+    "draft": _l("Draft"),
+    "submitted": _l("Submitted"),
+    "not_started": _l("Not started"),
+    "active": _l("Active"),
+    "recused": _l("Recused"),
+    "proposed": _l("Proposed"),
+    "issued": _l("Issued"),
+    "open": _l("In progress"),
+    "closed": _l("Closed"),
+}
+
+OUTCOME = {
+    "approved": _l("Approved"),
+    "partially_approved": _l("Partially approved"),
+    "rejected": _l("Rejected"),
+}
+
+RECOMMENDATION = {
+    "approve": _l("Approve"),
+    "reject": _l("Reject"),
+}
+
+ROLE = {
+    "hospital": _l("Hospital insurance office"),
+    "expert": _l("Review expert"),
+    "staff": _l("Review office staff"),
+    "admin": _l("Administrator"),
+    "auditor": _l("Auditor"),
+    "system": _l("System"),
+}
+
+CATEGORY = {
+    "high_cost": _l("High cost"),
+    "long_stay": _l("Long stay"),
+    "icu_heavy": _l("ICU-heavy stay"),
+    "complex_care": _l("Complex multi-disciplinary care"),
+}
+
+DOC_TYPE = {
+    "admission_record": _l("Admission record"),
+    "discharge_summary": _l("Discharge summary"),
+    "front_page": _l("Medical-record front page"),
+    "progress_notes": _l("Progress notes"),
+    "orders": _l("Orders"),
+    "lab_reports": _l("Lab reports"),
+    "operative_record": _l("Operative record"),
+    "special_items": _l("Special drugs / consumables list"),
+    "other": _l("Other"),
+    "decision_letter": _l("Decision letter"),
+}
+
+SEX = {
+    "M": _l("Male"),
+    "F": _l("Female"),
+    "U": _l("Unknown"),
+}
+
+NUMBER = {
+    "total_cost": _l("total cost"),
+    "threshold": _l("threshold"),
+    "los_days": _l("length of stay (days)"),
+    "icu_days": _l("ICU days"),
+    "share": _l("ICU share"),
+    "average_cost": _l("DRG average cost"),
+    "ratio": _l("ratio to average"),
+    "justification_chars": _l("characters in the reason"),
+}
+
+TITLE = {
+    "chief_physician": _l("Chief physician"),
+    "deputy_chief_physician": _l("Associate chief physician"),
+    "attending_physician": _l("Attending physician"),
+    "resident_physician": _l("Resident physician"),
+}
