@@ -30,8 +30,10 @@ class World:
     experts: dict[str, int] = field(default_factory=dict)
 
 
-def _user(world: World, username: str, role: str, hospital: str | None = None, expert: str | None = None) -> None:
+def _user(world: World, username: str, role: str, hospital: str | None = None, expert: str | None = None,
+          hospital_admin: bool = False) -> None:
     user = User(username=username, password_hash=_HASH, role=role, display_name=username.title(),
+                hospital_admin=hospital_admin,
                 hospital_id=world.hospitals[hospital] if hospital else None,
                 expert_id=world.experts[expert] if expert else None)
     db.session.add(user)
@@ -80,7 +82,8 @@ def build_world() -> World:
         db.session.flush()
         world.experts[f"expert{index}"] = expert.id
         _user(world, f"expert{index}", "expert", expert=f"expert{index}")
-    _user(world, "hosp1", "hospital", hospital="H1")
+    _user(world, "hosp1", "hospital", hospital="H1", hospital_admin=True)
+    _user(world, "hosp1clerk", "hospital", hospital="H1")
     _user(world, "hosp2", "hospital", hospital="H2")
     for role in ("staff", "admin", "auditor"):
         _user(world, role, role)

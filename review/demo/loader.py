@@ -63,7 +63,8 @@ def _people(hospitals: dict[str, Hospital]) -> None:
                             expert_id=expert.id))
     for u in dataset.USERS:
         db.session.add(User(username=u.username, password_hash=password, role=u.role, display_name=u.display_name,
-                            hospital_id=hospitals[u.hospital_code].id if u.hospital_code else None))
+                            hospital_id=hospitals[u.hospital_code].id if u.hospital_code else None,
+                            hospital_admin=u.role == "hospital"))
 
 
 def _cycle(region: Region) -> Cycle:

@@ -35,11 +35,19 @@ class Case(db.Model):
     procedures: Mapped[list[str]] = mapped_column(JSON, default=list)
     total_cost_fen: Mapped[int]
     icu_days: Mapped[int] = mapped_column(default=0)
+    hospital_drg: Mapped[str | None] = mapped_column(String(10))
+    cost_breakdown: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     drg: Mapped[str] = mapped_column(String(10))
     drg_weight: Mapped[Decimal] = mapped_column(Numeric(9, 4))
     drg_payment_fen: Mapped[int]
     grouper_version: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    import_job_id: Mapped[int | None] = mapped_column(ForeignKey("import_jobs.id"), index=True)
+
+    @property
+    def drg_mismatch(self) -> bool:
+        """The hospital's own grouping differs from ours: a lead for record review, never an error."""
+        return bool(self.hospital_drg) and self.hospital_drg.lstrip("0") != self.drg.lstrip("0")
 
     hospital: Mapped[Hospital] = relationship()

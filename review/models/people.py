@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from review.extensions import db
@@ -41,6 +41,7 @@ class User(UserMixin, db.Model):
         CheckConstraint(f"role IN {ROLES!r}", name="role"),
         CheckConstraint("(role = 'hospital') = (hospital_id IS NOT NULL)", name="hospital_scope"),
         CheckConstraint("(role = 'expert') = (expert_id IS NOT NULL)", name="expert_link"),
+        CheckConstraint("NOT hospital_admin OR role = 'hospital'", name="hospital_admin_scope"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
@@ -50,6 +51,7 @@ class User(UserMixin, db.Model):
     hospital_id: Mapped[int | None] = mapped_column(ForeignKey("hospitals.id"))
     expert_id: Mapped[int | None] = mapped_column(ForeignKey("experts.id"), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    hospital_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     hospital: Mapped[Hospital | None] = relationship()
