@@ -9,7 +9,7 @@ from flask import current_app
 
 from review.auth import hash_password
 from review.extensions import db
-from review.models import Cycle, DrgAverageCost, DrgCatalogue, Expert, Hospital, Policy, Region, User
+from review.models import Cycle, CycleVolume, DrgAverageCost, DrgCatalogue, Expert, Hospital, Policy, Region, User
 from review.models.types import utcnow
 from review.services.cases import CaseInput
 from review.services.catalogue import load_weights
@@ -71,6 +71,8 @@ def build_world() -> World:
                   policy_snapshot=region.current_policy().snapshot())
     db.session.add(cycle)
     db.session.flush()
+    for hospital_id in hospitals.values():
+        db.session.add(CycleVolume(cycle_id=cycle.id, hospital_id=hospital_id, drg_discharges=2000))
     world = World(region_id=region.id, cycle_id=cycle.id, hospitals=hospitals)
     for index, (hospital, title) in enumerate([("H1", "chief_physician"), ("H1", "deputy_chief_physician"),
                                                ("H2", "chief_physician"), ("H2", "deputy_chief_physician"),

@@ -10,7 +10,7 @@ from weasyprint import HTML
 
 from review.auth import hash_password
 from review.extensions import db
-from review.models import (Cycle, Decision, DrgAverageCost, DrgCatalogue, Expert, Hospital, Policy, Region,
+from review.models import (Cycle, CycleVolume, Decision, DrgAverageCost, DrgCatalogue, Expert, Hospital, Policy, Region,
                            ReviewItem, User)
 from review.models.types import utcnow
 from review.services import applications, cases, decisions, documents, panels, reviews
@@ -76,6 +76,11 @@ def _cycle(region: Region) -> Cycle:
                   application_opens=opens, application_closes=closes, review_deadline=closes + timedelta(days=30),
                   status="open", policy_snapshot=region.current_policy().snapshot())
     db.session.add(cycle)
+    db.session.flush()
+    # DRG discharges per hospital in the quarter, as the payer's settlement data would give them (quota base).
+    for hospital in db.session.scalars(db.select(Hospital).where(Hospital.region_id == region.id)):
+        discharges = {"tertiary": 8000, "secondary": 2500, "primary": 600}[hospital.level]
+        db.session.add(CycleVolume(cycle_id=cycle.id, hospital_id=hospital.id, drg_discharges=discharges))
     return cycle
 
 

@@ -2,7 +2,7 @@
 from review.models.activity import ActivityLog
 from review.models.case import Case
 from review.models.catalogue import DrgAverageCost, DrgCatalogue
-from review.models.cycle import Cycle
+from review.models.cycle import Cycle, CycleVolume
 from review.models.decision import Decision
 from review.models.intake import ApiToken, IdempotencyRecord, ImportJob
 from review.models.ledger import Account, JournalEntry, JournalLine
@@ -11,7 +11,7 @@ from review.models.people import Expert, User
 from review.models.review_item import Assignment, Document, ReviewItem, Scoresheet
 
 __all__ = [
-    "Account", "ActivityLog", "ApiToken", "IdempotencyRecord", "ImportJob", "Assignment", "Case", "Cycle", "Decision", "Document", "DrgAverageCost",
+    "Account", "ActivityLog", "ApiToken", "IdempotencyRecord", "ImportJob", "Assignment", "Case", "Cycle", "CycleVolume", "Decision", "Document", "DrgAverageCost",
     "DrgCatalogue", "Expert", "Hospital", "JournalEntry", "JournalLine", "Policy", "Region", "ReviewItem",
     "Scoresheet", "User",
 ]

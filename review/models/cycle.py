@@ -30,3 +30,20 @@ class Cycle(db.Model):
     policy_snapshot: Mapped[dict] = mapped_column(JSON)
 
     region: Mapped[Region] = relationship()
+
+
+class CycleVolume(db.Model):
+    """A hospital's DRG discharges in a cycle, from the payer's settlement data: the base of the quota.
+
+    Hospitals upload only candidate cases, so the quota cannot be counted from this system's own cases.
+    """
+
+    __tablename__ = "cycle_volumes"
+    __table_args__ = (
+        UniqueConstraint("cycle_id", "hospital_id"),
+        CheckConstraint("drg_discharges >= 0", name="discharges"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"))
+    hospital_id: Mapped[int] = mapped_column(ForeignKey("hospitals.id"))
+    drg_discharges: Mapped[int]

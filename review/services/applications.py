@@ -1,13 +1,20 @@
-"""A hospital's special-case Application: create, submit, and screen against the cycle's frozen policy."""
+"""A hospital's special-case Application: create, submit, and screen against the cycle's frozen policy.
+
+One application or hundreds from an import go through the same checks: the cycle covering the discharge,
+the application window, one application per case and cycle, and the quota (a share of the hospital's DRG
+discharges in the cycle, as recorded by the review office).
+"""
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 
 from review.extensions import db
-from review.models import Cycle, ReviewItem
+from review.models import Case, Cycle, CycleVolume, ReviewItem
 from review.models.types import utcnow
 from review.services import activity
 from review.services.cases import get_case
@@ -17,58 +24,164 @@ from review.services.items import get_item, move
 from workflows.eligibility import CaseFacts, Rule, Thresholds, screen
 from workflows.states import Action, ItemKind, Role, State
 
+MIN_REASON_CHARS = 10
+
+
+@dataclass
+class Quota:
+    cycle_code: str
+    discharges: int | None
+    allowed: int
+    used: int
+
+    @property
+    def left(self) -> int:
+        return max(0, self.allowed - self.used)
+
+
+@dataclass(frozen=True)
+class ApplicationRequest:
+    row: int
+    case_id: int
+    category: str
+    reason: str
+
 
 def cycle_for(region_id: int, discharge: date) -> Cycle | None:
     return db.session.scalars(db.select(Cycle).where(
         Cycle.region_id == region_id, Cycle.quarter_start <= discharge, Cycle.quarter_end >= discharge)).first()
 
 
-def _check_window(cycle: Cycle, today: date) -> None:
-    if cycle.status != "open" or not cycle.application_opens <= today <= cycle.application_closes:
-        raise ServiceError(_l("Applications for cycle %(code)s are accepted from %(start)s to %(end)s only.",
-                              code=cycle.code, start=cycle.application_opens, end=cycle.application_closes))
+def quota_for(hospital_id: int, cycle: Cycle) -> Quota:
+    discharges = db.session.scalar(db.select(CycleVolume.drg_discharges).where(
+        CycleVolume.cycle_id == cycle.id, CycleVolume.hospital_id == hospital_id))
+    used = db.session.scalar(db.select(db.func.count(ReviewItem.id)).where(
+        ReviewItem.cycle_id == cycle.id, ReviewItem.hospital_id == hospital_id,
+        ReviewItem.kind == ItemKind.APPLICATION.value, ReviewItem.state != State.WITHDRAWN.value)) or 0
+    share = Decimal(cycle.policy_snapshot["quota_share"])
+    allowed = 0 if discharges is None else math.floor(share * discharges)
+    return Quota(cycle_code=cycle.code, discharges=discharges, allowed=allowed, used=used)
 
 
-def apply_for_case(actor: Actor, case_id: int, category: str, reason: str) -> ReviewItem:
-    """Create the Application (draft) and submit it at once, as the hospital's form does in one step."""
-    actor.require(Role.HOSPITAL)
-    case = get_case(actor, case_id)
-    errors: dict[str, list[str]] = {}
+@dataclass(frozen=True)
+class Check:
+    cycle: Cycle | None
+    field: str = ""
+    message: object = None
+
+    @property
+    def ok(self) -> bool:
+        return self.message is None
+
+
+def _check(case: Case, category: str, reason: str, today: date, quotas: dict[int, Quota]) -> Check:
+    """Whether this application can be made now, or which field is wrong and why."""
     if category not in {rule.value for rule in Rule}:
-        errors["category"] = [str(_l("Choose the rule the case meets."))]
-    if len(reason.strip()) < 10:
-        errors["reason"] = [str(_l("Give the reason for the application (at least 10 characters)."))]
-    if errors:
-        raise ValidationFailed(errors)
+        return Check(None, "category", _l("Choose the rule the case meets."))
+    if len(reason.strip()) < MIN_REASON_CHARS:
+        return Check(None, "reason", _l("Give the reason for the application (at least 10 characters)."))
     cycle = cycle_for(case.hospital.region_id, case.discharge_date)
     if cycle is None:
-        raise ServiceError(_l("No review cycle covers the discharge date %(date)s.", date=case.discharge_date))
-    _check_window(cycle, utcnow().date())
-    existing = db.session.scalars(db.select(ReviewItem).where(
-        ReviewItem.case_id == case.id, ReviewItem.cycle_id == cycle.id,
-        ReviewItem.kind == ItemKind.APPLICATION.value)).first()
-    if existing is not None:
-        raise ServiceError(_l("This case already has an application in cycle %(code)s.", code=cycle.code))
+        return Check(None, "discharge_date", _l("No review cycle covers the discharge date %(date)s.", date=case.discharge_date))
+    if cycle.status != "open" or not cycle.application_opens <= today <= cycle.application_closes:
+        return Check(cycle, "category", _l("Applications for cycle %(code)s are accepted from %(start)s to %(end)s only.",
+                              code=cycle.code, start=cycle.application_opens, end=cycle.application_closes))
+    if db.session.scalar(db.select(ReviewItem.id).where(
+            ReviewItem.case_id == case.id, ReviewItem.cycle_id == cycle.id,
+            ReviewItem.kind == ItemKind.APPLICATION.value)) is not None:
+        return Check(cycle, "case_no", _l("This case already has an application in cycle %(code)s.", code=cycle.code))
+    if cycle.id not in quotas:
+        quotas[cycle.id] = quota_for(case.hospital_id, cycle)
+    quota = quotas[cycle.id]
+    if quota.discharges is None:
+        return Check(cycle, "category", _l("The review office has not yet recorded your DRG discharges for cycle %(code)s, "
+                              "so the application quota is unknown; please contact the review office.",
+                              code=cycle.code))
+    if quota.left < 1:
+        return Check(cycle, "category", _l("The quota for cycle %(code)s is used up: %(allowed)s applications allowed "
+                              "(%(share)s of %(n)s DRG discharges), %(used)s made.", code=cycle.code,
+                              allowed=quota.allowed, n=quota.discharges, used=quota.used,
+                              share=f"{Decimal(cycle.policy_snapshot['quota_share']) * 100:g}%"))
+    return Check(cycle)
+
+
+def _create(actor: Actor, case: Case, cycle: Cycle, category: str, reason: str, quotas: dict[int, Quota]) -> ReviewItem:
     item = ReviewItem(kind=ItemKind.APPLICATION.value, case_id=case.id, hospital_id=case.hospital_id,
                       cycle_id=cycle.id, state=State.DRAFT.value, category=category, reason=reason.strip())
     db.session.add(item)
     db.session.flush()
+    quotas[cycle.id].used += 1
     activity.record(actor, "item.created", "review_item", item.id, item.hospital_id,
-                    {"case_id": case.id, "category": category})
+                    {"case_id": case.id, "category": category, "quota_left": quotas[cycle.id].left})
     _submit_and_screen(actor, item, cycle)
+    return item
+
+
+def apply_for_case(actor: Actor, case_id: int, category: str, reason: str) -> ReviewItem:
+    """Create the Application and submit it at once, as the hospital's form does in one step."""
+    actor.require(Role.HOSPITAL)
+    case = get_case(actor, case_id)
+    quotas: dict[int, Quota] = {}
+    check = _check(case, category, reason, utcnow().date(), quotas)
+    if not check.ok:
+        if check.field in ("category", "reason"):
+            raise ValidationFailed({check.field: [str(check.message)]})
+        raise ServiceError(check.message)
+    assert check.cycle is not None
+    item = _create(actor, case, check.cycle, category, reason, quotas)
     db.session.commit()
     return item
+
+
+def plan_many(actor: Actor, requests: list[ApplicationRequest],
+              cases: dict[int, Case]) -> tuple[list[ApplicationRequest], dict[int, tuple[str, str]]]:
+    """Which of many requests can be made (in row order, the quota filling up as it goes) and why not the rest."""
+    actor.require(Role.HOSPITAL)
+    quotas: dict[int, Quota] = {}
+    today = utcnow().date()
+    accepted: list[ApplicationRequest] = []
+    refused: dict[int, tuple[str, str]] = {}
+    for request in requests:
+        case = cases[request.case_id]
+        check = _check(case, request.category, request.reason, today, quotas)
+        if check.ok:
+            assert check.cycle is not None
+            quotas[check.cycle.id].used += 1
+            accepted.append(request)
+        else:
+            refused[request.row] = (check.field, str(check.message))
+    return accepted, refused
+
+
+def create_many(actor: Actor, requests: list[ApplicationRequest], cases: dict[int, Case]) -> list[ReviewItem]:
+    """Create planned applications inside the caller's transaction (the caller commits)."""
+    quotas: dict[int, Quota] = {}
+    items = []
+    for request in requests:
+        case = cases[request.case_id]
+        cycle = cycle_for(case.hospital.region_id, case.discharge_date)
+        assert cycle is not None
+        if cycle.id not in quotas:
+            quotas[cycle.id] = quota_for(case.hospital_id, cycle)
+        items.append(_create(actor, case, cycle, request.category, request.reason, quotas))
+    return items
 
 
 def resubmit(actor: Actor, item_id: int, category: str, reason: str) -> ReviewItem:
     """A returned application may be corrected and submitted again while the window is open."""
     actor.require(Role.HOSPITAL)
     item = get_item(actor, item_id, for_update=True)
-    _check_window(item.cycle, utcnow().date())
-    if len(reason.strip()) < 10:
+    cycle = item.cycle
+    today = utcnow().date()
+    if cycle.status != "open" or not cycle.application_opens <= today <= cycle.application_closes:
+        raise ServiceError(_l("Applications for cycle %(code)s are accepted from %(start)s to %(end)s only.",
+                              code=cycle.code, start=cycle.application_opens, end=cycle.application_closes))
+    if category not in {rule.value for rule in Rule}:
+        raise ValidationFailed({"category": [str(_l("Choose the rule the case meets."))]})
+    if len(reason.strip()) < MIN_REASON_CHARS:
         raise ValidationFailed({"reason": [str(_l("Give the reason for the application (at least 10 characters)."))]})
     item.category, item.reason = category, reason.strip()
-    _submit_and_screen(actor, item, item.cycle)
+    _submit_and_screen(actor, item, cycle)
     db.session.commit()
     return item
 

@@ -231,3 +231,18 @@ def test_returned_application_can_be_corrected_and_resubmitted(world) -> None:  
     db.session.refresh(item)
     assert item.state == "queued"
     assert item.screening["met_rules"] == ["complex_care"]
+
+
+def test_quota_counts_applications_against_the_recorded_discharges(world) -> None:  # type: ignore[no-untyped-def]
+    from review.models import CycleVolume
+
+    volume = db.session.scalars(db.select(CycleVolume).where(CycleVolume.hospital_id == world.hospitals["H1"])).one()
+    volume.drg_discharges = 39  # 5% of 39 = 1.95 → one application allowed
+    db.session.commit()
+    _apply(world)
+    second = cases.create_case(world.actors["hosp1"], ami_case(case_no="ZY2026080002"))
+    with pytest.raises(ValidationFailed) as failure:
+        applications.apply_for_case(world.actors["hosp1"], second.id, "high_cost", "Another outlier stay in ICU.")
+    message = failure.value.errors["category"][0]
+    assert "1 applications allowed" in message and "39 DRG discharges" in message and "1 made" in message
+    assert db.session.scalar(db.select(db.func.count(ReviewItem.id))) == 1

@@ -1,0 +1,414 @@
+"""The row contract of bulk case intake: which columns a file has and what a valid row is.
+
+The import service, the hospital API and the CLI all feed rows of raw strings through
+this one parser so that a case is accepted or refused the same way whichever door it
+came in by. Every problem of a row is reported at once, naming the column, the value
+found and what was expected, because the person fixing the file works from that list
+alone and should not have to re-upload once per mistake.
+"""
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from workflows.eligibility import Rule
+from workflows.grouping import MAX_AGE, MAX_PROCEDURES, MAX_SECONDARY_DX, Sex, normalise_code
+from workflows.money import Fen, MoneyError, format_fen, parse_yuan
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header_en: str
+    header_zh: str
+    required: bool
+    kind: str
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("case_no", "Case number", "病案号", True, "text"),
+    Column("age", "Age", "年龄", True, "int"),
+    Column("sex", "Sex", "性别", True, "sex"),
+    Column("admission_date", "Admission date", "入院日期", True, "date"),
+    Column("discharge_date", "Discharge date", "出院日期", True, "date"),
+    Column("principal_dx", "Principal diagnosis", "主要诊断编码", True, "codes"),
+    Column("secondary_dx", "Secondary diagnoses", "其他诊断编码", False, "codes"),
+    Column("procedures", "Procedures", "手术操作编码", False, "codes"),
+    Column("total_cost", "Total cost", "总费用", True, "money"),
+    Column("drug_cost", "Drug cost", "药品费", False, "money"),
+    Column("consumables_cost", "Consumables cost", "耗材费", False, "money"),
+    Column("examination_cost", "Examination cost", "检查检验费", False, "money"),
+    Column("treatment_cost", "Treatment cost", "治疗费", False, "money"),
+    Column("other_cost", "Other cost", "其他费", False, "money"),
+    Column("icu_days", "ICU days", "重症监护天数", False, "int"),
+    Column("hospital_drg", "Hospital DRG", "医院分组DRG", False, "text"),
+    Column("category", "Application category", "申请类别", False, "category"),
+    Column("reason", "Application reason", "申请理由", False, "text"),
+)
+
+_BY_KEY = {column.key: column for column in COLUMNS}
+
+COST_PARTS: tuple[str, ...] = (
+    "drug_cost",
+    "consumables_cost",
+    "examination_cost",
+    "treatment_cost",
+    "other_cost",
+)
+
+MAX_CASE_NO_CHARS = 40
+MAX_HOSPITAL_DRG_CHARS = 10
+MAX_CELL_CHARS = 4000
+"""Longest accepted code list or reason; also keeps a pasted giant cell from costing real work."""
+MIN_REASON_CHARS = 10
+"""A reason must say something; a placeholder such as "see notes" is refused."""
+COST_TOLERANCE_FEN: Fen = 100
+"""Hospital systems round each cost part separately, so the parts may miss the total by a yuan."""
+MIN_YEAR, MAX_YEAR = 1900, 2100
+MAX_VALUE_CHARS = 80
+"""RowError.value is shown in tables and stored with the job, so the echo of a value is bounded."""
+
+CATEGORY_ALIASES: dict[str, str] = {
+    **{rule.value: rule.value for rule in Rule},
+    "高费用": Rule.HIGH_COST.value,
+    "长住院": Rule.LONG_STAY.value,
+    "重症监护": Rule.ICU_HEAVY.value,
+    "多学科复杂": Rule.COMPLEX_CARE.value,
+}
+
+SEX_ALIASES: dict[str, Sex] = {
+    "m": Sex.MALE,
+    "male": Sex.MALE,
+    "男": Sex.MALE,
+    "1": Sex.MALE,
+    "f": Sex.FEMALE,
+    "female": Sex.FEMALE,
+    "女": Sex.FEMALE,
+    "2": Sex.FEMALE,
+    "u": Sex.UNKNOWN,
+    "unknown": Sex.UNKNOWN,
+    "未知": Sex.UNKNOWN,
+    "0": Sex.UNKNOWN,
+    "9": Sex.UNKNOWN,
+}
+"""Letters, English words, Chinese words and the GB/T 2261.1 codes hospital systems export."""
+
+_CODE = re.compile(r"[A-Z0-9]{3,7}")
+_CODE_SEPARATORS = re.compile(r"[,;，；、\s]+")
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,9}(?:\.0+)?")
+"""Excel stores every number as a float, so "67.0" is an honest 67; nine digits bounds int()."""
+_DATE_SEPARATED = re.compile(
+    r"(?P<y>[0-9]{4})(?P<sep>[-/.])(?P<m>[0-9]{1,2})(?P=sep)(?P<d>[0-9]{1,2})(?: 00:00:00)?"
+)
+"""The trailing midnight is how Excel-made CSVs write a date cell; other times are not dates."""
+_DATE_COMPACT = re.compile(r"(?P<y>[0-9]{4})(?P<m>[0-9]{2})(?P<d>[0-9]{2})")
+_DATE_EXPECTED = "expected YYYY-MM-DD"
+
+
+class HeaderError(ValueError):
+    """The header row cannot be mapped; every problem is listed so one fix suffices."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    column: str
+    message: str
+    value: str
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    row: int
+    case_no: str
+    age: int
+    sex: Sex
+    admission_date: date
+    discharge_date: date
+    los_days: int
+    principal_dx: str
+    secondary_dx: tuple[str, ...]
+    procedures: tuple[str, ...]
+    total_cost_fen: Fen
+    cost_breakdown: dict[str, Fen] = field(hash=False)
+    icu_days: int
+    hospital_drg: str | None
+    category: str | None
+    reason: str | None
+
+
+def _header_token(text: str) -> str:
+    """Headers are retyped by hand in Excel, often with stray or full-width spaces."""
+    return " ".join(text.replace("\u3000", "").split()).casefold()
+
+
+_HEADER_LOOKUP: dict[str, str] = {
+    _header_token(name): column.key
+    for column in COLUMNS
+    for name in (column.key, column.header_en, column.header_zh)
+}
+
+
+def _describe(column: Column) -> str:
+    return f"'{column.header_en}' ({column.header_zh})"
+
+
+def map_headers(headers: Sequence[str]) -> dict[int, str]:
+    """Map column positions to keys, so files may order and name columns as they like."""
+    if not any(header.strip() for header in headers):
+        raise HeaderError(["the file has no header row"])
+    mapping: dict[int, str] = {}
+    first_position: dict[str, int] = {}
+    problems: list[str] = []
+    for index, header in enumerate(headers):
+        token = _header_token(header)
+        if not token:
+            continue
+        key = _HEADER_LOOKUP.get(token)
+        if key is None:
+            problems.append(f"unknown column header {header.strip()!r} (column {index + 1})")
+        elif key in first_position:
+            problems.append(
+                f"column {_describe(_BY_KEY[key])} appears more than once "
+                f"(columns {first_position[key] + 1} and {index + 1})"
+            )
+        else:
+            first_position[key] = index
+            mapping[index] = key
+    for column in COLUMNS:
+        if column.required and column.key not in first_position:
+            problems.append(f"missing required column {_describe(column)}")
+    if problems:
+        raise HeaderError(problems)
+    return mapping
+
+
+class _Row:
+    """Collects one row's errors while each field is parsed independently."""
+
+    def __init__(self, row: int, values: Mapping[str, str]) -> None:
+        self.row = row
+        self.values = values
+        self.errors: list[RowError] = []
+
+    def raw(self, key: str) -> str:
+        return self.values.get(key) or ""
+
+    def fail(self, key: str, message: str, value: str | None = None) -> None:
+        shown = self.raw(key) if value is None else value
+        label = f"{key}: " if key else ""
+        self.errors.append(RowError(self.row, key, label + message, shown[:MAX_VALUE_CHARS]))
+
+    def cell(self, key: str) -> str | None:
+        """The stripped value, or None when it is empty, a formula, or missing though required."""
+        text = self.raw(key).strip()
+        if text.startswith("="):
+            self.fail(key, f"{_quote(text)} is a formula; formulas are not accepted; paste values")
+            return None
+        if not text:
+            if _BY_KEY[key].required:
+                self.fail(key, f"the cell is empty; {_describe(_BY_KEY[key])} is required")
+            return None
+        return text
+
+
+def _quote(text: str) -> str:
+    return repr(text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS] + "…")
+
+
+def _has_control(text: str, allowed: str = "") -> bool:
+    return any(unicodedata.category(char) == "Cc" and char not in allowed for char in text)
+
+
+def _whole_number(r: _Row, key: str, text: str, high: int | None) -> int | None:
+    expected = f"expected 0–{high}" if high is not None else "expected 0 or more"
+    if not _WHOLE_NUMBER.fullmatch(text):
+        r.fail(key, f"{_quote(text)} is not a whole number ({expected})")
+        return None
+    number = int(text.split(".")[0])
+    if number < 0 or (high is not None and number > high):
+        r.fail(key, f"{number} is out of range ({expected})")
+        return None
+    return number
+
+
+def _parse_date(r: _Row, key: str) -> date | None:
+    text = r.cell(key)
+    if text is None:
+        return None
+    match = _DATE_SEPARATED.fullmatch(text) or _DATE_COMPACT.fullmatch(text)
+    if match is None:
+        r.fail(key, f"{_quote(text)} is not a date ({_DATE_EXPECTED})")
+        return None
+    year, month, day = (int(part) for part in match.group("y", "m", "d"))
+    try:
+        parsed = date(year, month, day)
+    except ValueError:
+        r.fail(key, f"{_quote(text)} is not a real date ({_DATE_EXPECTED})")
+        return None
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        r.fail(key, f"{_quote(text)} is outside the years {MIN_YEAR}–{MAX_YEAR}")
+        return None
+    return parsed
+
+
+def _parse_codes(r: _Row, key: str, limit: int) -> tuple[str, ...] | None:
+    """Count before validating so a pasted column of thousands of codes costs one error."""
+    text = r.cell(key)
+    if text is None:
+        return None if _BY_KEY[key].required else ()
+    codes = [token for token in _CODE_SEPARATORS.split(text) if token]
+    if len(codes) > limit:
+        expected = "exactly one expected" if limit == 1 else f"at most {limit} allowed"
+        r.fail(key, f"{len(codes)} codes given, {expected}")
+        return None
+    if len(text) > MAX_CELL_CHARS:
+        r.fail(key, f"the cell has {len(text)} characters, at most {MAX_CELL_CHARS} allowed")
+        return None
+    normalised = tuple(normalise_code(code) for code in codes)
+    bad = [raw for raw, code in zip(codes, normalised) if not _CODE.fullmatch(code)]
+    for raw in bad:
+        r.fail(key, f"code {_quote(raw)} is not a valid code (expected 3–7 letters and digits, e.g. I21.4)")
+    return None if bad else normalised
+
+
+def _parse_money(r: _Row, key: str) -> Fen | None:
+    text = r.cell(key)
+    if text is None:
+        return None
+    try:
+        return parse_yuan(text)
+    except MoneyError as error:
+        r.fail(key, str(error))
+        return None
+
+
+def _parse_text(r: _Row, key: str, limit: int, allowed_controls: str = "") -> str | None:
+    text = r.cell(key)
+    if text is None:
+        return None
+    if len(text) > limit:
+        r.fail(key, f"{len(text)} characters given, at most {limit} allowed")
+        return None
+    if _has_control(text, allowed_controls):
+        r.fail(key, f"{_quote(text)} contains control characters; remove them")
+        return None
+    return text
+
+
+def parse_row(row: int, values: Mapping[str, str]) -> CaseRow | list[RowError]:
+    """Parse one row of raw strings keyed by column key; never raises on user data."""
+    r = _Row(row, values)
+    for key, value in values.items():
+        if key not in _BY_KEY and value and value.strip():
+            r.fail("", f"unexpected value {_quote(value.strip())} in {key}, which has no column header")
+
+    case_no = _parse_text(r, "case_no", MAX_CASE_NO_CHARS)
+
+    age_text = r.cell("age")
+    age = None if age_text is None else _whole_number(r, "age", age_text, MAX_AGE)
+
+    sex: Sex | None = None
+    sex_text = r.cell("sex")
+    if sex_text is not None:
+        sex = SEX_ALIASES.get(sex_text.casefold())
+        if sex is None:
+            r.fail("sex", f"{_quote(sex_text)} is not a sex (expected M/F/U, 男/女/未知 or 1/2/0/9)")
+
+    admission = _parse_date(r, "admission_date")
+    discharge = _parse_date(r, "discharge_date")
+    los_days: int | None = None
+    if admission is not None and discharge is not None:
+        if discharge < admission:
+            r.fail(
+                "discharge_date",
+                f"{discharge.isoformat()} is before the admission date {admission.isoformat()}",
+            )
+        else:
+            los_days = (discharge - admission).days
+
+    principal = _parse_codes(r, "principal_dx", 1)
+    secondary = _parse_codes(r, "secondary_dx", MAX_SECONDARY_DX)
+    procedures = _parse_codes(r, "procedures", MAX_PROCEDURES)
+
+    total = _parse_money(r, "total_cost")
+    parts = {key: _parse_money(r, key) for key in COST_PARTS if r.raw(key).strip()}
+    breakdown = {key: fen for key, fen in parts.items() if fen is not None}
+    if total is not None and parts and len(breakdown) == len(parts):
+        part_sum = sum(breakdown.values())
+        if abs(part_sum - total) > COST_TOLERANCE_FEN:
+            r.fail(
+                "total_cost",
+                f"total {format_fen(total)} yuan does not match the sum of the cost parts "
+                f"{format_fen(part_sum)} yuan (they may differ by at most "
+                f"{format_fen(COST_TOLERANCE_FEN)} yuan)",
+            )
+
+    icu_days: int | None = 0
+    icu_text = r.cell("icu_days")
+    if icu_text is not None:
+        icu_days = _whole_number(r, "icu_days", icu_text, None)
+        if icu_days is not None and los_days is not None and icu_days > los_days + 1:
+            r.fail(
+                "icu_days",
+                f"{icu_days} ICU days exceed the stay of {los_days} days "
+                f"(at most {los_days + 1}, counting both the admission and discharge day)",
+            )
+            icu_days = None
+
+    hospital_drg = _parse_text(r, "hospital_drg", MAX_HOSPITAL_DRG_CHARS)
+
+    category: str | None = None
+    category_text = r.cell("category")
+    if category_text is not None:
+        category = CATEGORY_ALIASES.get(category_text.casefold())
+        if category is None:
+            accepted = ", ".join(CATEGORY_ALIASES)
+            r.fail("category", f"{_quote(category_text)} is not a category (expected one of {accepted})")
+
+    reason = _parse_text(r, "reason", MAX_CELL_CHARS, allowed_controls="\t\n\r")
+    if category_text is not None and reason is None and not r.raw("reason").strip():
+        r.fail("reason", "is required when an application category is given")
+    elif category_text is not None and reason is not None and len(reason) < MIN_REASON_CHARS:
+        r.fail("reason", f"{len(reason)} characters given, at least {MIN_REASON_CHARS} required")
+
+    if r.errors:
+        return r.errors
+    assert case_no is not None and age is not None and sex is not None
+    assert admission is not None and discharge is not None and los_days is not None
+    assert principal is not None and secondary is not None and procedures is not None
+    assert total is not None and icu_days is not None
+    return CaseRow(
+        row=row,
+        case_no=case_no,
+        age=age,
+        sex=sex,
+        admission_date=admission,
+        discharge_date=discharge,
+        los_days=los_days,
+        principal_dx=principal[0],
+        secondary_dx=secondary,
+        procedures=procedures,
+        total_cost_fen=total,
+        cost_breakdown=breakdown,
+        icu_days=icu_days,
+        hospital_drg=hospital_drg,
+        category=category,
+        reason=reason,
+    )
+
+
+def parse_rows(rows: Iterable[tuple[int, Mapping[str, str]]]) -> Iterator[CaseRow | list[RowError]]:
+    """Lazily, so a 200,000-row file is parsed as it is read."""
+    return (parse_row(row, values) for row, values in rows)
+
+
+def duplicate_key(row: CaseRow) -> tuple[str, date]:
+    """One stay per case number and discharge date: a readmission gets a new discharge date."""
+    return (row.case_no, row.discharge_date)
