@@ -1,6 +1,8 @@
 """Operator commands: `flask --app wsgi demo|activity|ledger ...`."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from flask import Flask
 from flask.cli import AppGroup
@@ -55,5 +57,55 @@ def register_cli(app: Flask) -> None:
             raise click.ClickException(f"{len(mismatches)} accounts do not reconcile")
         click.echo("all accounts reconcile")
 
+    cases_cli = AppGroup("cases", help="Inpatient cases.")
+
+    @cases_cli.command("import")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--hospital", "hospital_code", required=True, help="Hospital code the cases belong to.")
+    @click.option("--all-or-nothing", is_flag=True, help="Import nothing if any row has an error.")
+    def import_cases(path: Path, hospital_code: str, all_or_nothing: bool) -> None:
+        """Import a CSV or XLSX case file for a hospital; writes PATH.errors.csv when rows are rejected."""
+        from review.intake.readers import FileRejected, open_table, rows_as_dicts
+        from review.intake.reports import errors_csv
+        from review.models import Hospital, User
+        from review.services.context import Actor
+        from review.services.intake import import_rows
+        from workflows.intake import HeaderError, map_headers
+        from workflows.states import Role
+
+        hospital = db.session.scalars(db.select(Hospital).where(Hospital.code == hospital_code)).first()
+        if hospital is None:
+            raise click.ClickException(f"no hospital with code {hospital_code}")
+        owner = db.session.scalars(db.select(User).where(User.hospital_id == hospital.id, User.hospital_admin.is_(True),
+                                                         User.active.is_(True)).order_by(User.id)).first()
+        if owner is None:
+            raise click.ClickException(f"hospital {hospital_code} has no active admin user to own the imported cases")
+        try:
+            table = open_table(path)
+            mapping = map_headers(table.headers)
+        except FileRejected as error:
+            raise click.ClickException(f"file refused: {error}") from error
+        except HeaderError as error:
+            raise click.ClickException("columns do not match the template: " + "; ".join(error.problems)) from error
+        actor = Actor(user_id=owner.id, role=Role.HOSPITAL, hospital_id=hospital.id)
+
+        def progress(done: int, rejected: int) -> bool:
+            click.echo(f"  {done} rows read, {rejected} rejected", err=True)
+            return True
+
+        outcome = import_rows(actor, rows_as_dicts(table, mapping),
+                              mode="all_or_nothing" if all_or_nothing else "valid_rows", progress=progress,
+                              every=10_000)
+        click.echo(f"accepted {outcome.accepted}, rejected {outcome.rejected}, skipped {outcome.skipped} "
+                   f"(already recorded), applications {outcome.applications}")
+        if outcome.errors:
+            report = path.with_name(path.name + ".errors.csv")
+            report.write_bytes(errors_csv(outcome.errors))
+            click.echo(f"error report: {report}")
+        if not outcome.committed:
+            click.echo("all-or-nothing: nothing was imported")
+            raise SystemExit(1)
+
+    app.cli.add_command(cases_cli)
     app.cli.add_command(activity_cli)
     app.cli.add_command(ledger_cli)

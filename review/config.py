@@ -20,9 +20,11 @@ class BaseConfig:
     BABEL_DEFAULT_LOCALE = "en"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     LANGUAGES = ("en", "zh_CN")
-    MAX_CONTENT_LENGTH = 50 * 1024 * 1024
+    MAX_CONTENT_LENGTH = 210 * 1024 * 1024  # the largest upload (an import file); refused above this before reading
     UPLOAD_MAX_BYTES = 40 * 1024 * 1024
     UPLOAD_MAX_FILES_PER_ITEM = 30
+    IMPORT_MAX_BYTES = 200 * 1024 * 1024
+    IMPORT_MAX_ROWS = 200_000
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute"

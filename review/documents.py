@@ -11,7 +11,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 CHUNK = 1024 * 1024
 
@@ -49,8 +49,10 @@ class BlobStore:
     def path_for(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
-    def put_stream(self, stream: BinaryIO, max_bytes: int) -> StoredFile:
-        """Store the stream if it is a PDF, PNG or JPEG within the size limit; identical bytes are kept once."""
+    def put_stream(self, stream: BinaryIO, max_bytes: int, sniffer: Callable[[bytes], str | None] = sniff,
+                   limit_message: str | None = None) -> StoredFile:
+        """Store the stream if `sniffer` recognises its first bytes (by default: PDF, PNG or JPEG) and it is
+        within the size limit; identical bytes are kept once."""
         self.root.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
         size = 0
@@ -60,12 +62,13 @@ class BlobStore:
             with os.fdopen(fd, "wb") as out:
                 while chunk := stream.read(CHUNK):
                     if content_type is None:
-                        content_type = sniff(chunk[:16])
+                        content_type = sniffer(chunk[:16])
                         if content_type is None:
                             raise RejectedFile("the file is not a PDF, PNG or JPEG (checked by its content, not its name)")
                     size += len(chunk)
                     if size > max_bytes:
-                        raise RejectedFile(f"the file is larger than the limit of {max_bytes // (1024 * 1024)} MB")
+                        raise RejectedFile(limit_message or
+                                           f"the file is larger than the limit of {max_bytes // (1024 * 1024)} MB")
                     digest.update(chunk)
                     out.write(chunk)
             if size == 0 or content_type is None:

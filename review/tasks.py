@@ -3,9 +3,14 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from review.services import letters
+from review.services import intake, letters
 
 
 @shared_task(name="review.render_letter", autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def render_letter(decision_id: int) -> int | None:
     return letters.render_letter(decision_id)
+
+
+@shared_task(name="review.run_import")
+def run_import(job_id: int) -> None:
+    intake.run_job(job_id)

@@ -307,7 +307,7 @@ def parse_row(row: int, values: Mapping[str, str]) -> CaseRow | list[RowError]:
     r = _Row(row, values)
     for key, value in values.items():
         if key not in _BY_KEY and value and value.strip():
-            r.fail("", f"unexpected value {_quote(value.strip())} in {key}, which has no column header")
+            r.fail("", f"unexpected value {_quote(value.strip())} in {key}, which has no column header", value)
 
     case_no = _parse_text(r, "case_no", MAX_CASE_NO_CHARS)
 
@@ -374,7 +374,7 @@ def parse_row(row: int, values: Mapping[str, str]) -> CaseRow | list[RowError]:
 
     reason = _parse_text(r, "reason", MAX_CELL_CHARS, allowed_controls="\t\n\r")
     if category_text is not None and reason is None and not r.raw("reason").strip():
-        r.fail("reason", "is required when an application category is given")
+        r.fail("reason", "the cell is empty; a reason is required when a category is given")
     elif category_text is not None and reason is not None and len(reason) < MIN_REASON_CHARS:
         r.fail("reason", f"{len(reason)} characters given, at least {MIN_REASON_CHARS} required")
 

@@ -78,7 +78,7 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('finished_at', sa.DateTime(), nullable=True),
     sa.CheckConstraint("mode IN ('all_or_nothing', 'valid_rows')", name=op.f('ck_import_jobs_mode')),
-    sa.CheckConstraint("status IN ('pending', 'running', 'done', 'failed', 'cancelled')", name=op.f('ck_import_jobs_status')),
+    sa.CheckConstraint("status IN ('uploaded', 'queued', 'running', 'done', 'failed', 'cancelled')", name=op.f('ck_import_jobs_status')),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_import_jobs_created_by_id_users')),
     sa.ForeignKeyConstraint(['hospital_id'], ['hospitals.id'], name=op.f('fk_import_jobs_hospital_id_hospitals')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_import_jobs'))

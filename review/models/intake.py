@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from review.extensions import db
 from review.models.types import UTCDateTime, utcnow
 
-JOB_STATES = ("pending", "running", "done", "failed", "cancelled")
+JOB_STATES = ("uploaded", "queued", "running", "done", "failed", "cancelled")
 
 
 class ImportJob(db.Model):
@@ -26,7 +26,7 @@ class ImportJob(db.Model):
     filename: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64))
     mode: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(12), default="pending")
+    status: Mapped[str] = mapped_column(String(12), default="uploaded")
     total_rows: Mapped[int] = mapped_column(default=0)
     processed_rows: Mapped[int] = mapped_column(default=0)
     accepted: Mapped[int] = mapped_column(default=0)

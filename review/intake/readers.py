@@ -1,0 +1,243 @@
+"""Uploaded files in, rows of strings out.
+
+The format is read from the bytes, never from the file name, because hospitals rename
+exports freely and a hostile upload names itself whatever passes. Everything a user
+cannot fix by re-saving the file (binary data, zip bombs, oversize files) is refused
+with FileRejected before any row is read; rows are streamed so a 200 MB file is never
+held in memory.
+"""
+
+import codecs
+import csv
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO
+
+from openpyxl import load_workbook
+from openpyxl.workbook.workbook import Workbook
+
+MB = 1024 * 1024
+SNIFF_BYTES = 64 * 1024
+MAX_CONTROL_SHARE = 0.05
+MAX_UNCOMPRESSED_BYTES = 300 * MB
+MAX_COMPRESSION_RATIO = 200
+RATIO_CHECK_MIN_BYTES = 1 * MB
+"""Tiny entries compress absurdly well without being dangerous, so the ratio only counts above this."""
+MAX_EMPTY_RUN = 1000
+"""A sheet formatted down to row 1,048,576 reads as a million empty rows; that many blanks ends the data."""
+_ZIP_MAGIC = b"PK\x03\x04"
+_UTF8_BOM = codecs.BOM_UTF8
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_DELIMITERS = (",", ";", "\t")
+_TEXT_CONTROLS = frozenset(b"\t\n\r\f")
+
+
+class FileRejected(ValueError):
+    """The whole file is refused; the message is shown to the user as is."""
+
+
+@dataclass
+class Table:
+    """Headers and a lazy stream of rows (file row number, cells as strings).
+
+    Iterating rows may itself raise FileRejected (too many rows, a malformed CSV
+    record deep in the file), since those are only discovered while streaming.
+    """
+
+    headers: list[str]
+    rows: Iterator[tuple[int, list[str]]]
+    format: str
+    encoding: str | None
+
+
+def open_table(
+    path: str | Path, *, max_bytes: int = 200 * MB, max_rows: int = 200_000
+) -> Table:
+    """Open an uploaded CSV or XLSX file, whatever its name, or raise FileRejected."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size == 0:
+        raise FileRejected("the file is empty")
+    if size > max_bytes:
+        raise FileRejected(
+            f"the file is {size / MB:.1f} MB; files larger than {max_bytes / MB:.0f} MB are refused"
+        )
+    with path.open("rb") as handle:
+        sample = handle.read(SNIFF_BYTES)
+    if sample.startswith(_ZIP_MAGIC):
+        return _open_xlsx(path, max_rows)
+    return _open_csv(path, sample, max_rows)
+
+
+def rows_as_dicts(table: Table, mapping: dict[int, str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """Key each row's cells by column; a filled cell beyond the headers is kept as
+    "column N" so the parser can report it rather than the data being silently lost."""
+    for number, cells in table.rows:
+        values = {key: cells[index] if index < len(cells) else "" for index, key in mapping.items()}
+        for index, cell in enumerate(cells):
+            if index not in mapping and cell.strip():
+                values[f"column {index + 1}"] = cell
+        yield number, values
+
+
+def _limited(rows: Iterator[tuple[int, list[str]]], max_rows: int) -> Iterator[tuple[int, list[str]]]:
+    """Skip blank rows and refuse the file once it passes max_rows data rows."""
+    count = 0
+    for number, cells in rows:
+        if not any(cell.strip() for cell in cells):
+            continue
+        count += 1
+        if count > max_rows:
+            raise FileRejected(f"the file has more than {max_rows:,} data rows; split it into smaller files")
+        yield number, cells
+
+
+# --- XLSX -------------------------------------------------------------------------
+
+
+def _open_xlsx(path: Path, max_rows: int) -> Table:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except zipfile.BadZipFile:
+        raise FileRejected("the file is a damaged ZIP archive, not an Excel workbook") from None
+    if "xl/workbook.xml" not in {entry.filename for entry in entries}:
+        raise FileRejected("the file is a ZIP file that is not an Excel workbook")
+    # zipfile stops each entry at its declared size, so checking declared sizes bounds the work.
+    expanded = sum(entry.file_size for entry in entries)
+    too_dense = any(
+        entry.file_size > RATIO_CHECK_MIN_BYTES
+        and entry.file_size > MAX_COMPRESSION_RATIO * max(entry.compress_size, 1)
+        for entry in entries
+    )
+    if expanded > MAX_UNCOMPRESSED_BYTES or too_dense:
+        raise FileRejected(
+            f"the workbook expands to {expanded / MB:.0f} MB; refused as a possible zip bomb"
+        )
+    # A file object, not the path: openpyxl would otherwise judge the file by its extension.
+    handle = path.open("rb")
+    try:
+        workbook = load_workbook(handle, read_only=True, data_only=False)
+    except Exception as error:  # openpyxl raises many types for a malformed workbook
+        handle.close()
+        raise FileRejected(f"the Excel workbook cannot be read ({type(error).__name__})") from None
+    sheet = workbook.worksheets[0]
+    # The declared dimension is not trusted: a forged A1:XFD1048576 would pad every row.
+    sheet.reset_dimensions()
+    rows = _xlsx_rows(workbook, handle, sheet.iter_rows(values_only=True))
+    first = next(rows, None)
+    headers = [] if first is None else first[1]
+    return Table(headers, _limited(rows, max_rows), "xlsx", None)
+
+
+def _xlsx_rows(
+    workbook: Workbook, handle: IO[bytes], values: Iterator[tuple[object, ...]]
+) -> Iterator[tuple[int, list[str]]]:
+    empty_run = 0
+    try:
+        for number, row in enumerate(values, start=1):
+            cells = [_cell_text(value) for value in row]
+            if any(cell.strip() for cell in cells):
+                empty_run = 0
+            else:
+                empty_run += 1
+                if empty_run >= MAX_EMPTY_RUN:
+                    return
+            yield number, cells
+    finally:
+        workbook.close()
+        handle.close()
+
+
+def _cell_text(value: object) -> str:
+    """Render a cell as the user typed it: no float noise, dates as ISO, formulas as "=…"."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return str(value)
+        return format(Decimal(str(value)).normalize(), "f")
+    return str(value)
+
+
+# --- CSV --------------------------------------------------------------------------
+
+
+def _open_csv(path: Path, sample: bytes, max_rows: int) -> Table:
+    if sample.startswith(_UTF16_BOMS):
+        raise FileRejected("the file is UTF-16 text (Excel's 'Unicode Text'); save it as 'CSV UTF-8' instead")
+    controls = sum(1 for byte in sample if byte < 0x20 and byte not in _TEXT_CONTROLS)
+    if b"\x00" in sample or controls > MAX_CONTROL_SHARE * len(sample):
+        raise FileRejected("the file is binary, not CSV text")
+    if sample.startswith(_UTF8_BOM):
+        encoding, label = "utf-8-sig", "csv-utf8-bom"
+        bad_line = _first_bad_line(path, "utf-8-sig")
+        if bad_line is not None:
+            raise FileRejected(f"the file starts as UTF-8 but is not valid UTF-8 (line {bad_line})")
+    else:
+        utf8_bad = _first_bad_line(path, "utf-8")
+        if utf8_bad is None:
+            encoding, label = "utf-8", "csv-utf8"
+        else:
+            gb_bad = _first_bad_line(path, "gb18030")
+            if gb_bad is not None:
+                raise FileRejected(
+                    f"the file is neither UTF-8 nor GB18030 text (line {max(utf8_bad, gb_bad)})"
+                )
+            encoding, label = "gb18030", "csv-gb18030"
+    text = path.open(encoding=encoding, newline="")
+    delimiter = _sniff_delimiter(text.readline())
+    text.seek(0)
+    rows = _csv_rows(text, delimiter)
+    first = next(rows, None)
+    headers = [] if first is None else first[1]
+    return Table(headers, _limited(rows, max_rows), label, encoding)
+
+
+def _first_bad_line(path: Path, encoding: str) -> int | None:
+    """Decode the whole file up front so a bad byte is refused before any row is imported."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    line = 1
+    with path.open("rb") as handle:
+        while chunk := handle.read(MB):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as error:
+                return line + chunk[: max(error.start, 0)].count(b"\n")
+            line += chunk.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return line
+    return None
+
+
+def _sniff_delimiter(header_line: str) -> str:
+    """Chinese and European Excel save CSV with ";" or tabs; the header line tells which."""
+    counts = {delimiter: header_line.count(delimiter) for delimiter in _DELIMITERS}
+    best = max(_DELIMITERS, key=lambda delimiter: counts[delimiter])
+    return best if counts[best] else ","
+
+
+def _csv_rows(text: IO[str], delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """Number CSV records, not physical lines, since that is the row Excel shows."""
+    with text:
+        reader = csv.reader(text, delimiter=delimiter)
+        number = 0
+        try:
+            for number, cells in enumerate(reader, start=1):
+                yield number, cells
+        except csv.Error as error:
+            raise FileRejected(f"row {number + 1} is not valid CSV ({error})") from None

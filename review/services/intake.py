@@ -1,0 +1,359 @@
+"""Bulk case intake: a file, an API batch or the operator's command line, all through `import_rows`.
+
+Rows are parsed and grouped first, then written in one transaction: in all-or-nothing mode any error
+writes nothing; otherwise the valid rows are written and every rejected row is reported with its row
+number, column and a specific message. Rows already recorded (same hospital, case number and discharge
+date) are skipped, so importing the same file twice creates no duplicates.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import BinaryIO
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import insert, update
+
+from review.documents import BlobStore, RejectedFile
+from review.extensions import db
+from review.intake.readers import FileRejected, Table, open_table, rows_as_dicts
+from review.models import Case, DrgCatalogue, Hospital, ImportJob
+from review.models.types import utcnow
+from review.services import activity, applications
+from review.services.cases import grouper
+from review.services.catalogue import MS_DRG_SCHEME
+from review.services.context import Actor, NotFound, ServiceError, ValidationFailed
+from workflows.grouping import CaseCoding
+from workflows.intake import CaseRow, HeaderError, RowError, duplicate_key, map_headers, parse_row
+from workflows.payment import drg_payment_fen
+from workflows.states import Role
+
+MODES = ("all_or_nothing", "valid_rows")
+INSERT_BATCH = 2000
+PREVIEW_ROWS = 10
+
+Progress = Callable[[int, int], bool]
+"""Called with (rows done, rows rejected so far); returning False cancels the import."""
+
+
+class ImportCancelled(Exception):
+    pass
+
+
+@dataclass
+class ImportOutcome:
+    accepted: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    applications: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    case_ids: list[int] = field(default_factory=list)
+    committed: bool = True
+
+
+@dataclass(frozen=True)
+class _Valid:
+    row: CaseRow
+    drg: str
+
+
+def _hospital(actor: Actor) -> Hospital:
+    actor.require(Role.HOSPITAL)
+    hospital = db.session.get(Hospital, actor.hospital_id)
+    if hospital is None:
+        raise ServiceError(_l("Your account is not linked to a hospital."))
+    return hospital
+
+
+def _validate(rows: Iterable[tuple[int, Mapping[str, str]]], weights: Mapping[str, Decimal],
+              progress: Progress | None, every: int) -> tuple[list[_Valid], list[RowError], int]:
+    """Parse, code-edit and group every row; duplicates within the input are errors naming the first row."""
+    the_grouper = grouper()
+    valid: list[_Valid] = []
+    errors: list[RowError] = []
+    rejected_rows: set[int] = set()
+    first_seen: dict[tuple[str, object], int] = {}
+    count = 0
+    for count, (row_number, values) in enumerate(rows, start=1):
+        parsed = parse_row(row_number, values)
+        row_errors: list[RowError] = []
+        if isinstance(parsed, list):
+            row_errors = parsed
+        else:
+            key = duplicate_key(parsed)
+            if key in first_seen:
+                row_errors = [RowError(row_number, "case_no", f"case_no: {parsed.case_no} discharged "
+                                       f"{parsed.discharge_date} repeats row {first_seen[key]} of this file", parsed.case_no)]
+            else:
+                first_seen[key] = row_number
+                result = the_grouper.group(CaseCoding(
+                    age=parsed.age, sex=parsed.sex, discharge_date=parsed.discharge_date,
+                    principal_dx=parsed.principal_dx, secondary_dx=parsed.secondary_dx, procedures=parsed.procedures))
+                if not result.ok or result.drg is None:
+                    row_errors = [RowError(row_number, issue.field, issue.message, issue.code or "")
+                                  for issue in result.issues] or [
+                        RowError(row_number, "principal_dx", f"principal_dx: the case could not be grouped "
+                                 f"(grouper answer {result.return_code})", parsed.principal_dx)]
+                elif result.drg not in weights:
+                    row_errors = [RowError(row_number, "principal_dx", f"DRG {result.drg} has no weight in the "
+                                           "catalogue; the case cannot be priced", result.drg)]
+                else:
+                    valid.append(_Valid(parsed, result.drg))
+        if row_errors:
+            errors.extend(row_errors)
+            rejected_rows.add(row_number)
+        if progress is not None and count % every == 0 and not progress(count, len(rejected_rows)):
+            raise ImportCancelled
+    if progress is not None and not progress(count, len(rejected_rows)):
+        raise ImportCancelled  # the last chance to cancel: nothing has been written yet
+    return valid, errors, count
+
+
+def _already_recorded(hospital_id: int, valid: list[_Valid]) -> dict[tuple[str, object], int]:
+    found: dict[tuple[str, object], int] = {}
+    numbers = sorted({v.row.case_no for v in valid})
+    for start in range(0, len(numbers), 500):
+        chunk = numbers[start:start + 500]
+        for case_id, case_no, discharge in db.session.execute(
+                db.select(Case.id, Case.case_no, Case.discharge_date).where(
+                    Case.hospital_id == hospital_id, Case.case_no.in_(chunk))):
+            found[(case_no, discharge)] = case_id
+    return found
+
+
+def _insert(actor: Actor, hospital: Hospital, new: list[_Valid], weights: Mapping[str, Decimal],
+            job_id: int | None) -> list[int]:
+    base_rate = hospital.region.current_policy().base_rate_fen
+    coefficient = Decimal(hospital.coefficient)
+    prices = {drg: drg_payment_fen(weights[drg], base_rate, coefficient) for drg in {v.drg for v in new}}
+    now = utcnow()
+    ids: list[int] = []
+    for start in range(0, len(new), INSERT_BATCH):
+        params = [{
+            "hospital_id": hospital.id, "case_no": v.row.case_no, "age": v.row.age, "sex": v.row.sex.value,
+            "admission_date": v.row.admission_date, "discharge_date": v.row.discharge_date,
+            "los_days": v.row.los_days, "principal_dx": v.row.principal_dx,
+            "secondary_dx": list(v.row.secondary_dx), "procedures": list(v.row.procedures),
+            "total_cost_fen": v.row.total_cost_fen, "cost_breakdown": dict(v.row.cost_breakdown),
+            "icu_days": v.row.icu_days, "hospital_drg": v.row.hospital_drg, "drg": v.drg,
+            "drg_weight": weights[v.drg], "drg_payment_fen": prices[v.drg], "grouper_version": grouper().version,
+            "created_at": now, "created_by_id": actor.user_id, "import_job_id": job_id,
+        } for v in new[start:start + INSERT_BATCH]]
+        ids.extend(db.session.scalars(insert(Case).returning(Case.id, sort_by_parameter_order=True), params))
+    return ids
+
+
+def import_rows(actor: Actor, rows: Iterable[tuple[int, Mapping[str, str]]], *, mode: str,
+                job: ImportJob | None = None, progress: Progress | None = None, every: int = 1000) -> ImportOutcome:
+    """Import rows for the actor's hospital in one transaction; see the module docstring for the rules."""
+    if mode not in MODES:
+        raise ValidationFailed({"mode": [str(_l("Choose all-or-nothing or accept valid rows."))]})
+    hospital = _hospital(actor)
+    weights = {drg: Decimal(weight) for drg, weight in db.session.execute(
+        db.select(DrgCatalogue.drg, DrgCatalogue.weight).where(DrgCatalogue.scheme == MS_DRG_SCHEME))}
+    valid, errors, total = _validate(rows, weights, progress, every)
+    recorded = _already_recorded(hospital.id, valid)
+    new = [v for v in valid if duplicate_key(v.row) not in recorded]
+    outcome = ImportOutcome(rejected=len({e.row for e in errors}), skipped=len(valid) - len(new), errors=errors)
+    if errors and mode == "all_or_nothing":
+        return _finish(actor, hospital, outcome, job, total, committed=False)
+    outcome.case_ids = _insert(actor, hospital, new, weights, job.id if job else None)
+    outcome.accepted = len(new)
+    requests = [applications.ApplicationRequest(v.row.row, case_id, v.row.category, v.row.reason or "")
+                for v, case_id in zip(new, outcome.case_ids) if v.row.category]
+    if requests:
+        cases = {c.id: c for c in db.session.scalars(db.select(Case).where(
+            Case.id.in_([r.case_id for r in requests])))}
+        planned, refused = applications.plan_many(actor, requests, cases)
+        for row_number, (column, message) in sorted(refused.items()):
+            outcome.errors.append(RowError(row_number, column, f"case recorded, application not made: {message}", ""))
+        if refused and mode == "all_or_nothing":
+            db.session.rollback()
+            outcome.accepted, outcome.case_ids = 0, []
+            outcome.rejected = len({e.row for e in outcome.errors})
+            hospital = _hospital(actor)
+            return _finish(actor, hospital, outcome, job and db.session.get(ImportJob, job.id), total, committed=False)
+        outcome.applications = len(applications.create_many(actor, planned, cases))
+    return _finish(actor, hospital, outcome, job, total, committed=True)
+
+
+def _finish(actor: Actor, hospital: Hospital, outcome: ImportOutcome, job: ImportJob | None, total: int,
+            committed: bool) -> ImportOutcome:
+    outcome.committed = committed
+    summary = {"rows": total, "accepted": outcome.accepted, "rejected": outcome.rejected,
+               "skipped": outcome.skipped, "applications": outcome.applications, "committed": committed}
+    activity.record(actor, "cases.imported" if committed else "cases.import_refused", "import_job",
+                    job.id if job else None, hospital.id, summary)
+    if job is not None:
+        job.status = "done" if committed else "failed"
+        job.total_rows = job.processed_rows = total
+        job.accepted, job.rejected, job.skipped = outcome.accepted, outcome.rejected, outcome.skipped
+        job.applications = outcome.applications
+        job.errors = [{"row": e.row, "column": e.column, "message": e.message, "value": e.value}
+                      for e in outcome.errors]
+        job.message = "" if committed else "all-or-nothing: nothing was imported because some rows have errors"
+        job.finished_at = utcnow()
+    db.session.commit()
+    return outcome
+
+
+# --- files -------------------------------------------------------------------------------------------
+
+def import_store() -> BlobStore:
+    return BlobStore(Path(current_app.config["UPLOAD_DIR"]) / "imports")
+
+
+def _accept_any(head: bytes) -> str | None:
+    """Import files are recognised later by the reader, which knows CSV encodings and workbooks."""
+    return "application/octet-stream"
+
+
+def open_job_table(job: ImportJob) -> tuple[Table, dict[int, str]]:
+    try:
+        table = open_table(import_store().path_for(job.sha256), max_bytes=current_app.config["IMPORT_MAX_BYTES"],
+                           max_rows=current_app.config["IMPORT_MAX_ROWS"])
+        return table, map_headers(table.headers)
+    except FileRejected as error:
+        raise ValidationFailed({"file": [str(_l("The file was refused: %(why)s.", why=str(error)))]}) from error
+    except HeaderError as error:
+        raise ValidationFailed({"file": [str(_l("The columns do not match the template: %(why)s",
+                                                 why="; ".join(error.problems)))]}) from error
+
+
+def upload(actor: Actor, stream: BinaryIO, filename: str) -> ImportJob:
+    """Keep the file and check that it can be read and its columns are known; nothing else is written yet."""
+    hospital = _hospital(actor)
+    try:
+        stored = import_store().put_stream(stream, current_app.config["IMPORT_MAX_BYTES"], sniffer=_accept_any,
+                                           limit_message=str(_l("the file is larger than the import limit")))
+    except RejectedFile as error:
+        raise ValidationFailed({"file": [str(_l("The file was refused: %(why)s.", why=str(error)))]}) from error
+    job = ImportJob(hospital_id=hospital.id, created_by_id=actor.user_id, filename=Path(filename).name[:255] or "upload",
+                    sha256=stored.sha256, mode="valid_rows", status="uploaded")
+    try:
+        open_job_table(job)
+    except ValidationFailed:
+        _discard_unreferenced(stored.sha256)
+        raise
+    db.session.add(job)
+    db.session.flush()
+    activity.record(actor, "import.uploaded", "import_job", job.id, hospital.id,
+                    {"filename": job.filename, "sha256": stored.sha256, "size": stored.size_bytes})
+    db.session.commit()
+    return job
+
+
+def _discard_unreferenced(sha256: str) -> None:
+    if db.session.scalar(db.select(ImportJob.id).where(ImportJob.sha256 == sha256)) is None:
+        path = import_store().path_for(sha256)
+        if path.exists():
+            os.unlink(path)
+
+
+def get_job(actor: Actor, job_id: int) -> ImportJob:
+    query = db.select(ImportJob).where(ImportJob.id == job_id)
+    if actor.role == Role.HOSPITAL:
+        query = query.where(ImportJob.hospital_id == actor.hospital_id)
+    elif actor.role not in (Role.STAFF, Role.ADMIN, Role.AUDITOR):
+        raise NotFound(_l("No such import."))
+    job = db.session.scalars(query).first()
+    if job is None:
+        raise NotFound(_l("No such import."))
+    return job
+
+
+def preview(job: ImportJob) -> list[tuple[int, dict[str, str], list[RowError]]]:
+    """The first rows as the import will read them, with the problems each has (grouping not included)."""
+    table, mapping = open_job_table(job)
+    shown = []
+    for row_number, values in rows_as_dicts(table, mapping):
+        parsed = parse_row(row_number, values)
+        shown.append((row_number, values, parsed if isinstance(parsed, list) else []))
+        if len(shown) >= PREVIEW_ROWS:
+            break
+    return shown
+
+
+def start(actor: Actor, job_id: int, mode: str) -> ImportJob:
+    if mode not in MODES:
+        raise ValidationFailed({"mode": [str(_l("Choose all-or-nothing or accept valid rows."))]})
+    job = get_job(actor, job_id)
+    actor.require(Role.HOSPITAL)
+    if job.status != "uploaded":
+        raise ServiceError(_l("This import has already been started."))
+    job.mode, job.status = mode, "queued"
+    activity.record(actor, "import.started", "import_job", job.id, job.hospital_id, {"mode": mode})
+    db.session.commit()
+    from review.tasks import run_import  # here, not at the top: the task module imports this one
+
+    run_import.delay(job.id)
+    return job
+
+
+def cancel(actor: Actor, job_id: int) -> ImportJob:
+    job = get_job(actor, job_id)
+    actor.require(Role.HOSPITAL)
+    if job.finished:
+        raise ServiceError(_l("This import has already finished."))
+    job.cancel_requested = True
+    activity.record(actor, "import.cancel_requested", "import_job", job.id, job.hospital_id)
+    db.session.commit()
+    return job
+
+
+def _count_rows(job: ImportJob) -> int:
+    table, mapping = open_job_table(job)
+    return sum(1 for _ in rows_as_dicts(table, mapping))
+
+
+def run_job(job_id: int) -> None:
+    """Worker side; claims the job with a conditional update so a redelivered task never runs it twice."""
+    claimed = db.session.execute(update(ImportJob).where(ImportJob.id == job_id, ImportJob.status == "queued")
+                                 .values(status="running")).rowcount
+    db.session.commit()
+    if not claimed:
+        return
+    job = db.session.get(ImportJob, job_id)
+    assert job is not None
+    owner = job.created_by_id
+    actor = Actor(user_id=owner, role=Role.HOSPITAL, hospital_id=job.hospital_id)
+    engine = db.engine
+
+    def report(done: int, rejected: int) -> bool:
+        """Progress goes through its own connection so the page sees it while the import's transaction runs."""
+        with engine.begin() as connection:
+            connection.execute(update(ImportJob).where(ImportJob.id == job_id)
+                               .values(processed_rows=done, rejected=rejected))
+            return not connection.scalar(db.select(ImportJob.cancel_requested).where(ImportJob.id == job_id))
+
+    try:
+        total = _count_rows(job)
+        with engine.begin() as connection:
+            connection.execute(update(ImportJob).where(ImportJob.id == job_id).values(total_rows=total))
+        table, mapping = open_job_table(job)
+        import_rows(actor, rows_as_dicts(table, mapping), mode=job.mode, job=job, progress=report, every=250)
+    except ImportCancelled:
+        _close(job_id, "cancelled", "cancelled by the user; nothing was imported")
+    except (ValidationFailed, ServiceError) as error:
+        _close(job_id, "failed", str(getattr(error, "errors", None) or error.message))
+    except Exception as error:
+        _close(job_id, "failed", f"unexpected error: {type(error).__name__}")
+        raise
+
+
+def _close(job_id: int, status: str, message: str) -> None:
+    db.session.rollback()
+    job = db.session.get(ImportJob, job_id)
+    assert job is not None
+    job.status, job.message, job.finished_at = status, message, utcnow()
+    activity.record(Actor(user_id=job.created_by_id, role=Role.HOSPITAL, hospital_id=job.hospital_id),
+                    f"import.{status}", "import_job", job.id, job.hospital_id, {"message": message})
+    db.session.commit()
+
+
+def iter_errors(job: ImportJob) -> Iterator[RowError]:
+    return (RowError(e["row"], e["column"], e["message"], e["value"]) for e in job.errors)
