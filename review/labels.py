@@ -33,6 +33,12 @@ STATUS = {
     "proposed": _l("Proposed"),
     "issued": _l("Issued"),
     "open": _l("In progress"),
+    "uploaded": _l("Uploaded, not started"),
+    "queued": _l("Waiting to start"),
+    "running": _l("Running"),
+    "done": _l("Done"),
+    "failed": _l("Nothing imported"),
+    "cancelled": _l("Cancelled"),
     "closed": _l("Closed"),
 }
 

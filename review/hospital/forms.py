@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField, ValidationError
+from wtforms import (DateField, IntegerField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField,
+                     ValidationError)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from review import labels
@@ -42,3 +43,20 @@ class ApplyForm(FlaskForm):
 class UploadForm(FlaskForm):
     doc_type = SelectField(_l("Document type"), choices=choices({key: labels.DOC_TYPE[key] for key in EVIDENCE_TYPES}))
     file = FileField(_l("File (PDF, PNG or JPEG)"), validators=[FileRequired()])
+
+
+class ImportUploadForm(FlaskForm):
+    file = FileField(_l("Case file (CSV in UTF-8 or GB18030, or XLSX)"), validators=[FileRequired()])
+
+
+class ImportStartForm(FlaskForm):
+    mode = RadioField(_l("If some rows have errors"), default="valid_rows", choices=choices({
+        "valid_rows": _l("Import the valid rows and report the others"),
+        "all_or_nothing": _l("Import nothing (all or nothing)"),
+    }))
+
+
+class BulkApplyForm(FlaskForm):
+    case_ids = SelectMultipleField(_l("Cases"), coerce=int, validators=[DataRequired()])
+    category = SelectField(_l("Category (rule the case meets)"), choices=choices(labels.CATEGORY))
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(min=10, max=4000)])

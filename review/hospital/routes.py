@@ -125,3 +125,6 @@ def resubmit(item_id: int) -> object:
     else:
         flash(_("Application submitted and queued for the panel."), "success")
     return redirect(url_for("hospital.item", item_id=item.id))
+
+
+from review.hospital import imports  # noqa: E402,F401  (registers the case-file routes on this blueprint)

@@ -167,6 +167,19 @@ def create_many(actor: Actor, requests: list[ApplicationRequest], cases: dict[in
     return items
 
 
+def apply_selected(actor: Actor, case_ids: list[int], category: str, reason: str) -> tuple[int, list[tuple[str, str]]]:
+    """The selection screen: one category and reason for several of the hospital's own cases."""
+    actor.require(Role.HOSPITAL)
+    cases = {c.id: c for c in db.session.scalars(db.select(Case).where(
+        Case.id.in_(case_ids), Case.hospital_id == actor.hospital_id))}
+    requests = [ApplicationRequest(row=case_id, case_id=case_id, category=category, reason=reason)
+                for case_id in case_ids if case_id in cases]
+    planned, refused = plan_many(actor, requests, cases)
+    created = create_many(actor, planned, cases)
+    db.session.commit()
+    return len(created), [(cases[case_id].case_no, message) for case_id, (_, message) in sorted(refused.items())]
+
+
 def resubmit(actor: Actor, item_id: int, category: str, reason: str) -> ReviewItem:
     """A returned application may be corrected and submitted again while the window is open."""
     actor.require(Role.HOSPITAL)
