@@ -25,6 +25,7 @@ class BaseConfig:
     UPLOAD_MAX_FILES_PER_ITEM = 30
     IMPORT_MAX_BYTES = 200 * 1024 * 1024
     IMPORT_MAX_ROWS = 200_000
+    IMPORT_WORKERS = int(os.environ.get("IMPORT_WORKERS", os.cpu_count() or 1))  # processes checking rows
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute"
