@@ -114,4 +114,4 @@ def bulk_apply() -> object:
         for case_no, message in refused:
             flash(_("Case %(no)s: %(why)s", no=case_no, why=message), "error")
         return redirect(url_for("hospital.index"))
-    return render_template("hospital/bulk_apply.html", form=form, page=page)
+    return render_template("hospital/bulk_apply.html", form=form, page=page, quotas=applications.open_quotas(actor))

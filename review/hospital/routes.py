@@ -30,7 +30,7 @@ def index() -> object:
     recent_cases = db.session.scalars(db.select(Case).where(Case.hospital_id == actor.hospital_id)
                                       .order_by(Case.id.desc()).limit(10)).all()
     return render_template("hospital/index.html", page=paginate(query), state=state, states=list(State),
-                           recent_cases=recent_cases)
+                           recent_cases=recent_cases, quotas=applications.open_quotas(actor))
 
 
 @bp.route("/cases/new", methods=["GET", "POST"])

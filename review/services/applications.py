@@ -14,7 +14,7 @@ from decimal import Decimal
 from flask_babel import lazy_gettext as _l
 
 from review.extensions import db
-from review.models import Case, Cycle, CycleVolume, ReviewItem
+from review.models import Case, Cycle, CycleVolume, Hospital, ReviewItem
 from review.models.types import utcnow
 from review.services import activity
 from review.services.cases import get_case
@@ -72,6 +72,17 @@ class Check:
     @property
     def ok(self) -> bool:
         return self.message is None
+
+
+def open_quotas(actor: Actor) -> list[Quota]:
+    """The hospital's quota in every cycle whose application window is open today, for the screens."""
+    actor.require(Role.HOSPITAL)
+    today = utcnow().date()
+    hospital_region = db.select(Hospital.region_id).where(Hospital.id == actor.hospital_id).scalar_subquery()
+    cycles = db.session.scalars(db.select(Cycle).where(
+        Cycle.region_id == hospital_region, Cycle.status == "open", Cycle.application_opens <= today,
+        Cycle.application_closes >= today).order_by(Cycle.quarter_start))
+    return [quota_for(actor.hospital_id, cycle) for cycle in cycles]  # type: ignore[arg-type]
 
 
 def _check(case: Case, category: str, reason: str, today: date, quotas: dict[int, Quota]) -> Check:

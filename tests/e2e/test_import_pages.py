@@ -61,3 +61,17 @@ def test_bulk_apply_selected_cases(client, world) -> None:  # type: ignore[no-un
                                                           "reason": "Cardiogenic shock with a long ICU stay."})
     assert response.status_code == 302
     assert db.session.scalar(db.select(db.func.count(ReviewItem.id))) == 2
+
+
+def test_quota_is_shown_before_applying(client, world) -> None:  # type: ignore[no-untyped-def]
+    login(client, "hosp1")
+    page = client.get("/hospital/")
+    assert "2026Q3 quota: 100 applications (of 2000 DRG discharges); 0 made, 100 left." in page.text
+
+
+def test_oversized_upload_is_refused_before_it_is_read(client, world) -> None:  # type: ignore[no-untyped-def]
+    login(client, "hosp1")
+    response = client.post("/hospital/imports", data={"file": (io.BytesIO(b"x"), "huge.csv")},
+                           content_type="multipart/form-data",
+                           environ_overrides={"CONTENT_LENGTH": str(2 * 1024 ** 3)})
+    assert response.status_code == 413
