@@ -264,6 +264,9 @@ def _parse_codes(r: _Row, key: str, limit: int) -> tuple[str, ...] | None:
     if text is None:
         return None if _BY_KEY[key].required else ()
     codes = [token for token in _CODE_SEPARATORS.split(text) if token]
+    if not codes and _BY_KEY[key].required:
+        r.fail(key, f"no code given; {_describe(_BY_KEY[key])} is required")
+        return None
     if len(codes) > limit:
         expected = "exactly one expected" if limit == 1 else f"at most {limit} allowed"
         r.fail(key, f"{len(codes)} codes given, {expected}")

@@ -1,0 +1,239 @@
+import csv
+import io
+import os
+import zipfile
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from review.intake.readers import FileRejected, Table, open_table, rows_as_dicts
+from review.intake.reports import errors_csv, errors_xlsx, neutralise
+from review.intake.template import template_workbook
+from workflows.intake import COLUMNS, CaseRow, RowError, map_headers, parse_rows
+
+
+def write(tmp_path: Path, data: bytes, name: str = "upload.csv") -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def rows(table: Table) -> list[tuple[int, list[str]]]:
+    return list(table.rows)
+
+
+# --- CSV ---------------------------------------------------------------------------
+
+
+CHINESE_CSV = "病案号,年龄,性别\nZY001,67,男\n,,\nZY002,5,女\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt", "encoding"),
+    [
+        (CHINESE_CSV.encode("utf-8"), "csv-utf8", "utf-8"),
+        (b"\xef\xbb\xbf" + CHINESE_CSV.encode("utf-8"), "csv-utf8-bom", "utf-8-sig"),
+        (CHINESE_CSV.encode("gb18030"), "csv-gb18030", "gb18030"),
+    ],
+)
+def test_csv_encodings(tmp_path: Path, data: bytes, fmt: str, encoding: str) -> None:
+    table = open_table(write(tmp_path, data, "cases.xlsx"))
+    assert (table.format, table.encoding) == (fmt, encoding)
+    assert table.headers == ["病案号", "年龄", "性别"]
+    assert rows(table) == [(2, ["ZY001", "67", "男"]), (4, ["ZY002", "5", "女"])]
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_csv_delimiter_is_sniffed(tmp_path: Path, delimiter: str) -> None:
+    data = delimiter.join(["case_no", "total_cost", "reason"]) + "\nA1" + delimiter + "12.5" + delimiter + '"a, b"\n'
+    table = open_table(write(tmp_path, data.encode()))
+    assert table.headers == ["case_no", "total_cost", "reason"]
+    assert rows(table) == [(2, ["A1", "12.5", "a, b"])]
+
+
+def test_csv_rows_are_numbered_by_record_and_extra_cells_are_kept(tmp_path: Path) -> None:
+    table = open_table(write(tmp_path, b'case_no,reason\nA1,"two\nlines"\nA2\nA3,ok,surplus\n'))
+    assert list(rows_as_dicts(table, {0: "case_no", 1: "reason"})) == [
+        (2, {"case_no": "A1", "reason": "two\nlines"}),
+        (3, {"case_no": "A2", "reason": ""}),
+        (4, {"case_no": "A3", "reason": "ok", "column 3": "surplus"}),
+    ]
+
+
+def test_csv_too_many_rows(tmp_path: Path) -> None:
+    table = open_table(write(tmp_path, b"case_no\n" + b"A\n" * 4), max_rows=3)
+    with pytest.raises(FileRejected, match="more than 3 data rows"):
+        rows(table)
+
+
+def test_oversize_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(FileRejected, match="larger than 1 MB"):
+        open_table(write(tmp_path, b"x" * (1024 * 1024 + 1)), max_bytes=1024 * 1024)
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    with pytest.raises(FileRejected, match="^the file is empty$"):
+        open_table(write(tmp_path, b""))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        bytes(range(256)) * 64,
+        b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 100,
+        b"case_no\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10",
+    ],
+    ids=["random-bytes", "exe", "control-characters"],
+)
+def test_binary_named_csv_is_refused(tmp_path: Path, data: bytes) -> None:
+    with pytest.raises(FileRejected, match="^the file is binary, not CSV text$"):
+        open_table(write(tmp_path, data))
+
+
+def test_invalid_encoding_names_the_line(tmp_path: Path) -> None:
+    with pytest.raises(FileRejected, match=r"^the file is neither UTF-8 nor GB18030 text \(line 3\)$"):
+        open_table(write(tmp_path, b"case_no\nA1\n\xff\x80\xfa\n"))
+
+
+def test_utf16_is_refused_with_advice(tmp_path: Path) -> None:
+    with pytest.raises(FileRejected, match="UTF-16"):
+        open_table(write(tmp_path, "case_no\nA1\n".encode("utf-16")))
+
+
+# --- XLSX --------------------------------------------------------------------------
+
+
+def save(workbook: Workbook, tmp_path: Path, name: str = "upload.csv") -> Path:
+    path = tmp_path / name
+    workbook.save(path)
+    return path
+
+
+def test_xlsx_cells_become_strings(tmp_path: Path) -> None:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Case number", "Age", "入院日期", "出院日期", "总费用", "药品费", "其他费"])
+    sheet.append(["ZY001", 67.0, date(2025, 3, 2), datetime(2025, 3, 20), 1234.5, "=F3*2", 100.0])
+    sheet.append([None] * 7)
+    sheet.append(["ZY002", 5, None, None, 0.1, 1e-7, 2.5e16])
+    table = open_table(save(workbook, tmp_path))
+    assert (table.format, table.encoding) == ("xlsx", None)
+    assert table.headers == ["Case number", "Age", "入院日期", "出院日期", "总费用", "药品费", "其他费"]
+    assert rows(table) == [
+        (2, ["ZY001", "67", "2025-03-02", "2025-03-20", "1234.5", "=F3*2", "100"]),
+        (4, ["ZY002", "5", "", "", "0.1", "0.0000001", "25000000000000000"]),
+    ]
+
+
+def test_xlsx_stops_after_a_long_run_of_empty_rows(tmp_path: Path) -> None:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["case_no"])
+    sheet.append(["A1"])
+    sheet.cell(row=500_000, column=1, value=" ")
+    sheet.cell(row=1_000_000, column=1, value="lost")
+    table = open_table(save(workbook, tmp_path))
+    assert rows(table) == [(2, ["A1"])]
+
+
+def test_xlsx_too_many_rows(tmp_path: Path) -> None:
+    workbook = Workbook()
+    for value in ["case_no", "A", "B", "C"]:
+        workbook.active.append([value])
+    table = open_table(save(workbook, tmp_path), max_rows=2)
+    with pytest.raises(FileRejected, match="more than 2 data rows"):
+        rows(table)
+
+
+def test_zip_that_is_not_a_workbook(tmp_path: Path) -> None:
+    path = tmp_path / "cases.xlsx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("word/document.xml", "<w:document/>")
+    with pytest.raises(FileRejected, match="a ZIP file that is not an Excel workbook"):
+        open_table(path)
+
+
+def test_damaged_zip(tmp_path: Path) -> None:
+    with pytest.raises(FileRejected, match="damaged ZIP"):
+        open_table(write(tmp_path, b"PK\x03\x04" + os.urandom(200), "cases.xlsx"))
+
+
+def test_zip_bomb_is_refused_before_openpyxl(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.xlsx"
+    chunk = b"\x00" * (4 * 1024 * 1024)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        with archive.open("xl/worksheets/sheet1.xml", "w") as entry:
+            for _ in range(100):
+                entry.write(chunk)
+    assert path.stat().st_size < 2 * 1024 * 1024
+    with pytest.raises(FileRejected, match=r"^the workbook expands to 400 MB; refused as a possible zip bomb$"):
+        open_table(path)
+
+
+def test_dense_entry_under_the_size_cap_is_still_refused(tmp_path: Path) -> None:
+    path = tmp_path / "dense.xlsx"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        archive.writestr("xl/worksheets/sheet1.xml", b"\x00" * (20 * 1024 * 1024))
+    with pytest.raises(FileRejected, match="possible zip bomb"):
+        open_table(path)
+
+
+# --- template and reports ------------------------------------------------------------
+
+
+def test_template_maps_every_column_and_its_example_imports(tmp_path: Path) -> None:
+    table = open_table(write(tmp_path, template_workbook(), "template.xlsx"))
+    mapping = map_headers(table.headers)
+    assert sorted(mapping.values()) == sorted(column.key for column in COLUMNS)
+    [example] = list(parse_rows(rows_as_dicts(table, mapping)))
+    assert isinstance(example, CaseRow)
+    assert (example.principal_dx, example.total_cost_fen) == ("I214", 18_640_050)
+    workbook = load_workbook(io.BytesIO(template_workbook()))
+    assert workbook.sheetnames == ["Cases", "说明 Instructions"]
+    assert workbook["Cases"]["A1"].font.b and workbook["Cases"].freeze_panes == "B2"
+    assert [row[0] for row in workbook["说明 Instructions"].iter_rows(min_row=2, values_only=True)] == [
+        column.key for column in COLUMNS
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "safe"),
+    [
+        ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+        ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"),
+        ("I21.4", "I21.4"), ("", ""), (" =x", " =x"),
+    ],
+)
+def test_neutralise(value: str, safe: str) -> None:
+    assert neutralise(value) == safe
+
+
+ERRORS = [
+    RowError(2, "age", "age: '=HYPERLINK(\"http://evil\")' is not a whole number", "=HYPERLINK(\"http://evil\")"),
+    RowError(3, "case_no", "case_no: 'A\x07' contains control characters; remove them", "病案\x07"),
+]
+
+
+def test_errors_csv_round_trips_and_is_neutralised() -> None:
+    data = errors_csv(ERRORS)
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""))) == [
+        ["row", "column", "message", "value"],
+        ["2", "age", "age: '=HYPERLINK(\"http://evil\")' is not a whole number", "'=HYPERLINK(\"http://evil\")"],
+        ["3", "case_no", "case_no: 'A\x07' contains control characters; remove them", "病案\x07"],
+    ]
+
+
+def test_errors_xlsx_is_neutralised() -> None:
+    sheet = load_workbook(io.BytesIO(errors_xlsx(ERRORS))).active
+    assert sheet["A1"].font.b
+    assert list(sheet.iter_rows(values_only=True)) == [
+        ("row", "column", "message", "value"),
+        (2, "age", "age: '=HYPERLINK(\"http://evil\")' is not a whole number", "'=HYPERLINK(\"http://evil\")"),
+        (3, "case_no", "case_no: 'A\ufffd' contains control characters; remove them", "病案\ufffd"),
+    ]
+    assert sheet["D2"].data_type == "s"
