@@ -93,9 +93,12 @@ def register_cli(app: Flask) -> None:
             click.echo(f"  {done} rows read, {rejected} rejected", err=True)
             return True
 
-        outcome = import_rows(actor, rows_as_dicts(table, mapping),
-                              mode="all_or_nothing" if all_or_nothing else "valid_rows", progress=progress,
-                              every=10_000)
+        try:
+            outcome = import_rows(actor, rows_as_dicts(table, mapping),
+                                  mode="all_or_nothing" if all_or_nothing else "valid_rows", progress=progress,
+                                  every=10_000)
+        except FileRejected as error:
+            raise click.ClickException(f"file refused: {error}; nothing was imported") from error
         click.echo(f"accepted {outcome.accepted}, rejected {outcome.rejected}, skipped {outcome.skipped} "
                    f"(already recorded), applications {outcome.applications}")
         if outcome.errors:

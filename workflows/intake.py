@@ -100,9 +100,10 @@ _CODE_SEPARATORS = re.compile(r"[,;，；、\s]+")
 _WHOLE_NUMBER = re.compile(r"-?[0-9]{1,9}(?:\.0+)?")
 """Excel stores every number as a float, so "67.0" is an honest 67; nine digits bounds int()."""
 _DATE_SEPARATED = re.compile(
-    r"(?P<y>[0-9]{4})(?P<sep>[-/.])(?P<m>[0-9]{1,2})(?P=sep)(?P<d>[0-9]{1,2})(?: 00:00:00)?"
+    r"(?P<y>[0-9]{4})(?P<sep>[-/.])(?P<m>[0-9]{1,2})(?P=sep)(?P<d>[0-9]{1,2})"
+    r"(?:[ T](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]+)?)?)?"
 )
-"""The trailing midnight is how Excel-made CSVs write a date cell; other times are not dates."""
+"""Hospital systems export admission and discharge as date-times; only the day counts for a DRG stay."""
 _DATE_COMPACT = re.compile(r"(?P<y>[0-9]{4})(?P<m>[0-9]{2})(?P<d>[0-9]{2})")
 _DATE_EXPECTED = "expected YYYY-MM-DD"
 

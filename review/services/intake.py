@@ -290,11 +290,14 @@ def preview(job: ImportJob) -> list[tuple[int, dict[str, str], list[RowError]]]:
     """The first rows as the import will read them, with the problems each has (grouping not included)."""
     table, mapping = open_job_table(job)
     shown = []
-    for row_number, values in rows_as_dicts(table, mapping):
-        parsed = parse_row(row_number, values)
-        shown.append((row_number, values, parsed if isinstance(parsed, list) else []))
-        if len(shown) >= PREVIEW_ROWS:
-            break
+    try:
+        for row_number, values in rows_as_dicts(table, mapping):
+            parsed = parse_row(row_number, values)
+            shown.append((row_number, values, parsed if isinstance(parsed, list) else []))
+            if len(shown) >= PREVIEW_ROWS:
+                break
+    except FileRejected as error:
+        raise ValidationFailed({"file": [str(_l("The file was refused: %(why)s.", why=str(error)))]}) from error
     return shown
 
 
@@ -358,6 +361,8 @@ def run_job(job_id: int) -> None:
         import_rows(actor, rows_as_dicts(table, mapping), mode=job.mode, job=job, progress=report, every=250)
     except ImportCancelled:
         _close(job_id, "cancelled", "cancelled by the user; nothing was imported")
+    except FileRejected as error:  # found deep in the file (row limit, a broken CSV record): nothing written
+        _close(job_id, "failed", f"the file was refused: {error}; nothing was imported")
     except (ValidationFailed, ServiceError) as error:
         _close(job_id, "failed", str(getattr(error, "errors", None) or error.message))
     except Exception as error:

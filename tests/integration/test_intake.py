@@ -138,3 +138,13 @@ def test_command_line_import_writes_the_error_report(world, app, tmp_path: Path)
     assert [(r["row"], r["column"], r["value"]) for r in report] == [("3", "procedures", "0270XXX")]
     refused = app.test_cli_runner().invoke(args=["cases", "import", str(path), "--hospital", "H1", "--all-or-nothing"])
     assert refused.exit_code == 1 and "nothing was imported" in refused.output
+
+
+def test_a_file_over_the_row_limit_fails_the_job_and_writes_nothing(world, app) -> None:  # type: ignore[no-untyped-def]
+    app.config["IMPORT_MAX_ROWS"] = 2
+    job = intake.upload(world.actors["hosp1"], io.BytesIO(csv_bytes(rows({}, {}, {}))), "q3.csv")
+    intake.start(world.actors["hosp1"], job.id, "valid_rows")
+    db.session.expire_all()
+    job = db.session.get(ImportJob, job.id)
+    assert job.status == "failed" and "nothing was imported" in job.message
+    assert db.session.scalar(db.select(db.func.count(Case.id))) == 0

@@ -189,7 +189,8 @@ def test_sex_rejects(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["2025-03-02", "2025/03/02", "2025.3.2", "20250302", "2025-03-02 00:00:00"]
+    "text", ["2025-03-02", "2025/03/02", "2025.3.2", "20250302", "2025-03-02 00:00:00", "2025-03-02 14:30",
+             "2025-03-02T23:59:59"]
 )
 def test_date_formats(text: str) -> None:
     assert parsed(admission_date=text).admission_date == date(2025, 3, 2)
@@ -202,7 +203,7 @@ def test_date_formats(text: str) -> None:
         ("20250230", "discharge_date: '20250230' is not a real date (expected YYYY-MM-DD)"),
         ("2025-03/20", "discharge_date: '2025-03/20' is not a date (expected YYYY-MM-DD)"),
         ("20/03/2025", "discharge_date: '20/03/2025' is not a date (expected YYYY-MM-DD)"),
-        ("2025-03-20 14:30:00", "discharge_date: '2025-03-20 14:30:00' is not a date (expected YYYY-MM-DD)"),
+        ("2025-03-20 25:30:00", "discharge_date: '2025-03-20 25:30:00' is not a date (expected YYYY-MM-DD)"),
         ("2101-01-01", "discharge_date: '2101-01-01' is outside the years 1900–2100"),
     ],
 )
