@@ -20,12 +20,15 @@ def main(source: str) -> None:
         catalogue = read_po(handle)
     filled = 0
     for message in catalogue:
-        if message.id and not message.string and message.id in translations:
-            message.string = translations[message.id]
+        key = message.id if isinstance(message.id, str) else message.id[0]  # plurals: keyed by the singular
+        empty = not all(message.string) if isinstance(message.string, tuple) else not message.string
+        if key and empty and key in translations:
+            # Chinese has one plural form, so a plural entry takes the one translation
+            message.string = (translations[key],) if isinstance(message.id, tuple) else translations[key]
             filled += 1
     with open(CATALOGUE, "wb") as handle:
         write_po(handle, catalogue, width=100)
-    missing = [m.id for m in catalogue if m.id and not m.string]
+    missing = [m.id for m in catalogue if m.id and not (all(m.string) if isinstance(m.string, tuple) else m.string)]
     print(f"filled {filled}; still untranslated: {len(missing)}")
     for msgid in missing:
         print(f"  {msgid!r}")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
+from flask_wtf.file import FileField, FileRequired, MultipleFileField
 from wtforms import (DateField, IntegerField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField,
                      ValidationError)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
@@ -42,7 +42,7 @@ class ApplyForm(FlaskForm):
 
 class UploadForm(FlaskForm):
     doc_type = SelectField(_l("Document type"), choices=choices({key: labels.DOC_TYPE[key] for key in EVIDENCE_TYPES}))
-    file = FileField(_l("File (PDF, PNG or JPEG)"), validators=[FileRequired()])
+    files = MultipleFileField(_l("Files (PDF, PNG or JPEG; several at once)"), validators=[FileRequired()])
 
 
 class ImportUploadForm(FlaskForm):

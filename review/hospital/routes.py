@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from review.auth import current_actor, roles_required
 from review.extensions import db
@@ -85,15 +86,18 @@ def item(item_id: int) -> object:
     review_item = get_item(actor, item_id)
     form = UploadForm()
     if form.validate_on_submit():
-        upload = form.file.data
-        try:
-            documents.upload_evidence(actor, review_item.id, upload.stream, upload.filename or "upload",
-                                      form.doc_type.data or "")
-        except ValidationFailed as failure:
-            for message in attach_errors(form, failure):
-                flash(message, "error")
-        else:
-            flash(_("File uploaded."), "success")
+        stored = 0
+        for upload in form.files.data:  # each file stands alone: one refused file does not lose the others
+            try:
+                documents.upload_evidence(actor, review_item.id, upload.stream, upload.filename or "upload",
+                                          form.doc_type.data or "")
+                stored += 1
+            except ValidationFailed as failure:
+                for message in attach_errors(form, failure):
+                    flash(message, "error")
+        if stored:
+            flash(ngettext("%(num)s file uploaded.", "%(num)s files uploaded.", stored), "success")
+        if not form.errors:
             return redirect(url_for("hospital.item", item_id=review_item.id))
     decision = db.session.scalars(db.select(Decision).where(
         Decision.item_id == review_item.id, Decision.status == "issued").order_by(Decision.version.desc())).first()

@@ -41,7 +41,7 @@ def upload_evidence(actor: Actor, item_id: int, stream: BinaryIO, filename: str,
     try:
         stored = store().put_stream(stream, current_app.config["UPLOAD_MAX_BYTES"])
     except RejectedFile as error:
-        raise ValidationFailed({"file": [str(_l("File %(name)s refused: %(why)s.", name=filename, why=str(error)))]})
+        raise ValidationFailed({"files": [str(_l("File %(name)s refused: %(why)s.", name=filename, why=str(error)))]})
     document = Document(hospital_id=item.hospital_id, item_id=item.id, doc_type=doc_type,
                         filename=Path(filename).name[:255] or "upload", content_type=stored.content_type,
                         size_bytes=stored.size_bytes, sha256=stored.sha256, uploaded_by_id=actor.user_id)

@@ -189,14 +189,14 @@ def import_rows(actor: Actor, rows: Iterable[tuple[int, Mapping[str, str]]], *, 
         cases = {c.id: c for c in db.session.scalars(db.select(Case).where(
             Case.id.in_([r.case_id for r in requests])))}
         planned, refused = applications.plan_many(actor, requests, cases)
+        lead = "application not possible" if mode == "all_or_nothing" else "case recorded, application not made"
         for row_number, (column, message) in sorted(refused.items()):
-            outcome.errors.append(RowError(row_number, column, f"case recorded, application not made: {message}", ""))
+            outcome.errors.append(RowError(row_number, column, f"{lead}: {message}", ""))
         if refused and mode == "all_or_nothing":
-            db.session.rollback()
+            db.session.rollback()  # the cases inserted above go too: all or nothing
             outcome.accepted, outcome.case_ids = 0, []
             outcome.rejected = len({e.row for e in outcome.errors})
-            hospital = _hospital(actor)
-            return _finish(actor, hospital, outcome, job and db.session.get(ImportJob, job.id), total, committed=False)
+            return _finish(actor, hospital, outcome, job, total, committed=False)
         outcome.applications = len(applications.create_many(actor, planned, cases))
     return _finish(actor, hospital, outcome, job, total, committed=True)
 

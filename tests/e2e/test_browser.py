@@ -113,9 +113,9 @@ def test_special_case_path_in_browser(served, tmp_path: Path) -> None:  # type: 
             expect(badge).to_have_text("Queued for panel")
 
             page.select_option("#doc_type", "discharge_summary")
-            page.set_input_files("#file", str(summary_pdf))
+            page.set_input_files("#files", str(summary_pdf))
             page.get_by_role("button", name="Upload", exact=True).click()
-            expect(page.locator(".flash-success")).to_have_text("File uploaded.")
+            expect(page.locator(".flash-success")).to_have_text("1 file uploaded.")
             expect(page.get_by_role("link", name="summary.pdf")).to_be_visible()
 
             # 2. The review office draws the panels from a published value.

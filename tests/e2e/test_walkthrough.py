@@ -5,6 +5,7 @@ import io
 import re
 
 from review.extensions import db
+from review.services import documents
 from review.models import Decision, ReviewItem
 from tests.factories import PASSWORD
 from tests.pdftext import pdf_text
@@ -41,13 +42,15 @@ def test_hospital_to_letter(client, world) -> None:  # type: ignore[no-untyped-d
     item_url = applied.headers["Location"]
     item_id = int(re.search(r"/items/(\d+)", item_url).group(1))  # type: ignore[union-attr]
     disguised = client.post(item_url, data={"doc_type": "discharge_summary",
-                                            "file": (io.BytesIO(b"MZ\x90\x00binary"), "summary.pdf")},
+                                            "files": (io.BytesIO(b"MZ\x90\x00binary"), "summary.pdf")},
                             content_type="multipart/form-data")
     assert "not a PDF, PNG or JPEG" in disguised.text
     uploaded = client.post(item_url, data={"doc_type": "discharge_summary",
-                                           "file": (io.BytesIO(PDF), "summary.pdf")},
+                                           "files": [(io.BytesIO(PDF), "summary.pdf"),
+                                                     (io.BytesIO(PDF + b"%second"), "orders.pdf")]},
                            content_type="multipart/form-data")
     assert uploaded.status_code == 302
+    assert len(documents.item_documents(world.actors["hosp1"], item_id)) == 2
     assert client.get("/staff/").status_code == 403
 
     login(client, "hosp2")

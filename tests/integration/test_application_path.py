@@ -99,7 +99,7 @@ def test_disguised_upload_is_refused_and_leaves_nothing(world, app) -> None:  # 
     with pytest.raises(ValidationFailed) as failure:
         documents.upload_evidence(world.actors["hosp1"], item.id, io.BytesIO(b"MZ\x90\x00 executable"),
                                   "evidence.pdf", "discharge_summary")
-    assert "not a PDF, PNG or JPEG" in failure.value.errors["file"][0]
+    assert "not a PDF, PNG or JPEG" in failure.value.errors["files"][0]
     assert db.session.scalar(db.select(db.func.count(Document.id))) == 0
     stored = [p for p in (app.config["UPLOAD_DIR"] and __import__("pathlib").Path(app.config["UPLOAD_DIR"])).rglob("*")
               if p.is_file()]
