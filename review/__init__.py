@@ -66,15 +66,17 @@ def create_app(config: object | None = None) -> Flask:
     from review import models  # noqa: F401  (register tables)
     from review import tasks  # noqa: F401  (register tasks)
     from review.api.routes import bp as api_bp
+    from review.api.v1 import bp as api_v1_bp
     from review.auth import bp as auth_bp
     from review.expert.routes import bp as expert_bp
     from review.hospital.routes import bp as hospital_bp
     from review.shared_routes import bp as shared_bp
     from review.staff.routes import bp as staff_bp
 
-    for blueprint in (auth_bp, shared_bp, hospital_bp, expert_bp, staff_bp, api_bp):
+    for blueprint in (auth_bp, shared_bp, hospital_bp, expert_bp, staff_bp, api_bp, api_v1_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)
+    csrf.exempt(api_v1_bp)  # token-authenticated JSON, no cookies
 
     from review.cli import register_cli
     from review.web import register_web

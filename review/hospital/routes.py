@@ -132,3 +132,4 @@ def resubmit(item_id: int) -> object:
 
 
 from review.hospital import imports  # noqa: E402,F401  (registers the case-file routes on this blueprint)
+from review.hospital import tokens  # noqa: E402,F401  (registers the token routes)

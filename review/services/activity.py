@@ -34,6 +34,8 @@ def record(actor: Actor, action: str, object_type: str, object_id: int | None,
     prev_hash = last or GENESIS
     at = utcnow()
     payload = json.loads(json.dumps(data or {}, default=str))  # store exactly what is hashed
+    if actor.token_id is not None:
+        payload["api_token_id"] = actor.token_id
     row = ActivityLog(
         at=at, actor_id=actor.user_id, true_actor_id=actor.user_id, action=action, object_type=object_type,
         object_id=object_id, hospital_id=hospital_id, data=payload, ip=actor.ip, prev_hash=prev_hash,

@@ -40,6 +40,7 @@ class Actor:
     hospital_id: int | None = None
     expert_id: int | None = None
     ip: str | None = None
+    token_id: int | None = None  # set when a hospital acts through an API token; recorded in the register
 
     def require(self, *roles: Role) -> None:
         if self.role not in roles:

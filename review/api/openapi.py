@@ -1,0 +1,235 @@
+"""The OpenAPI 3.0.3 description of the hospital API (/api/v1), served at /api/v1/openapi.json."""
+from __future__ import annotations
+
+from review.services.documents import EVIDENCE_TYPES
+from workflows.eligibility import Rule
+from workflows.intake import COLUMNS
+from workflows.states import ItemKind, State
+
+MAX_CASES = 5000
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict) -> dict:
+    return {"application/json": {"schema": schema}}
+
+
+def _error(description: str) -> dict:
+    return {"description": description, "content": _json(_ref("Error"))}
+
+
+ERRORS = {
+    "400": _error("Malformed request (not a JSON object, bad Idempotency-Key)."),
+    "401": _error("Missing, unknown or revoked API token."),
+    "403": _error("The token may not take this action."),
+    "404": _error("No such object for this hospital."),
+    "409": _error("The step is not possible now (e.g. the application window is closed)."),
+    "413": _error("The request is too large."),
+    "422": _error("Validation failed, or Idempotency-Key reused with a different request."),
+}
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "Any unique string (at most 120 characters). A retry with the same key and the same body "
+                   "gets the first response again and changes nothing; the same key with a different body is "
+                   "refused with 422.",
+    "schema": {"type": "string", "maxLength": 120},
+}
+
+
+def _errors(*codes: str) -> dict:
+    return {code: ERRORS[code] for code in codes}
+
+
+def _case_schema() -> dict:
+    properties: dict[str, dict] = {}
+    for column in COLUMNS:
+        description = f"{column.header_en} ({column.header_zh})"
+        if column.kind == "codes":
+            schema = {"oneOf": [{"type": "string", "description": "codes separated by commas"},
+                                {"type": "array", "items": {"type": "string"}}]}
+        elif column.kind in ("int", "money"):
+            schema = {"oneOf": [{"type": "number"}, {"type": "string"}]}
+        else:
+            schema = {"type": "string"}
+        properties[column.key] = {**schema, "description": description, "nullable": True}
+    properties["total_cost"]["description"] += "; in yuan, e.g. 400000.00"
+    return {"type": "object", "properties": properties, "additionalProperties": False,
+            "required": [column.key for column in COLUMNS if column.required]}
+
+
+def build_document(server_url: str = "/api/v1") -> dict:
+    states = [state.value for state in State]
+    schemas = {
+        "Error": {
+            "type": "object", "required": ["error"],
+            "properties": {"error": {
+                "type": "object", "required": ["code", "message", "rows"],
+                "properties": {
+                    "code": {"type": "string", "example": "validation_failed"},
+                    "message": {"type": "string"},
+                    "rows": {"type": "array", "items": _ref("RowError")},
+                }}},
+        },
+        "RowError": {
+            "type": "object",
+            "properties": {"row": {"type": "integer", "nullable": True,
+                                   "description": "1-based position in the batch; null for a single object"},
+                           "column": {"type": "string", "nullable": True}, "message": {"type": "string"},
+                           "value": {"type": "string", "description": "the offending value (case imports)"}},
+        },
+        "Case": _case_schema(),
+        "CaseBatch": {
+            "type": "object", "required": ["cases"],
+            "properties": {"mode": {"type": "string", "enum": ["all_or_nothing", "valid_rows"],
+                                    "default": "all_or_nothing"},
+                           "cases": {"type": "array", "minItems": 1, "maxItems": MAX_CASES, "items": _ref("Case")}},
+        },
+        "ImportResult": {
+            "type": "object",
+            "properties": {"accepted": {"type": "integer"}, "rejected": {"type": "integer"},
+                           "skipped": {"type": "integer", "description": "already recorded (same case number and "
+                                                                         "discharge date)"},
+                           "applications": {"type": "integer"},
+                           "case_ids": {"type": "array", "items": {"type": "integer"}},
+                           "errors": {"type": "array", "items": _ref("RowError")}},
+        },
+        "ApplicationRequest": {
+            "type": "object", "required": ["case_id", "category", "reason"],
+            "properties": {"case_id": {"type": "integer"},
+                           "category": {"type": "string", "enum": [rule.value for rule in Rule]},
+                           "reason": {"type": "string", "minLength": 10}},
+        },
+        "Application": {
+            "type": "object",
+            "properties": {"item_id": {"type": "integer"}, "state": {"type": "string", "enum": states},
+                           "screening": {"type": "object", "nullable": True}, "url": {"type": "string"}},
+        },
+        "Document": {
+            "type": "object",
+            "properties": {"document_id": {"type": "integer"}, "sha256": {"type": "string"},
+                           "size_bytes": {"type": "integer"},
+                           "content_type": {"type": "string", "enum": ["application/pdf", "image/png", "image/jpeg"]}},
+        },
+        "DecisionSummary": {
+            "type": "object", "nullable": True,
+            "properties": {"id": {"type": "integer"}, "version": {"type": "integer"},
+                           "outcome": {"type": "string", "enum": ["approved", "partially_approved", "rejected"]},
+                           "amount_fen": {"type": "integer"}, "amount_yuan": {"type": "string"},
+                           "issued_at": {"type": "string", "format": "date-time"}, "url": {"type": "string"}},
+        },
+        "Item": {
+            "type": "object",
+            "properties": {"id": {"type": "integer"}, "kind": {"type": "string", "enum": [kind.value for kind in ItemKind]},
+                           "state": {"type": "string", "enum": states}, "case_id": {"type": "integer"},
+                           "case_no": {"type": "string"}, "drg": {"type": "string"},
+                           "category": {"type": "string", "nullable": True},
+                           "screening": {"type": "object", "nullable": True},
+                           "decision": _ref("DecisionSummary"), "url": {"type": "string"}},
+        },
+        "ItemPage": {
+            "type": "object",
+            "properties": {"items": {"type": "array", "items": _ref("Item")}, "page": {"type": "integer"},
+                           "per_page": {"type": "integer"}, "total": {"type": "integer"},
+                           "pages": {"type": "integer"}},
+        },
+        "Decision": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"}, "item_id": {"type": "integer"}, "version": {"type": "integer"},
+                "status": {"type": "string"},
+                "outcome": {"type": "string", "enum": ["approved", "partially_approved", "rejected"]},
+                "approvals": {"type": "integer"}, "panel_size": {"type": "integer"}, "drg": {"type": "string"},
+                **{f"{name}_{unit}": {"type": "integer" if unit == "fen" else "string"}
+                   for name in ("drg_payment", "total_cost", "deduction", "amount") for unit in ("fen", "yuan")},
+                "issued_at": {"type": "string", "format": "date-time"},
+                "appeal_deadline": {"type": "string", "format": "date"},
+                "verification_code": {"type": "string"}, "letter_ready": {"type": "boolean"},
+                "letter_url": {"type": "string"},
+            },
+        },
+    }
+    secured = [{"bearerAuth": []}]
+    paths = {
+        "/cases": {"post": {
+            "summary": "Import a batch of cases (and optionally apply for them)", "operationId": "createCases",
+            "security": secured, "parameters": [IDEMPOTENCY_KEY],
+            "requestBody": {"required": True, "content": _json(_ref("CaseBatch"))},
+            "responses": {"201": {"description": "Imported", "content": _json(_ref("ImportResult"))},
+                          **_errors("400", "401", "413"),
+                          "422": {"description": "All-or-nothing batch with errors (nothing imported), or a "
+                                                 "malformed batch", "content": _json(_ref("Error"))}},
+        }},
+        "/applications": {"post": {
+            "summary": "Apply for special-case review of one case", "operationId": "createApplication",
+            "security": secured, "parameters": [IDEMPOTENCY_KEY],
+            "requestBody": {"required": True, "content": _json(_ref("ApplicationRequest"))},
+            "responses": {"201": {"description": "Created and screened", "content": _json(_ref("Application"))},
+                          **_errors("400", "401", "403", "404", "409", "422")},
+        }},
+        "/items": {"get": {
+            "summary": "The hospital's review items, newest first, 100 per page", "operationId": "listItems",
+            "security": secured,
+            "parameters": [{"name": "state", "in": "query", "schema": {"type": "string", "enum": states}},
+                           {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}}],
+            "responses": {"200": {"description": "A page of items", "content": _json(_ref("ItemPage"))},
+                          **_errors("400", "401", "422")},
+        }},
+        "/items/{item_id}": {"get": {
+            "summary": "One review item", "operationId": "getItem", "security": secured,
+            "parameters": [{"name": "item_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": {"200": {"description": "The item", "content": _json(_ref("Item"))},
+                          **_errors("401", "404")},
+        }},
+        "/items/{item_id}/documents": {"post": {
+            "summary": "Upload evidence (PDF, PNG or JPEG, recognised by content)", "operationId": "uploadDocument",
+            "security": secured,
+            "parameters": [{"name": "item_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                           IDEMPOTENCY_KEY],
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file", "doc_type"],
+                "properties": {"file": {"type": "string", "format": "binary"},
+                               "doc_type": {"type": "string", "enum": list(EVIDENCE_TYPES)}}}}}},
+            "responses": {"201": {"description": "Stored", "content": _json(_ref("Document"))},
+                          **_errors("401", "404", "409", "413", "422")},
+        }},
+        "/decisions/{decision_id}": {"get": {
+            "summary": "An issued decision", "operationId": "getDecision", "security": secured,
+            "parameters": [{"name": "decision_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": {"200": {"description": "The decision", "content": _json(_ref("Decision"))},
+                          **_errors("401", "404")},
+        }},
+        "/decisions/{decision_id}/letter.pdf": {"get": {
+            "summary": "The decision letter as PDF", "operationId": "getDecisionLetter", "security": secured,
+            "parameters": [{"name": "decision_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": {
+                "200": {"description": "The letter",
+                        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+                "202": {"description": "Not rendered yet; retry after the Retry-After seconds",
+                        "content": _json({"type": "object", "properties": {"status": {"type": "string"},
+                                                                           "message": {"type": "string"}}})},
+                **_errors("401", "404"),
+            },
+        }},
+        "/openapi.json": {"get": {
+            "summary": "This document", "operationId": "getOpenApi", "security": [],
+            "responses": {"200": {"description": "OpenAPI 3.0.3", "content": _json({"type": "object"})}},
+        }},
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "DRG Special-Case Review: hospital API", "version": "1.0.0",
+                 "description": "Token-authenticated API for hospital systems. Create a token under "
+                                "'API tokens' in the web application (hospital administrators) and send it as "
+                                "'Authorization: Bearer <token>'. Amounts are given in fen (integers) and as "
+                                "yuan strings."},
+        "servers": [{"url": server_url}],
+        "security": secured,
+        "paths": paths,
+        "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                                          "bearerFormat": "drg_<random>"}},
+                       "schemas": schemas},
+    }

@@ -1,0 +1,386 @@
+"""The hospital API: token-authenticated JSON for hospital systems (cases, applications, evidence, decisions).
+
+Every endpoint but /openapi.json needs `Authorization: Bearer <token>`; the token acts for its hospital only.
+Errors are always JSON: {"error": {"code", "message", "rows": [{"row", "column", "message"}]}}.
+Writes accept an `Idempotency-Key` header: a retry with the same key and body gets the first answer again.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import wraps
+from typing import Callable, TypeVar
+
+from flask import Blueprint, Response, g, jsonify, request, send_file, url_for
+from flask_babel import gettext as _
+from sqlalchemy.orm import selectinload
+from werkzeug.exceptions import HTTPException
+
+from review.api.openapi import MAX_CASES, build_document
+from review.auth import public
+from review.extensions import db
+from review.models import Decision, ReviewItem
+from review.services import api_tokens, applications, documents, idempotency, intake
+from review.services.context import NotFound, PermissionDenied, ServiceError, ValidationFailed
+from review.services.decisions import get_decision
+from review.services.items import get_item, scoped
+from workflows.states import State
+
+F = TypeVar("F", bound=Callable)
+API_TOKEN = frozenset({"api_token"})
+ITEMS_PER_PAGE = 100
+CODE_LIST_COLUMNS = ("principal_dx", "secondary_dx", "procedures")
+
+bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+              409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "unprocessable", 429: "rate_limited"}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, rows: list[dict] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.rows = status, code, message, rows or []
+
+
+def error_body(code: str, message: str, rows: list[dict] | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "rows": rows or []}}
+
+
+def _service_error(error: ServiceError) -> tuple[dict, int]:
+    """A refusal from a service as (JSON body, status); nothing was changed."""
+    message = str(error.message)
+    if isinstance(error, idempotency.IdempotencyConflict):
+        return error_body("idempotency_conflict", message), 422
+    if isinstance(error, idempotency.IdempotencyKeyInvalid):
+        return error_body("idempotency_key_invalid", message), 400
+    if isinstance(error, idempotency.IdempotencyInProgress):
+        return error_body("idempotency_in_progress", message), 409
+    if isinstance(error, NotFound):
+        return error_body("not_found", message), 404
+    if isinstance(error, PermissionDenied):
+        return error_body("forbidden", message), 403
+    if isinstance(error, ValidationFailed):
+        rows = [{"row": None, "column": field, "message": str(text)}
+                for field, texts in error.errors.items() for text in texts]
+        return error_body("validation_failed", "; ".join(r["message"] for r in rows) or message, rows), 422
+    rows = [{"row": None, "column": error.field, "message": message}] if error.field else []
+    return error_body("refused", message, rows), 409
+
+
+def _json_error(body: dict, status: int) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="drg-review"'
+    return response
+
+
+def token_required(view: F) -> F:
+    """Authenticate `Authorization: Bearer <token>` and answer every failure in JSON."""
+
+    @wraps(view)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        header = request.headers.get("Authorization", "")
+        scheme, _sep, secret = header.partition(" ")
+        actor = None
+        if scheme.lower() == "bearer" and secret.strip():
+            actor = api_tokens.authenticate(secret.strip(), ip=request.remote_addr)
+        if actor is None:
+            return _json_error(error_body("unauthorized", _("A valid API token is required: send "
+                                                            "'Authorization: Bearer <token>'.")), 401)
+        g.api_actor = actor
+        try:
+            return view(*args, **kwargs)
+        except ApiError as error:
+            db.session.rollback()
+            return _json_error(error_body(error.code, error.message, error.rows), error.status)
+        except ServiceError as error:
+            db.session.rollback()
+            return _json_error(*_service_error(error))
+        except HTTPException as error:
+            db.session.rollback()
+            status = error.code or 500
+            return _json_error(error_body(HTTP_CODES.get(status, "error"), error.description or error.name), status)
+
+    wrapper.allowed_roles = API_TOKEN  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+def _actor() -> api_tokens.TokenActor:
+    return g.api_actor
+
+
+def _json_object() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_request", _("The request body must be a JSON object (Content-Type: application/json)."))
+    return body
+
+
+def _canonical(body: object) -> bytes:
+    """The body as hashed for Idempotency-Key: key order and whitespace do not make a different request."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _write(body_bytes: bytes, run: Callable[[], tuple[dict, int]]) -> Response:
+    """Run a write once; with an Idempotency-Key, through the stored-response table."""
+
+    def guarded() -> tuple[dict, int]:
+        try:
+            return run()
+        except ApiError as error:
+            db.session.rollback()
+            return error_body(error.code, error.message, error.rows), error.status
+        except ServiceError as error:
+            if isinstance(error, idempotency.IdempotencyConflict):
+                raise
+            db.session.rollback()
+            return _service_error(error)
+
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        body, status = guarded()
+    else:
+        body, status = idempotency.replay_or_run(_actor().hospital_id, key.strip(), body_bytes,  # type: ignore[arg-type]
+                                                 guarded)
+    return _json_error(body, status) if status >= 400 else (jsonify(body), status)  # type: ignore[return-value]
+
+
+def yuan(fen: int | None) -> str | None:
+    """Fen as a plain yuan string ("-1234.50"), exact, for machines (no separators)."""
+    if fen is None:
+        return None
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}{whole}.{cents:02d}"
+
+
+def _decision_summary(decision: Decision | None) -> dict | None:
+    if decision is None:
+        return None
+    return {"id": decision.id, "version": decision.version, "outcome": decision.outcome,
+            "amount_fen": decision.amount_fen, "amount_yuan": yuan(decision.amount_fen),
+            "issued_at": decision.issued_at.isoformat() if decision.issued_at else None,
+            "url": url_for("api_v1.decision", decision_id=decision.id)}
+
+
+def _issued_decisions(items: list[ReviewItem]) -> dict[int, Decision]:
+    wanted = [(item.id, item.issued_version) for item in items if item.issued_version is not None]
+    if not wanted:
+        return {}
+    found = db.session.scalars(db.select(Decision).where(
+        Decision.item_id.in_([item_id for item_id, _v in wanted]), Decision.status == "issued"))
+    versions = dict(wanted)
+    return {d.item_id: d for d in found if versions.get(d.item_id) == d.version}
+
+
+def _item_json(item: ReviewItem, decision: Decision | None) -> dict:
+    return {"id": item.id, "kind": item.kind, "state": item.state, "case_id": item.case_id,
+            "case_no": item.case.case_no, "drg": item.case.drg, "category": item.category,
+            "screening": item.screening, "decision": _decision_summary(decision),
+            "url": url_for("api_v1.item", item_id=item.id)}
+
+
+# --- cases -------------------------------------------------------------------------------------------
+
+def _cell(value: object) -> str | None:
+    """A JSON value as the text a file cell would hold; None when the type cannot stand for a cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ",".join(value)
+    return None
+
+
+def _rows(cases: list) -> list[tuple[int, dict[str, str]]]:
+    rows: list[tuple[int, dict[str, str]]] = []
+    problems: list[dict] = []
+    for index, case in enumerate(cases, start=1):
+        if not isinstance(case, dict):
+            problems.append({"row": index, "column": "", "message": _("Each case must be a JSON object.")})
+            continue
+        row: dict[str, str] = {}
+        for column, value in case.items():
+            text = _cell(value)
+            if text is None:
+                problems.append({"row": index, "column": str(column), "message": _(
+                    "%(column)s must be a string, a number or null (code lists may also be an array of strings).",
+                    column=column)})
+            else:
+                row[str(column)] = text
+        rows.append((index, row))
+    if problems:
+        raise ApiError(422, "malformed_cases", _("Some cases have values of the wrong JSON type; nothing was imported."),
+                       problems)
+    return rows
+
+
+@bp.route("/cases", methods=["POST"])
+@token_required
+def create_cases() -> object:
+    body = _json_object()
+
+    def run() -> tuple[dict, int]:
+        mode = body.get("mode", "all_or_nothing")
+        if mode not in intake.MODES:
+            raise ApiError(422, "validation_failed", _("mode must be \"all_or_nothing\" or \"valid_rows\"."),
+                           [{"row": None, "column": "mode", "message": _("Choose all_or_nothing or valid_rows.")}])
+        cases = body.get("cases")
+        if not isinstance(cases, list) or not cases:
+            raise ApiError(422, "validation_failed", _("cases must be a non-empty array of case objects."),
+                           [{"row": None, "column": "cases", "message": _("Send at least one case.")}])
+        if len(cases) > MAX_CASES:
+            raise ApiError(413, "too_many_cases", _("A batch may hold at most %(max)s cases; this one has %(n)s. "
+                                                    "Split it into several requests.", max=MAX_CASES, n=len(cases)))
+        outcome = intake.import_rows(_actor(), _rows(cases), mode=mode)
+        errors = [{"row": e.row, "column": e.column, "message": e.message, "value": e.value} for e in outcome.errors]
+        summary = {"accepted": outcome.accepted, "rejected": outcome.rejected, "skipped": outcome.skipped,
+                   "applications": outcome.applications, "case_ids": outcome.case_ids, "errors": errors}
+        if not outcome.committed:
+            message = _("Nothing was imported: %(n)s rows have errors and the mode is all_or_nothing.",
+                        n=outcome.rejected)
+            rows = [{"row": e["row"], "column": e["column"], "message": e["message"]} for e in errors]
+            return {**summary, **error_body("rows_invalid", message, rows)}, 422
+        return summary, 201
+
+    return _write(_canonical(body), run)
+
+
+# --- applications ------------------------------------------------------------------------------------
+
+@bp.route("/applications", methods=["POST"])
+@token_required
+def create_application() -> object:
+    body = _json_object()
+
+    def run() -> tuple[dict, int]:
+        case_id = body.get("case_id")
+        if isinstance(case_id, bool) or not isinstance(case_id, int):
+            raise ApiError(422, "validation_failed", _("case_id must be the integer id of one of your cases."),
+                           [{"row": None, "column": "case_id", "message": _("case_id must be an integer.")}])
+        category, reason = body.get("category"), body.get("reason")
+        if not isinstance(category, str) or not isinstance(reason, str):
+            raise ApiError(422, "validation_failed", _("category and reason must be strings."),
+                           [{"row": None, "column": name, "message": _("%(name)s must be a string.", name=name)}
+                            for name, value in (("category", category), ("reason", reason))
+                            if not isinstance(value, str)])
+        item = applications.apply_for_case(_actor(), case_id, category, reason)
+        return {"item_id": item.id, "state": item.state, "screening": item.screening,
+                "url": url_for("api_v1.item", item_id=item.id)}, 201
+
+    return _write(_canonical(body), run)
+
+
+# --- evidence ----------------------------------------------------------------------------------------
+
+@bp.route("/items/<int:item_id>/documents", methods=["POST"])
+@token_required
+def upload_document(item_id: int) -> object:
+    upload = request.files.get("file")
+    doc_type = request.form.get("doc_type", "")
+    if upload is None:
+        raise ApiError(422, "validation_failed", _("Send the file as multipart/form-data field \"file\"."),
+                       [{"row": None, "column": "file", "message": _("No file was sent.")}])
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: upload.stream.read(1024 * 1024), b""):
+        digest.update(chunk)
+    upload.stream.seek(0)
+    # multipart boundaries differ between retries, so the idempotency hash covers the parts, not the raw body
+    fingerprint = _canonical({"doc_type": doc_type, "filename": upload.filename or "", "sha256": digest.hexdigest()})
+
+    def run() -> tuple[dict, int]:
+        upload.stream.seek(0)
+        document = documents.upload_evidence(_actor(), item_id, upload.stream, upload.filename or "upload", doc_type)
+        return {"document_id": document.id, "sha256": document.sha256, "size_bytes": document.size_bytes,
+                "content_type": document.content_type}, 201
+
+    return _write(fingerprint, run)
+
+
+# --- items -------------------------------------------------------------------------------------------
+
+@bp.route("/items")
+@token_required
+def items() -> object:
+    actor = _actor()
+    query = scoped(actor, db.select(ReviewItem)).options(selectinload(ReviewItem.case)).order_by(ReviewItem.id.desc())
+    state = request.args.get("state", "")
+    if state:
+        if state not in {s.value for s in State}:
+            raise ApiError(422, "validation_failed", _("Unknown state %(state)s.", state=state),
+                           [{"row": None, "column": "state", "message": _("Unknown state.")}])
+        query = query.where(ReviewItem.state == state)
+    page = request.args.get("page", 1, type=int) or 1
+    if page < 1:
+        raise ApiError(400, "bad_request", _("page must be 1 or more."))
+    total = db.session.scalar(db.select(db.func.count()).select_from(query.order_by(None).subquery())) or 0
+    found = list(db.session.scalars(query.limit(ITEMS_PER_PAGE).offset((page - 1) * ITEMS_PER_PAGE)))
+    decisions = _issued_decisions(found)
+    return jsonify({"items": [_item_json(item, decisions.get(item.id)) for item in found], "page": page,
+                    "per_page": ITEMS_PER_PAGE, "total": total, "pages": max(1, -(-total // ITEMS_PER_PAGE))})
+
+
+@bp.route("/items/<int:item_id>")
+@token_required
+def item(item_id: int) -> object:
+    record = get_item(_actor(), item_id)
+    return jsonify(_item_json(record, _issued_decisions([record]).get(record.id)))
+
+
+# --- decisions ---------------------------------------------------------------------------------------
+
+@bp.route("/decisions/<int:decision_id>")
+@token_required
+def decision(decision_id: int) -> object:
+    d = get_decision(_actor(), decision_id)
+    return jsonify({
+        "id": d.id, "item_id": d.item_id, "version": d.version, "status": d.status, "outcome": d.outcome,
+        "approvals": d.approvals, "panel_size": d.panel_size, "drg": d.drg,
+        "drg_payment_fen": d.drg_payment_fen, "drg_payment_yuan": yuan(d.drg_payment_fen),
+        "total_cost_fen": d.total_cost_fen, "total_cost_yuan": yuan(d.total_cost_fen),
+        "deduction_fen": d.deduction_fen, "deduction_yuan": yuan(d.deduction_fen),
+        "amount_fen": d.amount_fen, "amount_yuan": yuan(d.amount_fen),
+        "issued_at": d.issued_at.isoformat() if d.issued_at else None,
+        "appeal_deadline": d.appeal_deadline.isoformat() if d.appeal_deadline else None,
+        "verification_code": d.verification_code,
+        "letter_ready": d.letter_document_id is not None,
+        "letter_url": url_for("api_v1.decision_letter", decision_id=d.id),
+    })
+
+
+@bp.route("/decisions/<int:decision_id>/letter.pdf")
+@token_required
+def decision_letter(decision_id: int) -> object:
+    d = get_decision(_actor(), decision_id)
+    if d.letter_document_id is None:
+        response = jsonify({"status": "rendering", "message": _("The letter is being prepared; try again shortly.")})
+        response.status_code = 202
+        response.headers["Retry-After"] = "30"
+        return response
+    document, path = documents.open_document(_actor(), d.letter_document_id)
+    return send_file(path, mimetype="application/pdf", as_attachment=True, download_name=document.filename)
+
+
+# --- description -------------------------------------------------------------------------------------
+
+@bp.route("/openapi.json")
+@public
+def openapi() -> object:
+    return jsonify(build_document(request.url_root.rstrip("/") + bp.url_prefix))  # type: ignore[operator]
+
+
+@bp.errorhandler(413)
+@bp.errorhandler(500)
+def _json_http_error(error: HTTPException) -> Response:
+    """Errors raised outside a view's own handling (a body over the size limit, an unexpected failure)."""
+    db.session.rollback()
+    status = getattr(error, "code", None) or 500
+    message = error.description if status != 500 else _("Internal error; the request may be retried.")
+    return _json_error(error_body(HTTP_CODES.get(status, "internal_error"), str(message)), status)
