@@ -14,7 +14,8 @@ from review.messages import code_issue_message
 from review.models import Case, Hospital
 from review.services import activity
 from review.services.catalogue import catalogue_entry
-from review.services.context import Actor, NotFound, PermissionDenied, ValidationFailed
+from review.services.context import Actor, PermissionDenied, ValidationFailed
+from review.services.scope import get_hospital_owned
 from workflows.eligibility import length_of_stay
 from workflows.grouping import CaseCoding, GroupingResult, MsDrgGrouper, Sex, normalise_code
 from workflows.payment import drg_payment_fen
@@ -117,12 +118,4 @@ def create_case(actor: Actor, data: CaseInput) -> Case:
 
 def get_case(actor: Actor, case_id: int) -> Case:
     """Hospital users only ever see their own hospital's cases; staff and auditors see all."""
-    query = db.select(Case).where(Case.id == case_id)
-    if actor.role == Role.HOSPITAL:
-        query = query.where(Case.hospital_id == actor.hospital_id)
-    elif actor.role not in (Role.STAFF, Role.ADMIN, Role.AUDITOR):
-        raise PermissionDenied(_l("Your role may not read cases."))
-    case = db.session.scalars(query).first()
-    if case is None:
-        raise NotFound(_l("No such case."))
-    return case
+    return get_hospital_owned(actor, Case, case_id, _l("No such case."))

@@ -29,7 +29,8 @@ from review.models.types import utcnow
 from review.services import activity, applications
 from review.services.cases import grouper
 from review.services.catalogue import MS_DRG_SCHEME
-from review.services.context import Actor, NotFound, ServiceError, ValidationFailed
+from review.services.context import Actor, ServiceError, ValidationFailed
+from review.services.scope import get_hospital_owned
 from workflows.intake import CaseRow, HeaderError, RowError, duplicate_key, map_headers, parse_row
 from workflows.payment import drg_payment_fen
 from workflows.states import Role
@@ -275,15 +276,7 @@ def _discard_unreferenced(sha256: str) -> None:
 
 
 def get_job(actor: Actor, job_id: int) -> ImportJob:
-    query = db.select(ImportJob).where(ImportJob.id == job_id)
-    if actor.role == Role.HOSPITAL:
-        query = query.where(ImportJob.hospital_id == actor.hospital_id)
-    elif actor.role not in (Role.STAFF, Role.ADMIN, Role.AUDITOR):
-        raise NotFound(_l("No such import."))
-    job = db.session.scalars(query).first()
-    if job is None:
-        raise NotFound(_l("No such import."))
-    return job
+    return get_hospital_owned(actor, ImportJob, job_id, _l("No such import."))
 
 
 def preview(job: ImportJob) -> list[tuple[int, dict[str, str], list[RowError]]]:

@@ -8,9 +8,9 @@ from review.extensions import db
 from review.models import Assignment, ReviewItem
 from review.services import activity
 from review.services.context import Actor, NotFound, PermissionDenied, ServiceError
+from review.services.scope import READ_ALL_ROLES
 from workflows.states import Action, ItemKind, Role, State, TransitionError, transition
 
-READ_ALL_ROLES = (Role.STAFF, Role.ADMIN, Role.AUDITOR)
 
 
 def scoped(actor: Actor, query: Select) -> Select:
