@@ -2,16 +2,17 @@
 from review.models.activity import ActivityLog
 from review.models.case import Case
 from review.models.catalogue import DrgAverageCost, DrgCatalogue
-from review.models.cycle import Cycle, CycleVolume
+from review.models.cycle import Cycle, CycleEvent, CycleVolume
 from review.models.decision import Decision
 from review.models.intake import ApiToken, IdempotencyRecord, ImportJob
 from review.models.ledger import Account, JournalEntry, JournalLine
 from review.models.organisation import Hospital, Policy, Region
 from review.models.people import Expert, User
 from review.models.review_item import Assignment, Document, ReviewItem, Scoresheet
+from review.models.sampling import Notification, SamplingPlan
 
 __all__ = [
-    "Account", "ActivityLog", "ApiToken", "IdempotencyRecord", "ImportJob", "Assignment", "Case", "Cycle", "CycleVolume", "Decision", "Document", "DrgAverageCost",
-    "DrgCatalogue", "Expert", "Hospital", "JournalEntry", "JournalLine", "Policy", "Region", "ReviewItem",
+    "Account", "ActivityLog", "ApiToken", "IdempotencyRecord", "ImportJob", "Assignment", "Case", "Cycle", "CycleEvent", "CycleVolume", "Decision", "Document", "DrgAverageCost",
+    "DrgCatalogue", "Expert", "Hospital", "JournalEntry", "JournalLine", "Notification", "Policy", "Region", "ReviewItem", "SamplingPlan",
     "Scoresheet", "User",
 ]

@@ -35,6 +35,8 @@ class Case(db.Model):
     procedures: Mapped[list[str]] = mapped_column(JSON, default=list)
     total_cost_fen: Mapped[int]
     icu_days: Mapped[int] = mapped_column(default=0)
+    birth_weight_grams: Mapped[int | None]
+    mcc_codes: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     hospital_drg: Mapped[str | None] = mapped_column(String(10))
     cost_breakdown: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     drg: Mapped[str] = mapped_column(String(10))

@@ -1,12 +1,14 @@
 """DRG weights and the region's average cost per DRG."""
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Numeric, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Numeric, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from review.extensions import db
+from review.models.types import UTCDateTime, utcnow
 
 
 class DrgCatalogue(db.Model):
@@ -33,3 +35,5 @@ class DrgAverageCost(db.Model):
     drg: Mapped[str] = mapped_column(String(10))
     average_cost_fen: Mapped[int]
     case_count: Mapped[int]
+    source: Mapped[str] = mapped_column(String(20), default="imported", server_default="imported")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, server_default=func.now())

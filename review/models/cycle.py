@@ -1,20 +1,21 @@
 """The quarterly review cycle with its calendar and frozen policy."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from review.extensions import db
 from review.models.organisation import Region
+from review.models.types import UTCDateTime, utcnow
 
 
 class Cycle(db.Model):
     __tablename__ = "cycles"
     __table_args__ = (
         UniqueConstraint("region_id", "code"),
-        CheckConstraint("status IN ('open', 'closed')", name="status"),
+        CheckConstraint("status IN ('planned', 'open', 'closed')", name="status"),
         CheckConstraint("quarter_start <= quarter_end", name="quarter_dates"),
         CheckConstraint("application_opens <= application_closes", name="window_dates"),
     )
@@ -25,7 +26,9 @@ class Cycle(db.Model):
     quarter_end: Mapped[date]
     application_opens: Mapped[date]
     application_closes: Mapped[date]
+    record_upload_deadline: Mapped[date | None]
     review_deadline: Mapped[date]
+    settlement_date: Mapped[date | None]
     status: Mapped[str] = mapped_column(String(10), default="open")
     policy_snapshot: Mapped[dict] = mapped_column(JSON)
 
@@ -47,3 +50,15 @@ class CycleVolume(db.Model):
     cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"))
     hospital_id: Mapped[int] = mapped_column(ForeignKey("hospitals.id"))
     drg_discharges: Mapped[int]
+
+
+class CycleEvent(db.Model):
+    """A calendar step that happened once (window opened, closed, deadline passed); the unique key makes
+    the daily calendar run idempotent."""
+
+    __tablename__ = "cycle_events"
+    __table_args__ = (UniqueConstraint("cycle_id", "event"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"))
+    event: Mapped[str] = mapped_column(String(60))
+    happened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

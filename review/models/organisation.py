@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from review.extensions import db
@@ -47,6 +47,13 @@ class Policy(db.Model):
     appeal_days: Mapped[int] = mapped_column(default=10)
     payment_method: Mapped[str] = mapped_column(String(20), default="fee_for_service")
     fixed_loss_threshold_fen: Mapped[int] = mapped_column(default=0)
+    high_cost_bands: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    newborn_weight_grams: Mapped[int] = mapped_column(default=1500, server_default="1500")
+    newborn_cost_multiple: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=Decimal("2.5"), server_default="2.5")
+    new_technology_codes: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    min_reviewed_for_extrapolation: Mapped[int] = mapped_column(default=30, server_default="30")
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     region: Mapped[Region] = relationship()
@@ -65,6 +72,11 @@ class Policy(db.Model):
             "appeal_days": self.appeal_days,
             "payment_method": self.payment_method,
             "fixed_loss_threshold_fen": self.fixed_loss_threshold_fen,
+            "high_cost_bands": list(self.high_cost_bands or []),
+            "newborn_weight_grams": self.newborn_weight_grams,
+            "newborn_cost_multiple": str(self.newborn_cost_multiple),
+            "new_technology_codes": list(self.new_technology_codes or []),
+            "min_reviewed_for_extrapolation": self.min_reviewed_for_extrapolation,
         }
 
 

@@ -29,6 +29,7 @@ class ReviewItem(db.Model):
         CheckConstraint(f"kind IN {_sql_list(ItemKind)}", name="kind"),
         CheckConstraint(f"state IN {_sql_list(State)}", name="state"),
         CheckConstraint(f"category IS NULL OR category IN {_sql_list(Rule)}", name="category"),
+        CheckConstraint("(kind = 'sampled_record') = (sampling_plan_id IS NOT NULL)", name="sample_plan"),
         # issued (and every state after it) <=> an issued decision version exists
         CheckConstraint(
             f"(state IN {_sql_list(ISSUED_STATES)}) = (issued_version IS NOT NULL)", name="issued_decision"
@@ -44,6 +45,8 @@ class ReviewItem(db.Model):
     reason: Mapped[str | None] = mapped_column(Text)
     screening: Mapped[dict | None] = mapped_column(JSON)
     panel_seed: Mapped[str | None] = mapped_column(String(64))
+    sampling_plan_id: Mapped[int | None] = mapped_column(ForeignKey("sampling_plans.id"), index=True)
+    stratum: Mapped[str | None] = mapped_column(String(60))
     issued_version: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
