@@ -67,6 +67,8 @@ class GroupingResult:
     description: str
     return_code: str
     issues: tuple[CodeIssue, ...]
+    mcc_codes: tuple[str, ...] = ()
+    """Secondary diagnoses that acted as MCCs in this grouping; one alone is a record-review risk signal."""
 
     @property
     def ok(self) -> bool:
@@ -278,6 +280,8 @@ class MsDrgGrouper:
             description=str(result.get("final_drg_description") or ""),
             return_code=str(result.get("return_code")),
             issues=tuple(issues),
+            mcc_codes=tuple(str(out["code"]) for out in result.get("sdx_output") or []
+                            if out.get("severity") == "MCC" and out.get("drg_impact") not in (None, "NONE")),
         )
 
 

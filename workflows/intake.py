@@ -43,6 +43,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("treatment_cost", "Treatment cost", "治疗费", False, "money"),
     Column("other_cost", "Other cost", "其他费", False, "money"),
     Column("icu_days", "ICU days", "重症监护天数", False, "int"),
+    Column("birth_weight", "Birth weight (g)", "新生儿出生体重(克)", False, "int"),
     Column("hospital_drg", "Hospital DRG", "医院分组DRG", False, "text"),
     Column("category", "Application category", "申请类别", False, "category"),
     Column("reason", "Application reason", "申请理由", False, "text"),
@@ -59,6 +60,7 @@ COST_PARTS: tuple[str, ...] = (
 )
 
 MAX_CASE_NO_CHARS = 40
+MAX_BIRTH_WEIGHT_GRAMS = 9999
 MAX_HOSPITAL_DRG_CHARS = 10
 MAX_CELL_CHARS = 4000
 """Longest accepted code list or reason; also keeps a pasted giant cell from costing real work."""
@@ -139,6 +141,7 @@ class CaseRow:
     total_cost_fen: Fen
     cost_breakdown: dict[str, Fen] = field(hash=False)
     icu_days: int
+    birth_weight_grams: int | None
     hospital_drg: str | None
     category: str | None
     reason: str | None
@@ -366,6 +369,13 @@ def parse_row(row: int, values: Mapping[str, str]) -> CaseRow | list[RowError]:
             )
             icu_days = None
 
+    birth_weight: int | None = None
+    weight_text = r.cell("birth_weight")
+    if weight_text is not None:
+        birth_weight = _whole_number(r, "birth_weight", weight_text, MAX_BIRTH_WEIGHT_GRAMS)
+        if birth_weight is not None and age is not None and age > 0:
+            r.fail("birth_weight", f"a birth weight is given for a patient aged {age}; it is only for newborns")
+
     hospital_drg = _parse_text(r, "hospital_drg", MAX_HOSPITAL_DRG_CHARS)
 
     category: str | None = None
@@ -402,6 +412,7 @@ def parse_row(row: int, values: Mapping[str, str]) -> CaseRow | list[RowError]:
         total_cost_fen=total,
         cost_breakdown=breakdown,
         icu_days=icu_days,
+        birth_weight_grams=birth_weight,
         hospital_drg=hospital_drg,
         category=category,
         reason=reason,

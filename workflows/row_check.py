@@ -16,6 +16,7 @@ class RowCheck:
     parsed: CaseRow | None
     drg: str | None
     errors: tuple[RowError, ...]
+    mcc_codes: tuple[str, ...] = ()
 
 
 def check_row(row: int, values: dict[str, str], grouper: Grouper) -> RowCheck:
@@ -26,7 +27,7 @@ def check_row(row: int, values: dict[str, str], grouper: Grouper) -> RowCheck:
         age=parsed.age, sex=parsed.sex, discharge_date=parsed.discharge_date, principal_dx=parsed.principal_dx,
         secondary_dx=parsed.secondary_dx, procedures=parsed.procedures))
     if result.ok and result.drg is not None:
-        return RowCheck(row, parsed, result.drg, ())
+        return RowCheck(row, parsed, result.drg, (), result.mcc_codes)
     errors = tuple(RowError(row, issue.field, issue.message, issue.code or "") for issue in result.issues)
     return RowCheck(row, parsed, None, errors or (RowError(
         row, "principal_dx", f"principal_dx: the case could not be grouped (grouper answer {result.return_code})",

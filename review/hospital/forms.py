@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired, MultipleFileField
 from wtforms import (DateField, IntegerField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField,
                      ValidationError)
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from review import labels
 from review.forms import choices
@@ -33,6 +33,8 @@ class CaseForm(FlaskForm):
     procedures = TextAreaField(_l("Procedures (ICD-10-PCS)"), validators=[Length(max=2000)])
     total_cost = StringField(_l("Total cost (yuan)"), validators=[DataRequired(), _yuan])
     icu_days = IntegerField(_l("ICU days"), default=0, validators=[InputRequired(), NumberRange(min=0, max=3650)])
+    birth_weight = IntegerField(_l("Birth weight in grams (newborns only)"),
+                                validators=[Optional(), NumberRange(min=200, max=9999)])
 
 
 class ApplyForm(FlaskForm):

@@ -44,7 +44,7 @@ def new_case() -> object:
             admission_date=form.admission_date.data, discharge_date=form.discharge_date.data,  # type: ignore[arg-type]
             principal_dx=form.principal_dx.data or "", secondary_dx=split_codes(form.secondary_dx.data),
             procedures=split_codes(form.procedures.data), total_cost_fen=form.total_cost.parsed_fen,  # type: ignore[attr-defined]
-            icu_days=form.icu_days.data or 0)
+            icu_days=form.icu_days.data or 0, birth_weight_grams=form.birth_weight.data)
         try:
             case = cases.create_case(current_actor(), data)
         except ValidationFailed as failure:

@@ -29,6 +29,7 @@ EXAMPLE: dict[str, object] = {
     "treatment_cost": 30000,
     "other_cost": 5400,
     "icu_days": 4,
+    "birth_weight": "",
     "hospital_drg": "FM19",
     "category": "high_cost",
     "reason": "急性非ST段抬高型心肌梗死行PCI，术后心源性休克，ICU治疗4天并机械通气，费用远超本组平均水平。",
@@ -51,6 +52,7 @@ _NOTES: dict[str, str] = {
     "procedures": f"at most {MAX_PROCEDURES} codes",
     "total_cost": "must equal the sum of the cost parts given, within 1 yuan",
     "icu_days": "0 when empty; at most the length of stay + 1",
+    "birth_weight": "newborns only (age 0), in grams",
     "hospital_drg": "at most 10 characters",
     "reason": f"required with a category; 10–{MAX_CELL_CHARS} characters",
 }

@@ -42,6 +42,7 @@ class CaseInput:
     procedures: tuple[str, ...]
     total_cost_fen: int
     icu_days: int
+    birth_weight_grams: int | None = None
 
 
 def _field_errors(data: CaseInput) -> dict[str, list[str]]:
@@ -57,6 +58,8 @@ def _field_errors(data: CaseInput) -> dict[str, list[str]]:
     elif data.discharge_date >= data.admission_date and data.icu_days > length_of_stay(
             data.admission_date, data.discharge_date) + 1:
         errors.setdefault("icu_days", []).append(str(_l("ICU days exceed the length of stay.")))
+    if data.birth_weight_grams is not None and data.age > 0:
+        errors.setdefault("birth_weight", []).append(str(_l("A birth weight is only recorded for newborns (age 0).")))
     if data.sex not in {s.value for s in Sex}:
         errors.setdefault("sex", []).append(str(_l("Sex must be M, F or U.")))
     return errors
@@ -103,7 +106,8 @@ def create_case(actor: Actor, data: CaseInput) -> Case:
         principal_dx=normalise_code(data.principal_dx),
         secondary_dx=[normalise_code(c) for c in data.secondary_dx],
         procedures=[normalise_code(c) for c in data.procedures],
-        total_cost_fen=data.total_cost_fen, icu_days=data.icu_days, drg=result.drg,
+        total_cost_fen=data.total_cost_fen, icu_days=data.icu_days, birth_weight_grams=data.birth_weight_grams,
+        mcc_codes=list(result.mcc_codes), drg=result.drg,
         drg_weight=Decimal(entry.weight),
         drg_payment_fen=drg_payment_fen(Decimal(entry.weight), base_rate_fen, Decimal(hospital.coefficient)),
         grouper_version=grouper().version, created_by_id=actor.user_id,

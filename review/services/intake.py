@@ -62,6 +62,7 @@ class ImportOutcome:
 class _Valid:
     row: CaseRow
     drg: str
+    mcc_codes: tuple[str, ...]
 
 
 def _hospital(actor: Actor) -> Hospital:
@@ -96,7 +97,7 @@ def _validate(rows: Iterable[tuple[int, dict[str, str]]], weights: Mapping[str, 
                     row_errors = [RowError(check.row, "principal_dx", f"DRG {check.drg} has no weight in the "
                                            "catalogue; the case cannot be priced", check.drg)]
                 elif not row_errors and check.drg is not None:
-                    valid.append(_Valid(parsed, check.drg))
+                    valid.append(_Valid(parsed, check.drg, check.mcc_codes))
         if row_errors:
             errors.extend(row_errors)
             rejected_rows.add(check.row)
@@ -131,7 +132,8 @@ def _insert(actor: Actor, hospital: Hospital, new: list[_Valid], weights: Mappin
         "los_days": v.row.los_days, "principal_dx": v.row.principal_dx,
         "secondary_dx": list(v.row.secondary_dx), "procedures": list(v.row.procedures),
         "total_cost_fen": v.row.total_cost_fen, "cost_breakdown": dict(v.row.cost_breakdown),
-        "icu_days": v.row.icu_days, "hospital_drg": v.row.hospital_drg, "drg": v.drg,
+        "icu_days": v.row.icu_days, "birth_weight_grams": v.row.birth_weight_grams, "mcc_codes": list(v.mcc_codes),
+        "hospital_drg": v.row.hospital_drg, "drg": v.drg,
         "drg_weight": weights[v.drg], "drg_payment_fen": prices[v.drg], "grouper_version": grouper().version,
         "created_at": now, "created_by_id": actor.user_id, "import_job_id": job_id,
     } for v in new]

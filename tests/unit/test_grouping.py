@@ -133,3 +133,12 @@ def test_catalogue_grouper() -> None:
     assert refused.issues[0].kind == "not_in_catalogue" and refused.issues[0].code == "ZZ99"
     with pytest.raises(NotImplementedError):
         catalogue.group(coding())
+
+
+def test_mcc_codes_name_the_secondary_that_made_the_mcc() -> None:
+    from workflows.grouping import CaseCoding, MsDrgGrouper, Sex
+
+    result = MsDrgGrouper().group(CaseCoding(67, Sex.MALE, date(2026, 8, 20), "I214", ("I5021", "N179"), ("02703DZ",)))
+    assert result.drg == "321" and result.mcc_codes == ("I5021",)
+    without = MsDrgGrouper().group(CaseCoding(67, Sex.MALE, date(2026, 8, 20), "I214", ("N179",), ("02703DZ",)))
+    assert without.mcc_codes == ()

@@ -109,6 +109,7 @@ def test_valid_row_parses_every_field() -> None:
         total_cost_fen=18_640_050,
         cost_breakdown={"drug_cost": 10_000_000, "other_cost": 8_640_050},
         icu_days=4,
+        birth_weight_grams=None,
         hospital_drg="FM19",
         category="high_cost",
         reason="Cardiogenic shock after PCI, four days in ICU.",
@@ -434,3 +435,8 @@ def test_errors_name_the_broken_column(case: tuple[dict[str, str], dict[str, obj
     result = parse_row(2, {**text, key: bad})
     assert isinstance(result, list)
     assert {error.column for error in result} == {key}
+
+
+def test_birth_weight_is_for_newborns_only() -> None:
+    assert parsed(age="0", birth_weight="1250").birth_weight_grams == 1250
+    assert only_error("birth_weight", age="3", birth_weight="1250").startswith("birth_weight: a birth weight is given")
