@@ -67,6 +67,8 @@ CATEGORY = {
     "long_stay": _l("Long stay"),
     "icu_heavy": _l("ICU-heavy stay"),
     "complex_care": _l("Complex multi-disciplinary care"),
+    "newborn": _l("Very-low-birth-weight newborn"),
+    "new_technology": _l("New drug or technology"),
 }
 
 DOC_TYPE = {

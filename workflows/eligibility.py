@@ -21,6 +21,8 @@ class Rule(StrEnum):
     LONG_STAY = "long_stay"
     ICU_HEAVY = "icu_heavy"
     COMPLEX_CARE = "complex_care"
+    NEWBORN = "newborn"
+    NEW_TECHNOLOGY = "new_technology"
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,19 @@ class Thresholds:
     high_cost_multiple: Decimal = Decimal("3")
     long_stay_days: int = 60
     icu_share: Decimal = Decimal("0.6")
+    high_cost_bands: tuple[tuple[Decimal, Decimal], ...] = ()
+    """(max DRG weight, multiple) pairs, ascending: light DRGs need a larger multiple to be outliers."""
+    newborn_weight_grams: int = 1500
+    newborn_cost_multiple: Decimal = Decimal("2.5")
+    new_technology_codes: frozenset[str] = frozenset()
+
+    def multiple_for(self, weight: Decimal | None) -> Decimal:
+        """The high-cost multiple of the first band the DRG weight falls in, else the general multiple."""
+        if weight is not None:
+            for max_weight, multiple in sorted(self.high_cost_bands):
+                if weight <= max_weight:
+                    return multiple
+        return self.high_cost_multiple
 
 
 @dataclass(frozen=True)
@@ -39,6 +54,9 @@ class CaseFacts:
     drg_average_cost_fen: Fen | None
     category: str
     justification: str
+    drg_weight: Decimal | None = None
+    birth_weight_grams: int | None = None
+    procedures: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("total_cost_fen", "los_days", "icu_days"):
@@ -88,7 +106,8 @@ def _decimal_text(value: Decimal) -> str:
 
 def _high_cost(facts: CaseFacts, thresholds: Thresholds) -> RuleResult:
     cost = format_fen(facts.total_cost_fen)
-    threshold = _decimal_text(thresholds.high_cost_multiple)
+    multiple = thresholds.multiple_for(facts.drg_weight)
+    threshold = _decimal_text(multiple)
     average = facts.drg_average_cost_fen
     if average is None or average <= 0:
         return RuleResult(
@@ -99,7 +118,7 @@ def _high_cost(facts: CaseFacts, thresholds: Thresholds) -> RuleResult:
             message=f"no average cost on file for DRG {facts.drg}, so the cost ratio cannot be computed",
         )
     ratio = Decimal(facts.total_cost_fen) / Decimal(average)
-    met = ratio >= thresholds.high_cost_multiple
+    met = ratio >= multiple
     shown_ratio = str(ratio.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
     relation = "≥" if met else "<"
     return RuleResult(
@@ -185,6 +204,38 @@ def _complex_care(facts: CaseFacts) -> RuleResult:
     )
 
 
+def _newborn(facts: CaseFacts, thresholds: Thresholds) -> RuleResult:
+    limit = thresholds.newborn_weight_grams
+    multiple = _decimal_text(thresholds.newborn_cost_multiple)
+    if facts.birth_weight_grams is None:
+        return RuleResult(Rule.NEWBORN, met=False, evaluable=False, numbers={"threshold": str(limit)},
+                          message="no birth weight recorded (the rule is for newborns)")
+    numbers = {"birth_weight": str(facts.birth_weight_grams), "threshold": str(limit), "multiple": multiple}
+    light = facts.birth_weight_grams < limit
+    average = facts.drg_average_cost_fen
+    if average is None or average <= 0:
+        return RuleResult(Rule.NEWBORN, met=False, evaluable=False, numbers=numbers,
+                          message=f"no average cost on file for DRG {facts.drg}, so the cost ratio cannot be computed")
+    ratio = Decimal(facts.total_cost_fen) / Decimal(average)
+    costly = ratio >= thresholds.newborn_cost_multiple
+    shown = str(ratio.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    return RuleResult(
+        Rule.NEWBORN, met=light and costly, evaluable=True, numbers={**numbers, "ratio": shown},
+        message=(f"birth weight {facts.birth_weight_grams} g {'<' if light else '≥'} {limit} g and cost "
+                 f"{shown} × the DRG's average {'≥' if costly else '<'} {multiple}"),
+    )
+
+
+def _new_technology(facts: CaseFacts, thresholds: Thresholds) -> RuleResult:
+    listed = sorted(code for code in set(facts.procedures) if code in thresholds.new_technology_codes)
+    if listed:
+        message = f"procedures on the region's new drug/technology list: {', '.join(listed)}"
+    else:
+        message = "no procedure on the region's new drug/technology list"
+    return RuleResult(Rule.NEW_TECHNOLOGY, met=bool(listed), evaluable=True,
+                      numbers={"listed_codes": ", ".join(listed) or "—"}, message=message)
+
+
 def screen(facts: CaseFacts, thresholds: Thresholds) -> Screening:
     """Evaluate every rule, not only the claimed one: a case may qualify on several."""
     results = (
@@ -192,5 +243,7 @@ def screen(facts: CaseFacts, thresholds: Thresholds) -> Screening:
         _long_stay(facts, thresholds),
         _icu_heavy(facts, thresholds),
         _complex_care(facts),
+        _newborn(facts, thresholds),
+        _new_technology(facts, thresholds),
     )
     return Screening(eligible=any(result.met for result in results), results=results)

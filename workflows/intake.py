@@ -78,6 +78,8 @@ CATEGORY_ALIASES: dict[str, str] = {
     "长住院": Rule.LONG_STAY.value,
     "重症监护": Rule.ICU_HEAVY.value,
     "多学科复杂": Rule.COMPLEX_CARE.value,
+    "新生儿": Rule.NEWBORN.value,
+    "新药新技术": Rule.NEW_TECHNOLOGY.value,
 }
 
 SEX_ALIASES: dict[str, Sex] = {

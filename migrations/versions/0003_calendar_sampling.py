@@ -97,6 +97,10 @@ def upgrade():
         batch_op.create_foreign_key(batch_op.f('fk_review_items_sampling_plan_id_sampling_plans'), 'sampling_plans', ['sampling_plan_id'], ['id'])
         batch_op.create_check_constraint(op.f('ck_review_items_sample_plan'),
                                          "(kind = 'sampled_record') = (sampling_plan_id IS NOT NULL)")
+        batch_op.drop_constraint(op.f('ck_review_items_category'), type_='check')
+        batch_op.create_check_constraint(op.f('ck_review_items_category'), "category IS NULL OR category IN "
+                                         "('complex_care', 'high_cost', 'icu_heavy', 'long_stay', 'new_technology', "
+                                         "'newborn')")
 
     # ### end Alembic commands ###
 

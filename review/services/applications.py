@@ -210,6 +210,32 @@ def resubmit(actor: Actor, item_id: int, category: str, reason: str) -> ReviewIt
     return item
 
 
+def thresholds_from(policy: dict) -> Thresholds:
+    """The eligibility thresholds frozen in a cycle's policy snapshot (older snapshots lack the newer keys)."""
+    return Thresholds(
+        high_cost_multiple=Decimal(policy["high_cost_multiple"]), long_stay_days=int(policy["long_stay_days"]),
+        icu_share=Decimal(policy["icu_share"]),
+        high_cost_bands=tuple((Decimal(band["max_weight"]), Decimal(band["multiple"]))
+                              for band in policy.get("high_cost_bands", [])),
+        newborn_weight_grams=int(policy.get("newborn_weight_grams", 1500)),
+        newborn_cost_multiple=Decimal(policy.get("newborn_cost_multiple", "2.5")),
+        new_technology_codes=frozenset(policy.get("new_technology_codes", [])),
+    )
+
+
+def override_eligibility(actor: Actor, item_id: int, note: str) -> ReviewItem:
+    """Staff send a returned application to the panel anyway; the note and who decided are kept and logged."""
+    actor.require(Role.STAFF, Role.ADMIN)
+    if len(note.strip()) < MIN_REASON_CHARS:
+        raise ValidationFailed({"note": [str(_l("Explain the override (at least 10 characters)."))]})
+    item = get_item(actor, item_id, for_update=True)
+    move(item, Action.OVERRIDE_ELIGIBILITY, actor, {"note": note.strip()})
+    item.screening = {**(item.screening or {}),
+                      "override": {"by_user_id": actor.user_id, "note": note.strip(), "at": utcnow().isoformat()}}
+    db.session.commit()
+    return item
+
+
 def _submit_and_screen(actor: Actor, item: ReviewItem, cycle: Cycle) -> None:
     move(item, Action.SUBMIT, actor)
     policy = cycle.policy_snapshot
@@ -217,9 +243,9 @@ def _submit_and_screen(actor: Actor, item: ReviewItem, cycle: Cycle) -> None:
     result = screen(
         CaseFacts(total_cost_fen=case.total_cost_fen, los_days=case.los_days, icu_days=case.icu_days,
                   drg=case.drg, drg_average_cost_fen=average_cost_fen(cycle.region_id, case.drg),
-                  category=item.category or "", justification=item.reason or ""),
-        Thresholds(high_cost_multiple=Decimal(policy["high_cost_multiple"]),
-                   long_stay_days=int(policy["long_stay_days"]), icu_share=Decimal(policy["icu_share"])),
+                  category=item.category or "", justification=item.reason or "", drg_weight=Decimal(case.drg_weight),
+                  birth_weight_grams=case.birth_weight_grams, procedures=tuple(case.procedures)),
+        thresholds_from(policy),
     )
     item.screening = {
         "eligible": result.eligible,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import StringField
+from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 
@@ -14,3 +14,8 @@ class DrawForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """Empty form: carries the CSRF token of a one-click confirmation."""
+
+
+class OverrideForm(FlaskForm):
+    note = TextAreaField(_l("Why this application goes to the panel although no rule is met"),
+                         validators=[DataRequired(), Length(min=10, max=2000)])

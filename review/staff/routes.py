@@ -8,11 +8,11 @@ from review.auth import current_actor, roles_required
 from review.extensions import db
 from review.models import ActivityLog, Cycle, Decision, Hospital, ReviewItem
 from review.pagination import paginate
-from review.services import decisions, panels
+from review.services import applications, decisions, panels
 from review.services.context import ValidationFailed
 from review.services.documents import item_documents
 from review.services.items import get_item
-from review.staff.forms import ConfirmForm, DrawForm
+from review.staff.forms import ConfirmForm, DrawForm, OverrideForm
 from workflows.states import State
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -66,7 +66,22 @@ def item(item_id: int) -> object:
     item_decisions = db.session.scalars(db.select(Decision).where(Decision.item_id == review_item.id)
                                         .order_by(Decision.version)).all()
     return render_template("staff/item.html", item=review_item, decisions=item_decisions,
-                           documents=item_documents(actor, review_item.id), form=ConfirmForm())
+                           documents=item_documents(actor, review_item.id), form=ConfirmForm(),
+                           override_form=OverrideForm())
+
+
+@bp.route("/items/<int:item_id>/override", methods=["POST"])
+@roles_required(*OFFICE)
+def override(item_id: int) -> object:
+    form = OverrideForm()
+    if form.validate_on_submit():
+        applications.override_eligibility(current_actor(), item_id, form.note.data or "")
+        flash(_("Eligibility overridden: the application is queued for the panel."), "success")
+    else:
+        for messages in form.errors.values():
+            for message in messages:
+                flash(str(message), "error")
+    return redirect(url_for("staff.item", item_id=item_id))
 
 
 @bp.route("/decisions/<int:decision_id>/issue", methods=["POST"])

@@ -246,3 +246,28 @@ def test_quota_counts_applications_against_the_recorded_discharges(world) -> Non
     message = failure.value.errors["category"][0]
     assert "1 applications allowed" in message and "39 DRG discharges" in message and "1 made" in message
     assert db.session.scalar(db.select(db.func.count(ReviewItem.id))) == 1
+
+
+def test_staff_override_sends_a_returned_application_to_the_panel(world) -> None:  # type: ignore[no-untyped-def]
+    item = _apply(world, total_cost_fen=6_000_000, icu_days=0)
+    with pytest.raises(PermissionDenied):
+        applications.override_eligibility(world.actors["auditor"], item.id, "Clinically exceptional case.")
+    with pytest.raises(ValidationFailed):
+        applications.override_eligibility(world.actors["staff"], item.id, "short")
+    applications.override_eligibility(world.actors["staff"], item.id, "Clinically exceptional, see the notes.")
+    db.session.refresh(item)
+    assert item.state == "queued" and item.screening["override"]["note"].startswith("Clinically")
+    logged = db.session.scalars(db.select(ActivityLog).where(ActivityLog.action == "item.override_eligibility")).one()
+    assert logged.data["note"].startswith("Clinically") and logged.actor_id == world.users["staff"]
+
+
+def test_screening_uses_the_weight_band_from_the_cycle_snapshot(world) -> None:  # type: ignore[no-untyped-def]
+    from review.models import Cycle
+
+    cycle = db.session.get(Cycle, world.cycle_id)
+    cycle.policy_snapshot = {**cycle.policy_snapshot, "high_cost_bands": [{"max_weight": "3.0", "multiple": "9"}]}
+    db.session.commit()
+    item = _apply(world, total_cost_fen=40_000_000)  # 8.2 × the average of DRG 321 (weight 2.72 → band 9×)
+    assert item.state == "returned"
+    high_cost = next(r for r in item.screening["results"] if r["rule"] == "high_cost")
+    assert high_cost["numbers"]["threshold"] == "9.0"

@@ -132,3 +132,55 @@ def test_length_of_stay() -> None:
     assert length_of_stay(date(2026, 1, 31), date(2026, 3, 1)) == 29
     with pytest.raises(ValueError, match="before admission"):
         length_of_stay(date(2026, 1, 2), date(2026, 1, 1))
+
+
+# --- weight bands, newborns, new technology -------------------------------------------------------
+
+def _facts(**overrides: object) -> CaseFacts:
+    values: dict[str, object] = dict(total_cost_fen=1_000_000, los_days=5, icu_days=0, drg="795",
+                                     drg_average_cost_fen=200_000, category="high_cost", justification="")
+    values.update(overrides)
+    return CaseFacts(**values)  # type: ignore[arg-type]
+
+
+BANDED = Thresholds(high_cost_bands=((Decimal("1.0"), Decimal("5")), (Decimal("2.0"), Decimal("4"))))
+
+
+@pytest.mark.parametrize("weight, multiple", [
+    (Decimal("0.5"), Decimal("5")), (Decimal("1.0"), Decimal("5")), (Decimal("1.0001"), Decimal("4")),
+    (Decimal("2.0"), Decimal("4")), (Decimal("2.0001"), Decimal("3")), (None, Decimal("3")),
+])
+def test_high_cost_multiple_follows_the_weight_band(weight: Decimal | None, multiple: Decimal) -> None:
+    assert BANDED.multiple_for(weight) == multiple
+
+
+def test_high_cost_boundary_uses_the_band_multiple() -> None:
+    at_five = _facts(drg_weight=Decimal("0.8"), total_cost_fen=1_000_000)  # exactly 5 × 200,000
+    below = _facts(drg_weight=Decimal("0.8"), total_cost_fen=999_999)
+    assert _rule(screen(at_five, BANDED), Rule.HIGH_COST).met
+    assert not _rule(screen(below, BANDED), Rule.HIGH_COST).met
+
+
+@pytest.mark.parametrize("grams, cost, met", [
+    (1499, 500_000, True),    # light and exactly 2.5 × the average
+    (1500, 500_000, False),   # not below 1500 g
+    (1499, 499_999, False),   # light but below 2.5 ×
+])
+def test_newborn_rule_boundaries(grams: int, cost: int, met: bool) -> None:
+    result = _rule(screen(_facts(birth_weight_grams=grams, total_cost_fen=cost), Thresholds()), Rule.NEWBORN)
+    assert result.met is met and result.evaluable
+
+
+def test_newborn_rule_not_evaluable_without_birth_weight() -> None:
+    assert not _rule(screen(_facts(), Thresholds()), Rule.NEWBORN).evaluable
+
+
+def test_new_technology_list() -> None:
+    thresholds = Thresholds(new_technology_codes=frozenset({"XW033C3"}))
+    listed = _rule(screen(_facts(procedures=("02703DZ", "XW033C3")), thresholds), Rule.NEW_TECHNOLOGY)
+    assert listed.met and "XW033C3" in listed.message
+    assert not _rule(screen(_facts(procedures=("02703DZ",)), thresholds), Rule.NEW_TECHNOLOGY).met
+
+
+def _rule(screening, rule):  # type: ignore[no-untyped-def]
+    return next(r for r in screening.results if r.rule == rule)

@@ -1,0 +1,238 @@
+"""Review cycles: the calendar the office sets up each quarter, and the DRG discharges behind each quota."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
+
+from review.extensions import db
+from review.models import Cycle, CycleVolume, Hospital, Region, ReviewItem
+from review.models.types import utcnow
+from review.services import activity
+from review.services.context import Actor, NotFound, ValidationFailed
+from workflows.states import ItemKind, Role
+
+CODE = re.compile(r"^\d{4}Q[1-4]$")
+WINDOW_WORKING_DAYS = 15
+"""The application window's default length: working days (Mon–Fri) after the quarter; holidays are not known."""
+RECORD_UPLOAD_DAYS = 14
+REVIEW_DAYS = 45
+SETTLEMENT_DAYS = 30
+"""Default gaps, in calendar days, after the window closes (record upload, review) and after the review deadline."""
+
+DATE_FIELDS = ("application_opens", "application_closes", "record_upload_deadline", "review_deadline",
+               "settlement_date")
+
+
+@dataclass(frozen=True)
+class CycleDates:
+    quarter_start: date
+    quarter_end: date
+    application_opens: date
+    application_closes: date
+    record_upload_deadline: date
+    review_deadline: date
+    settlement_date: date
+
+
+@dataclass(frozen=True)
+class CalendarRow:
+    cycle: Cycle
+    open_window: str | None  # application | record_upload | review | settlement | None
+    applications: int
+    sampled_records: int
+
+
+def region_today(region: Region) -> date:
+    try:
+        zone = ZoneInfo(region.timezone or "Asia/Shanghai")
+    except (KeyError, ValueError):
+        zone = ZoneInfo("Asia/Shanghai")
+    return utcnow().astimezone(zone).date()
+
+
+def quarter_bounds(code: str) -> tuple[date, date]:
+    """2026Q4 -> (2026-10-01, 2026-12-31); raises ValidationFailed on anything else."""
+    code = (code or "").strip().upper()
+    if not CODE.fullmatch(code) or not 1900 < int(code[:4]) < 2200:
+        raise ValidationFailed({"code": [str(_l("Write the cycle code as the year and quarter, e.g. 2026Q4."))]})
+    year, quarter = int(code[:4]), int(code[5])
+    start = date(year, 3 * quarter - 2, 1)
+    end = date(year + (quarter == 4), (3 * quarter) % 12 + 1, 1) - timedelta(days=1)
+    return start, end
+
+
+def working_days_after(day: date, count: int) -> tuple[date, date]:
+    """The first and the count-th working day (Mon–Fri) after `day`; public holidays are not considered."""
+    found: list[date] = []
+    current = day
+    while len(found) < count:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            found.append(current)
+    return found[0], found[-1]
+
+
+def default_dates(code: str) -> CycleDates:
+    start, end = quarter_bounds(code)
+    opens, closes = working_days_after(end, WINDOW_WORKING_DAYS)
+    review = closes + timedelta(days=REVIEW_DAYS)
+    return CycleDates(start, end, opens, closes, closes + timedelta(days=RECORD_UPLOAD_DAYS), review,
+                      review + timedelta(days=SETTLEMENT_DAYS))
+
+
+def suggest_code(region_id: int, today: date) -> str:
+    """The quarter after the latest cycle, or the quarter that ends next if there is none."""
+    latest = db.session.scalars(db.select(Cycle).where(Cycle.region_id == region_id)
+                                .order_by(Cycle.quarter_start.desc()).limit(1)).first()
+    if latest is None:
+        return f"{today.year}Q{(today.month - 1) // 3 + 1}"
+    following = latest.quarter_end + timedelta(days=1)
+    return f"{following.year}Q{(following.month - 1) // 3 + 1}"
+
+
+def _validate_dates(values: dict[str, date | None]) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for name in DATE_FIELDS:
+        if values.get(name) is None:
+            errors.setdefault(name, []).append(str(_l("Enter a date.")))
+    if errors:
+        return errors
+    order = [
+        ("application_closes", "application_opens", _l("The window cannot close before it opens.")),
+        ("record_upload_deadline", "application_closes",
+         _l("The record-upload deadline cannot be before the application window closes.")),
+        ("review_deadline", "record_upload_deadline",
+         _l("The review deadline cannot be before the record-upload deadline.")),
+        ("settlement_date", "review_deadline", _l("Settlement cannot be before the review deadline.")),
+    ]
+    for later, earlier, message in order:
+        if values[later] < values[earlier]:  # type: ignore[operator]
+            errors.setdefault(later, []).append(str(message))
+    return errors
+
+
+def create_cycle(actor: Actor, region_id: int, code: str, application_opens: date | None,
+                 application_closes: date | None, record_upload_deadline: date | None,
+                 review_deadline: date | None, settlement_date: date | None) -> Cycle:
+    """Create a quarter's cycle with its calendar, freezing the region's current policy into it."""
+    actor.require(Role.STAFF, Role.ADMIN)
+    region = db.session.get(Region, region_id)
+    if region is None:
+        raise NotFound(_l("No such region."))
+    code = (code or "").strip().upper()
+    errors: dict[str, list[str]] = {}
+    try:
+        quarter_start, quarter_end = quarter_bounds(code)
+    except ValidationFailed as failure:
+        errors.update(failure.errors)
+    else:
+        exists = db.session.scalar(db.select(db.func.count()).where(Cycle.region_id == region.id, Cycle.code == code))
+        if exists:
+            errors["code"] = [str(_l("Cycle %(code)s already exists.", code=code))]
+    dates = {"application_opens": application_opens, "application_closes": application_closes,
+             "record_upload_deadline": record_upload_deadline, "review_deadline": review_deadline,
+             "settlement_date": settlement_date}
+    errors.update(_validate_dates(dates))
+    if errors:
+        raise ValidationFailed(errors)
+    policy = region.current_policy()
+    status = "planned" if application_opens > region_today(region) else "open"  # type: ignore[operator]
+    cycle = Cycle(region_id=region.id, code=code, quarter_start=quarter_start, quarter_end=quarter_end,
+                  status=status, policy_snapshot=policy.snapshot(), **dates)
+    db.session.add(cycle)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise ValidationFailed({"code": [str(_l("Cycle %(code)s already exists.", code=code))]})
+    activity.record(actor, "cycle.created", "cycle", cycle.id, None, {
+        "code": code, "status": status, "policy_version": policy.version,
+        **{name: value.isoformat() for name, value in dates.items()}})  # type: ignore[union-attr]
+    db.session.commit()
+    return cycle
+
+
+def open_window(cycle: Cycle, today: date) -> str | None:
+    """Which step of the cycle's calendar is under way today, if any."""
+    if cycle.status == "closed":
+        return None
+    if cycle.application_opens <= today <= cycle.application_closes:
+        return "application"
+    if today < cycle.application_opens:
+        return None
+    steps = (("record_upload", cycle.record_upload_deadline), ("review", cycle.review_deadline),
+             ("settlement", cycle.settlement_date))
+    for name, deadline in steps:
+        if deadline is not None and today <= deadline:
+            return name
+    return None
+
+
+def calendar(region_id: int, today: date) -> list[CalendarRow]:
+    cycles = list(db.session.scalars(db.select(Cycle).where(Cycle.region_id == region_id)
+                                     .order_by(Cycle.quarter_start.desc())))
+    counts: dict[tuple[int, str], int] = {
+        (cycle_id, kind): n for cycle_id, kind, n in db.session.execute(
+            db.select(ReviewItem.cycle_id, ReviewItem.kind, db.func.count())
+            .where(ReviewItem.cycle_id.in_([c.id for c in cycles]))
+            .group_by(ReviewItem.cycle_id, ReviewItem.kind))}
+    return [CalendarRow(cycle, open_window(cycle, today), counts.get((cycle.id, ItemKind.APPLICATION.value), 0),
+                        counts.get((cycle.id, ItemKind.SAMPLED_RECORD.value), 0)) for cycle in cycles]
+
+
+def get_cycle(cycle_id: int) -> Cycle:
+    cycle = db.session.get(Cycle, cycle_id)
+    if cycle is None:
+        raise NotFound(_l("No such cycle."))
+    return cycle
+
+
+def volumes(cycle: Cycle) -> list[tuple[Hospital, int | None]]:
+    """Every hospital of the cycle's region with its recorded DRG discharges (None if not recorded)."""
+    recorded = dict(db.session.execute(db.select(CycleVolume.hospital_id, CycleVolume.drg_discharges)
+                                       .where(CycleVolume.cycle_id == cycle.id)).all())
+    hospitals = db.session.scalars(db.select(Hospital).where(Hospital.region_id == cycle.region_id)
+                                   .order_by(Hospital.code))
+    return [(hospital, recorded.get(hospital.id)) for hospital in hospitals]
+
+
+def set_volumes(actor: Actor, cycle_id: int, figures: dict[int, int | None]) -> list[dict[str, object]]:
+    """Record hospitals' DRG discharges for a cycle; None leaves a hospital's figure as it is.
+
+    Returns the changes made (hospital, from, to); nothing is written or logged when nothing changed.
+    """
+    actor.require(Role.STAFF, Role.ADMIN)
+    cycle = get_cycle(cycle_id)
+    hospitals = {h.id: h for h in db.session.scalars(db.select(Hospital).where(Hospital.region_id == cycle.region_id))}
+    errors: dict[str, list[str]] = {}
+    for hospital_id, value in figures.items():
+        if hospital_id not in hospitals:
+            errors.setdefault("__all__", []).append(str(_l("Hospital %(id)s is not in this cycle's region.",
+                                                            id=hospital_id)))
+        elif value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            errors[f"volume-{hospital_id}"] = [str(_l("Enter a whole number of discharges, 0 or more."))]
+    if errors:
+        raise ValidationFailed(errors)
+    existing = {v.hospital_id: v for v in db.session.scalars(
+        db.select(CycleVolume).where(CycleVolume.cycle_id == cycle.id))}
+    changes: list[dict[str, object]] = []
+    for hospital_id, value in sorted(figures.items()):
+        if value is None:
+            continue
+        row = existing.get(hospital_id)
+        if row is None:
+            db.session.add(CycleVolume(cycle_id=cycle.id, hospital_id=hospital_id, drg_discharges=value))
+            changes.append({"hospital": hospitals[hospital_id].code, "from": None, "to": value})
+        elif row.drg_discharges != value:
+            changes.append({"hospital": hospitals[hospital_id].code, "from": row.drg_discharges, "to": value})
+            row.drg_discharges = value
+    if changes:
+        activity.record(actor, "cycle.volumes_set", "cycle", cycle.id, None,
+                        {"code": cycle.code, "changes": changes})
+        db.session.commit()
+    return changes

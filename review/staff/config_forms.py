@@ -1,0 +1,129 @@
+"""Forms of the configuration screens: policy, cycles, DRG discharges and DRG average costs."""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from review.forms import choices
+from review.models import Policy
+from review.services import policies
+from review.services.context import ValidationFailed
+from workflows.money import MoneyError, format_fen, parse_yuan
+
+PAYMENT_METHOD = {
+    "fee_for_service": _l("Fee for service: cost − unreasonable cost − DRG payment"),
+    "cms_outlier": _l("CMS outlier: 80% × (cost − DRG payment − fixed-loss threshold)"),
+}
+
+
+class PolicyForm(FlaskForm):
+    base_rate = StringField(_l("Base rate (yuan per weight 1.0)"), validators=[DataRequired(), Length(max=30)])
+    quota_share = StringField(_l("Application quota (percent of DRG discharges)"),
+                              validators=[DataRequired(), Length(max=12)])
+    high_cost_multiple = StringField(_l("High cost: multiple of the DRG average cost"),
+                                     validators=[DataRequired(), Length(max=12)])
+    high_cost_bands = TextAreaField(_l("High-cost multiple by DRG weight band (optional)"),
+                                    validators=[Length(max=4000)])
+    long_stay_days = IntegerField(_l("Long stay: days or more"), validators=[InputRequired(), NumberRange(min=1)])
+    icu_share = StringField(_l("ICU-heavy: ICU days as percent of the stay"),
+                            validators=[DataRequired(), Length(max=12)])
+    newborn_weight_grams = IntegerField(_l("Newborn: birth weight below (grams)"),
+                                        validators=[InputRequired(), NumberRange(min=1, max=10000)])
+    newborn_cost_multiple = StringField(_l("Newborn: multiple of the DRG average cost"),
+                                        validators=[DataRequired(), Length(max=12)])
+    new_technology_codes = TextAreaField(_l("New drugs and technologies (ICD-10-PCS codes)"),
+                                         validators=[Length(max=20000)])
+    panel_size = IntegerField(_l("Experts per panel (odd, 3 or more)"),
+                              validators=[InputRequired(), NumberRange(min=3, max=99)])
+    appeal_days = IntegerField(_l("Appeal window (days after a decision is issued)"),
+                               validators=[InputRequired(), NumberRange(min=1, max=365)])
+    payment_method = SelectField(_l("Payment method"), choices=choices(PAYMENT_METHOD), validators=[DataRequired()])
+    fixed_loss_threshold = StringField(_l("Fixed-loss threshold (yuan, CMS outlier method)"),
+                                       validators=[DataRequired(), Length(max=30)])
+    min_reviewed_for_extrapolation = IntegerField(_l("Minimum reviewed records before extrapolating"),
+                                                  validators=[InputRequired(), NumberRange(min=1, max=100000)])
+    note = TextAreaField(_l("Why does the policy change? (kept with the version)"),
+                         validators=[DataRequired(), Length(max=2000)])
+
+    def fill(self, policy: Policy) -> None:
+        """Put the current figures into the fields, as a person would type them."""
+        self.base_rate.data = format_fen(policy.base_rate_fen).replace(",", "")
+        self.quota_share.data = policies.plain(Decimal(policy.quota_share) * 100)
+        self.high_cost_multiple.data = policies.plain(Decimal(policy.high_cost_multiple))
+        self.high_cost_bands.data = policies.format_bands(policy.high_cost_bands)
+        self.long_stay_days.data = policy.long_stay_days
+        self.icu_share.data = policies.plain(Decimal(policy.icu_share) * 100)
+        self.newborn_weight_grams.data = policy.newborn_weight_grams
+        self.newborn_cost_multiple.data = policies.plain(Decimal(policy.newborn_cost_multiple))
+        self.new_technology_codes.data = "\n".join(policy.new_technology_codes or [])
+        self.panel_size.data = policy.panel_size
+        self.appeal_days.data = policy.appeal_days
+        self.payment_method.data = policy.payment_method
+        self.fixed_loss_threshold.data = format_fen(policy.fixed_loss_threshold_fen).replace(",", "")
+        self.min_reviewed_for_extrapolation.data = policy.min_reviewed_for_extrapolation
+
+    def changes(self) -> dict[str, object]:
+        """The typed figures as the service takes them; raises ValidationFailed naming the fields."""
+        errors: dict[str, list[str]] = {}
+        values: dict[str, object] = {}
+
+        def money(field: StringField, name: str) -> None:
+            try:
+                values[name] = parse_yuan(field.data or "")
+            except MoneyError as error:
+                errors[field.name] = [str(error)]
+
+        def number(field: StringField, name: str, scale: int = 1) -> None:
+            try:
+                value = Decimal((field.data or "").strip().rstrip("%").strip())
+                if not value.is_finite():
+                    raise InvalidOperation
+            except InvalidOperation:
+                errors[field.name] = [str(_l("Enter a number, e.g. 5 or 2.5."))]
+            else:
+                values[name] = value / scale
+
+        money(self.base_rate, "base_rate_fen")
+        money(self.fixed_loss_threshold, "fixed_loss_threshold_fen")
+        number(self.quota_share, "quota_share", 100)
+        number(self.icu_share, "icu_share", 100)
+        number(self.high_cost_multiple, "high_cost_multiple")
+        number(self.newborn_cost_multiple, "newborn_cost_multiple")
+        values.update(
+            high_cost_bands=self.high_cost_bands.data or "", new_technology_codes=self.new_technology_codes.data or "",
+            long_stay_days=self.long_stay_days.data, newborn_weight_grams=self.newborn_weight_grams.data,
+            panel_size=self.panel_size.data, appeal_days=self.appeal_days.data,
+            payment_method=self.payment_method.data,
+            min_reviewed_for_extrapolation=self.min_reviewed_for_extrapolation.data, note=self.note.data or "")
+        if errors:
+            raise ValidationFailed(errors)
+        return values
+
+
+class CycleForm(FlaskForm):
+    code = StringField(_l("Cycle (year and quarter, e.g. 2026Q4)"), validators=[DataRequired(), Length(max=6)])
+    application_opens = DateField(_l("Application window opens"), validators=[Optional()])
+    application_closes = DateField(_l("Application window closes"), validators=[Optional()])
+    record_upload_deadline = DateField(_l("Record-upload deadline"), validators=[Optional()])
+    review_deadline = DateField(_l("Review deadline"), validators=[Optional()])
+    settlement_date = DateField(_l("Settlement date"), validators=[Optional()])
+
+
+class VolumesForm(FlaskForm):
+    """Carries the CSRF token; the per-hospital inputs are named volume-<hospital id>."""
+
+
+class AverageCostUploadForm(FlaskForm):
+    file = FileField(_l("CSV file"), validators=[FileRequired()])
+
+
+class ComputeForm(FlaskForm):
+    start = DateField(_l("Cases discharged from"), validators=[InputRequired()])
+    end = DateField(_l("Cases discharged until"), validators=[InputRequired()])
+    min_cases = IntegerField(_l("Minimum number of cases per DRG"), default=10,
+                             validators=[InputRequired(), NumberRange(min=1, max=1000000)])
