@@ -109,6 +109,38 @@ def register_cli(app: Flask) -> None:
             click.echo("all-or-nothing: nothing was imported")
             raise SystemExit(1)
 
+    sampling_cli = AppGroup("sampling", help="Record-review sampling.")
+
+    @sampling_cli.command("verify")
+    @click.argument("plan_id", type=int)
+    def verify_sampling(plan_id: int) -> None:
+        """Re-draw a sampling plan from its stored snapshot and seed; exit 1 if anything differs."""
+        from review.services.sampling import verify_plan
+
+        result = verify_plan(plan_id)
+        for label, ok in (("population snapshot hash", result.population_ok), ("seed", result.seed_ok),
+                          ("re-drawn sample hash", result.sample_ok), ("sampled items in the database", result.items_ok)):
+            click.echo(f"{label}: {'matches' if ok else 'DIFFERS'}")
+        if not result.ok:
+            raise click.ClickException(f"sampling plan {plan_id} does not verify")
+        click.echo(f"sampling plan {plan_id} verified: the same cases are drawn")
+
+    calendar_cli = AppGroup("calendar", help="The quarterly calendar.")
+
+    @calendar_cli.command("run")
+    @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+                  help="Run as of this date (default: today in the region's time zone).")
+    def run_calendar(today: object) -> None:
+        """Open and close windows, send reminders, mark records missing after the deadline (idempotent)."""
+        from review.services import calendar
+
+        day = today.date() if today is not None else calendar.today_in_region()  # type: ignore[attr-defined]
+        report = calendar.run(day)
+        click.echo(f"{day}: events {report.events or 'none'}, records missing {report.records_missing}, "
+                   f"reminders {report.reminders}")
+
+    app.cli.add_command(sampling_cli)
+    app.cli.add_command(calendar_cli)
     app.cli.add_command(cases_cli)
     app.cli.add_command(activity_cli)
     app.cli.add_command(ledger_cli)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from celery.schedules import crontab
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -31,6 +33,8 @@ class BaseConfig:
     LOGIN_RATE_LIMIT = "10 per minute"
     DRG_WEIGHTS_FILE = str(PROJECT_ROOT / "review" / "data" / "ms_drg_v43_fy2026_weights.csv")
     CELERY: dict = {
+        "timezone": "Asia/Shanghai",
+        "beat_schedule": {"calendar-daily": {"task": "review.run_calendar", "schedule": crontab(hour=0, minute=15)}},
         "task_ignore_result": True,
         "task_serializer": "json",
         "accept_content": ["json"],
@@ -49,6 +53,7 @@ class EmbeddedConfig(BaseConfig):
         "DATABASE_URL", f"sqlite:///{PROJECT_ROOT / 'instance' / 'review.sqlite'}"
     )
     UPLOAD_DIR = str(PROJECT_ROOT / "instance" / "uploads")
+    OUTBOX_DIR = str(PROJECT_ROOT / "instance" / "outbox")
     CELERY = {**BaseConfig.CELERY, "task_always_eager": True, "task_eager_propagates": True,
               "broker_url": "memory://"}
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from review.services import intake, letters
+from review.services import calendar, intake, letters
 
 
 @shared_task(name="review.render_letter", autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
@@ -14,3 +14,9 @@ def render_letter(decision_id: int) -> int | None:
 @shared_task(name="review.run_import")
 def run_import(job_id: int) -> None:
     intake.run_job(job_id)
+
+
+@shared_task(name="review.run_calendar")
+def run_calendar() -> None:
+    """Daily (Celery beat): the calendar for today in the bureau's time zone."""
+    calendar.run(calendar.today_in_region())

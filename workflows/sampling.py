@@ -278,6 +278,7 @@ def draw(units: Sequence[Unit], config: PlanConfig, seed: str) -> Sample:
     strata: list[tuple[str, list[Unit], list[Unit]]] = []
 
     def take(name: str, population: list[Unit], chosen: list[Unit]) -> None:
+        """Record a risk stratum and remove all its units, drawn or not, from later strata."""
         nonlocal remaining
         if population:
             strata.append((name, population, chosen))
@@ -310,8 +311,9 @@ def draw(units: Sequence[Unit], config: PlanConfig, seed: str) -> Sample:
     else:
         groups = [(ALL, remaining)]
     for name, population in groups:
-        n = min(max(_share_size(config.share, len(population)), config.min_per_hospital), len(population))
-        take(name, population, _random_pick(seed, name, population, n))
+        if population:
+            n = min(max(_share_size(config.share, len(population)), config.min_per_hospital), len(population))
+            strata.append((name, population, _random_pick(seed, name, population, n)))
 
     selections = tuple(
         sorted(

@@ -59,6 +59,10 @@ class ReviewItem(db.Model):
 
     __mapper_args__ = {"version_id_col": lock_version}
 
+    def documents_count(self) -> int:
+        return db.session.scalar(db.select(db.func.count(Document.id)).where(
+            Document.item_id == self.id, Document.doc_type != "decision_letter")) or 0
+
 
 class Document(db.Model):
     """Metadata of a stored file; the bytes live once per SHA-256 in the upload store."""

@@ -105,3 +105,4 @@ def activity() -> object:
     if action:
         query = query.where(ActivityLog.action.startswith(action))
     return render_template("staff/activity.html", page=paginate(query), action=action)
+from review.staff import config  # noqa: E402,F401  (registers the configuration routes)

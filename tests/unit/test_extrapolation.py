@@ -7,7 +7,6 @@ from hypothesis import strategies as st
 
 from workflows.extrapolation import (
     InsufficientSample,
-    Report,
     ReviewedRecord,
     StratumInput,
     extrapolate,
@@ -298,7 +297,3 @@ def test_scaling_overpaid_scales_the_estimate(strata: tuple[StratumInput, ...], 
     assert abs(Fraction(report.standard_error_fen) - abs(k) * Fraction(base.standard_error_fen)) <= Fraction(
         1, 10**20
     ) * (1 + Fraction(base.standard_error_fen))
-
-
-def test_report_type() -> None:
-    assert isinstance(extrapolate([STRATUM_A, STRATUM_B], min_reviewed=5), Report)

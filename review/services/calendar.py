@@ -1,0 +1,116 @@
+"""The quarterly calendar, run once a day by Celery beat: windows open and close, reminders go out, and
+items still without records after the upload deadline become `records_missing`.
+
+Every step is idempotent (a CycleEvent or a notice's dedupe key records that it happened), so running the
+calendar twice on a day, or catching up after a missed day, does each thing once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError
+
+from review.extensions import db
+from review.models import Assignment, Cycle, CycleEvent, Region, ReviewItem, Scoresheet, User
+from review.services import activity
+from review.services.context import SYSTEM
+from review.services.items import move
+from review.services.notifications import notify
+from workflows.states import Action, ItemKind, State
+
+REMINDER_DAYS = 3
+
+
+@dataclass
+class CalendarReport:
+    events: list[str] = field(default_factory=list)
+    records_missing: int = 0
+    reminders: int = 0
+
+
+def _once(cycle: Cycle, event: str, report: CalendarReport) -> bool:
+    """Record that `event` happened for the cycle; False if it had already been recorded."""
+    if db.session.scalar(db.select(CycleEvent.id).where(CycleEvent.cycle_id == cycle.id,
+                                                        CycleEvent.event == event)) is not None:
+        return False
+    try:
+        with db.session.begin_nested():
+            db.session.add(CycleEvent(cycle_id=cycle.id, event=event))
+    except IntegrityError:
+        return False
+    activity.record(SYSTEM, f"cycle.{event}", "cycle", cycle.id, None, {"code": cycle.code})
+    report.events.append(f"{cycle.code}:{event}")
+    return True
+
+
+def today_in_region() -> date:
+    """Deadlines are calendar days in the bureau's time zone, not in UTC."""
+    region = db.session.scalars(db.select(Region).order_by(Region.id)).first()
+    zone = ZoneInfo(region.timezone if region else "Asia/Shanghai")
+    return datetime.now(zone).date()
+
+
+def run(today: date) -> CalendarReport:
+    report = CalendarReport()
+    for cycle in db.session.scalars(db.select(Cycle).where(Cycle.status != "closed").order_by(Cycle.id)):
+        _windows(cycle, today, report)
+        _records(cycle, today, report)
+        _review_reminders(cycle, today, report)
+    db.session.commit()
+    return report
+
+
+def _windows(cycle: Cycle, today: date, report: CalendarReport) -> None:
+    if cycle.application_opens <= today and _once(cycle, "application_window_opened", report):
+        cycle.status = "open"
+    if cycle.application_closes < today:
+        _once(cycle, "application_window_closed", report)
+    if cycle.settlement_date is not None and cycle.settlement_date < today and _once(cycle, "closed", report):
+        cycle.status = "closed"
+
+
+def _awaiting(cycle: Cycle) -> list[ReviewItem]:
+    return list(db.session.scalars(db.select(ReviewItem).where(
+        ReviewItem.cycle_id == cycle.id, ReviewItem.kind == ItemKind.SAMPLED_RECORD.value,
+        ReviewItem.state == State.AWAITING_RECORDS.value).order_by(ReviewItem.id)))
+
+
+def _records(cycle: Cycle, today: date, report: CalendarReport) -> None:
+    deadline = cycle.record_upload_deadline
+    if deadline is None:
+        return
+    if deadline - timedelta(days=REMINDER_DAYS) <= today <= deadline:
+        missing: dict[int, int] = {}
+        for item in _awaiting(cycle):
+            missing[item.hospital_id] = missing.get(item.hospital_id, 0) + 1
+        for hospital_id, count in sorted(missing.items()):
+            if notify(kind="records_reminder", dedupe_key=f"records-reminder:{cycle.id}:{hospital_id}",
+                      hospital_id=hospital_id, subject=f"Cycle {cycle.code}: {count} sampled records still missing",
+                      body=f"{count} records sampled for review in cycle {cycle.code} have not been submitted. "
+                           f"The upload deadline is {deadline}; records missing after it are reviewed as missing."):
+                report.reminders += 1
+    if today > deadline:
+        for item in _awaiting(cycle):
+            move(item, Action.MARK_RECORDS_MISSING, SYSTEM, {"deadline": deadline.isoformat()})
+            report.records_missing += 1
+        _once(cycle, "record_upload_deadline_passed", report)
+
+
+def _review_reminders(cycle: Cycle, today: date, report: CalendarReport) -> None:
+    deadline = cycle.review_deadline
+    if not deadline - timedelta(days=REMINDER_DAYS) <= today <= deadline:
+        return
+    open_sheets = db.select(Assignment.expert_id, db.func.count(Assignment.id)).join(ReviewItem).outerjoin(
+        Scoresheet, Scoresheet.assignment_id == Assignment.id).where(
+        ReviewItem.cycle_id == cycle.id, Assignment.status == "active",
+        ReviewItem.state.in_([State.ASSIGNED.value, State.IN_REVIEW.value]),
+        db.or_(Scoresheet.id.is_(None), Scoresheet.status != "submitted")).group_by(Assignment.expert_id)
+    for expert_id, count in db.session.execute(open_sheets).all():
+        user_id = db.session.scalar(db.select(User.id).where(User.expert_id == expert_id))
+        if user_id and notify(kind="review_reminder", dedupe_key=f"review-reminder:{cycle.id}:{expert_id}",
+                              user_id=user_id, subject=f"Cycle {cycle.code}: {count} reviews to finish",
+                              body=f"You have {count} unfinished reviews in cycle {cycle.code}; "
+                                   f"the review deadline is {deadline}."):
+            report.reminders += 1

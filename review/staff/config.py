@@ -1,0 +1,256 @@
+"""The review office's configuration screens: policy versions, cycle calendar, DRG discharges, average costs.
+
+Routes are added to the `staff` blueprint; routes.py imports this module at its end.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from review.auth import current_actor, roles_required
+from review.extensions import db
+from review.forms import attach_errors
+from review.models import DrgAverageCost, User
+from review.pagination import paginate
+from review.services import average_costs, cycles, policies
+from review.services.context import ValidationFailed
+from review.staff.config_forms import AverageCostUploadForm, ComputeForm, CycleForm, PolicyForm, VolumesForm
+from review.staff.routes import OFFICE, READERS, bp
+from workflows.money import format_fen
+
+ADMIN = ("admin",)
+
+CYCLE_STATUS = {"planned": _l("Planned"), "open": _l("Open"), "closed": _l("Closed")}
+OPEN_WINDOW = {
+    "application": _l("Application window open"),
+    "record_upload": _l("Record upload under way"),
+    "review": _l("Review under way"),
+    "settlement": _l("Awaiting settlement"),
+}
+POLICY_FIELDS = {
+    "base_rate_fen": _l("Base rate"),
+    "quota_share": _l("Application quota"),
+    "high_cost_multiple": _l("High-cost multiple"),
+    "high_cost_bands": _l("High-cost bands"),
+    "long_stay_days": _l("Long stay (days)"),
+    "icu_share": _l("ICU share"),
+    "newborn_weight_grams": _l("Newborn weight (g)"),
+    "newborn_cost_multiple": _l("Newborn cost multiple"),
+    "new_technology_codes": _l("New drugs and technologies"),
+    "panel_size": _l("Panel size"),
+    "appeal_days": _l("Appeal days"),
+    "payment_method": _l("Payment method"),
+    "fixed_loss_threshold_fen": _l("Fixed-loss threshold"),
+    "min_reviewed_for_extrapolation": _l("Minimum reviewed records"),
+}
+PAYMENT_METHOD_SHORT = {"fee_for_service": _l("Fee for service"), "cms_outlier": _l("CMS outlier")}
+SOURCE = {"imported": _l("Imported"), "computed": _l("Computed from cases")}
+SKIP_REASON = {"too_few": _l("Too few cases"), "unknown": _l("Not in the DRG catalogue")}
+
+
+def _flash_unplaced(form: object, failure: ValidationFailed) -> None:
+    for message in attach_errors(form, failure):  # type: ignore[arg-type]
+        flash(message, "error")
+
+
+# --- policy ------------------------------------------------------------------------------------------------
+
+def _shown(name: str, value: object) -> str:
+    """A policy figure as the history table shows it: yuan for money, percent for shares."""
+    if value is None or value == []:
+        return "—"
+    if name.endswith("_fen"):
+        return "¥ " + format_fen(int(value))  # type: ignore[call-overload]
+    if name in ("quota_share", "icu_share"):
+        return policies.plain(Decimal(str(value)) * 100) + " %"
+    if name == "high_cost_bands":
+        return "; ".join(f"≤ {band['max_weight']}: {band['multiple']} ×" for band in value)  # type: ignore[attr-defined]
+    if name == "new_technology_codes":
+        return ", ".join(value)  # type: ignore[arg-type]
+    if name == "payment_method":
+        return str(PAYMENT_METHOD_SHORT.get(str(value), value))
+    return str(value)
+
+
+def _policy_page(form: PolicyForm, status: int = 200) -> tuple[str, int]:
+    region = policies.default_region()
+    versions = policies.history(region.id)
+    creator_ids = {v.policy.created_by_id for v in versions if v.policy.created_by_id}
+    creators = dict(db.session.execute(db.select(User.id, User.display_name).where(User.id.in_(creator_ids))).all())
+    history = [{"version": v.policy.version, "created_at": v.policy.created_at, "note": v.policy.note,
+                "created_by": creators.get(v.policy.created_by_id),
+                "changes": [(POLICY_FIELDS.get(name, name), _shown(name, change["from"]), _shown(name, change["to"]))
+                            for name, change in v.changes.items()]} for v in versions]
+    policy = region.current_policy()
+    return render_template("staff/policy.html", region=region, policy=policy, form=form, history=history,
+                           payment_label=_shown("payment_method", policy.payment_method)), status
+
+
+@bp.route("/policy")
+@roles_required(*READERS)
+def policy() -> object:
+    form = PolicyForm(formdata=None)
+    form.fill(policies.default_region().current_policy())
+    return _policy_page(form)
+
+
+@bp.route("/policy", methods=["POST"])
+@roles_required(*ADMIN)
+def save_policy() -> object:
+    form = PolicyForm()
+    if form.validate_on_submit():
+        try:
+            created = policies.new_version(current_actor(), policies.default_region().id, form.changes())
+        except ValidationFailed as failure:
+            _flash_unplaced(form, failure)
+        else:
+            flash(_("Policy version %(v)s saved. Cycles created from now on use it; existing cycles keep "
+                    "their snapshot.", v=created.version), "success")
+            return redirect(url_for("staff.policy"))
+    return _policy_page(form, 422)
+
+
+# --- cycles ------------------------------------------------------------------------------------------------
+
+@bp.route("/cycles", endpoint="cycles")  # the function is named apart so it does not shadow the service module
+@roles_required(*READERS)
+def cycles_calendar() -> object:
+    region = policies.default_region()
+    today = cycles.region_today(region)
+    return render_template("staff/cycles.html", rows=cycles.calendar(region.id, today), today=today,
+                           statuses=CYCLE_STATUS, windows=OPEN_WINDOW)
+
+
+@bp.route("/cycles/new", methods=["GET", "POST"])
+@roles_required(*OFFICE)
+def new_cycle() -> object:
+    region = policies.default_region()
+    form = CycleForm()
+    if request.method == "GET":
+        form.code.data = request.args.get("code") or cycles.suggest_code(region.id, cycles.region_today(region))
+    code = (form.code.data or "").strip().upper()
+    defaults = None
+    try:
+        defaults = cycles.default_dates(code)
+    except ValidationFailed:
+        pass
+    if request.method == "GET" and defaults is not None:
+        for name in cycles.DATE_FIELDS:
+            getattr(form, name).data = getattr(defaults, name)
+    if form.validate_on_submit():
+        # a date left empty takes its default for the code, so changing only the code is enough
+        dates = {name: getattr(form, name).data or (getattr(defaults, name) if defaults else None)
+                 for name in cycles.DATE_FIELDS}
+        try:
+            cycle = cycles.create_cycle(current_actor(), region.id, code, **dates)
+        except ValidationFailed as failure:
+            _flash_unplaced(form, failure)
+        else:
+            flash(_("Cycle %(code)s created with policy version %(v)s.", code=cycle.code,
+                    v=cycle.policy_snapshot.get("version")), "success")
+            return redirect(url_for("staff.cycles"))
+    return render_template("staff/cycle_form.html", form=form, defaults=defaults,
+                           working_days=cycles.WINDOW_WORKING_DAYS), (422 if form.errors else 200)
+
+
+@bp.route("/cycles/<int:cycle_id>/volumes", methods=["GET", "POST"])
+@roles_required(*OFFICE)
+def cycle_volumes(cycle_id: int) -> object:
+    cycle = cycles.get_cycle(cycle_id)
+    form = VolumesForm()
+    errors: dict[str, list[str]] = {}
+    typed: dict[str, str] = {}
+    if form.validate_on_submit():
+        figures: dict[int, int | None] = {}
+        for hospital, _recorded in cycles.volumes(cycle):
+            key = f"volume-{hospital.id}"
+            text = (request.form.get(key) or "").strip()
+            typed[key] = text
+            if not text:
+                figures[hospital.id] = None
+            elif text.isascii() and text.isdigit():
+                figures[hospital.id] = int(text)
+            else:
+                errors[key] = [_("Enter a whole number of discharges, 0 or more.")]
+        if not errors:
+            try:
+                changes = cycles.set_volumes(current_actor(), cycle.id, figures)
+            except ValidationFailed as failure:
+                errors = failure.errors
+            else:
+                flash(_("%(n)s hospitals' DRG discharges updated.", n=len(changes)) if changes
+                      else _("Nothing changed."), "success" if changes else "info")
+                return redirect(url_for("staff.cycle_volumes", cycle_id=cycle.id))
+        for message in errors.get("__all__", []):
+            flash(message, "error")
+    return render_template("staff/cycle_volumes.html", cycle=cycle, form=form, rows=cycles.volumes(cycle),
+                           errors=errors, typed=typed), (422 if errors else 200)
+
+
+# --- DRG average costs -------------------------------------------------------------------------------------
+
+def _average_costs_page(upload: AverageCostUploadForm, compute: ComputeForm, result: object = None,
+                        status: int = 200) -> tuple[str, int]:
+    region = policies.default_region()
+    drg = average_costs.normalise_drg(request.args.get("drg", ""))
+    query = db.select(DrgAverageCost).where(DrgAverageCost.region_id == region.id).order_by(DrgAverageCost.drg)
+    if drg:
+        query = query.where(DrgAverageCost.drg.startswith(drg))
+    page = paginate(query)
+    titles = average_costs.catalogue_titles([row.drg for row in page.items])
+    return render_template("staff/average_costs.html", page=page, titles=titles, drg=drg, upload=upload,
+                           compute=compute, result=result, reasons=SKIP_REASON, sources=SOURCE,
+                           scheme=average_costs.MS_DRG_SCHEME), status
+
+
+def _compute_form(formdata: object = None) -> ComputeForm:
+    form = ComputeForm(formdata=formdata)
+    if formdata is None:
+        start, end = average_costs.default_range(cycles.region_today(policies.default_region()))
+        form.start.data, form.end.data = start, end
+    return form
+
+
+@bp.route("/average-costs", endpoint="average_costs")
+@roles_required(*READERS)
+def average_costs_list() -> object:
+    return _average_costs_page(AverageCostUploadForm(formdata=None), _compute_form())
+
+
+@bp.route("/average-costs/import", methods=["POST"])
+@roles_required(*OFFICE)
+def import_average_costs() -> object:
+    form = AverageCostUploadForm()
+    if form.validate_on_submit():
+        try:
+            result = average_costs.import_csv(current_actor(), policies.default_region().id, form.file.data.stream)
+        except ValidationFailed as failure:
+            _flash_unplaced(form, failure)
+        else:
+            flash(_("%(n)s DRG average costs imported (%(new)s new, %(updated)s replaced).", n=result.written,
+                    new=result.created, updated=result.updated), "success")
+            return redirect(url_for("staff.average_costs"))
+    return _average_costs_page(form, _compute_form(), status=422)
+
+
+@bp.route("/average-costs/compute", methods=["POST"])
+@roles_required(*OFFICE)
+def compute_average_costs() -> object:
+    form = _compute_form(request.form)
+    result = None
+    if form.validate_on_submit():
+        try:
+            result = average_costs.compute_from_cases(current_actor(), policies.default_region().id,
+                                                      form.start.data, form.end.data, form.min_cases.data)
+        except ValidationFailed as failure:
+            _flash_unplaced(form, failure)
+        else:
+            flash(_("%(n)s DRG average costs computed from cases (%(new)s new, %(updated)s replaced); "
+                    "%(skipped)s DRGs kept their figure.", n=result.written, new=result.created,
+                    updated=result.updated, skipped=len(result.skipped)), "success")
+            return _average_costs_page(AverageCostUploadForm(formdata=None), form, result)
+    return _average_costs_page(AverageCostUploadForm(formdata=None), form, status=422)
+
