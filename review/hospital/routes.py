@@ -11,7 +11,7 @@ from review.forms import attach_errors, split_codes
 from review.hospital.forms import ApplyForm, CaseForm, UploadForm
 from review.models import Case, Decision, ReviewItem
 from review.pagination import paginate
-from review.services import applications, cases, documents
+from review.services import applications, cases, documents, notifications, sampling
 from review.services.context import ValidationFailed
 from review.services.items import get_item, scoped
 from workflows.states import State
@@ -31,7 +31,8 @@ def index() -> object:
     recent_cases = db.session.scalars(db.select(Case).where(Case.hospital_id == actor.hospital_id)
                                       .order_by(Case.id.desc()).limit(10)).all()
     return render_template("hospital/index.html", page=paginate(query), state=state, states=list(State),
-                           recent_cases=recent_cases, quotas=applications.open_quotas(actor))
+                           recent_cases=recent_cases, quotas=applications.open_quotas(actor),
+                           notices=notifications.for_hospital(actor.hospital_id))  # type: ignore[arg-type]
 
 
 @bp.route("/cases/new", methods=["GET", "POST"])
@@ -129,6 +130,15 @@ def resubmit(item_id: int) -> object:
     else:
         flash(_("Application submitted and queued for the panel."), "success")
     return redirect(url_for("hospital.item", item_id=item.id))
+
+
+@bp.route("/items/<int:item_id>/submit-records", methods=["POST"])
+@roles_required(HOSPITAL)
+def submit_records(item_id: int) -> object:
+    """A sampled record is complete: it goes to the review office, and no more files can be added."""
+    sampling.submit_records(current_actor(), item_id)
+    flash(_("The medical record was submitted for review."), "success")
+    return redirect(url_for("hospital.item", item_id=item_id))
 
 
 from review.hospital import imports  # noqa: E402,F401  (registers the case-file routes on this blueprint)

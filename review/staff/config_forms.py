@@ -94,8 +94,13 @@ class PolicyForm(FlaskForm):
         number(self.icu_share, "icu_share", 100)
         number(self.high_cost_multiple, "high_cost_multiple")
         number(self.newborn_cost_multiple, "newborn_cost_multiple")
+        for parse, field in ((policies.parse_bands, self.high_cost_bands),
+                             (policies.parse_codes, self.new_technology_codes)):
+            try:
+                values[field.name] = parse(field.data or "")
+            except ValidationFailed as failure:
+                errors.update(failure.errors)
         values.update(
-            high_cost_bands=self.high_cost_bands.data or "", new_technology_codes=self.new_technology_codes.data or "",
             long_stay_days=self.long_stay_days.data, newborn_weight_grams=self.newborn_weight_grams.data,
             panel_size=self.panel_size.data, appeal_days=self.appeal_days.data,
             payment_method=self.payment_method.data,

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import StringField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import BooleanField, DecimalField, IntegerField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 
 class DrawForm(FlaskForm):
@@ -19,3 +19,25 @@ class ConfirmForm(FlaskForm):
 class OverrideForm(FlaskForm):
     note = TextAreaField(_l("Why this application goes to the panel although no rule is met"),
                          validators=[DataRequired(), Length(min=10, max=2000)])
+
+
+def _percent(minimum: float = 0) -> list:
+    return [InputRequired(), NumberRange(min=minimum, max=100)]
+
+
+class SamplingForm(FlaskForm):
+    share = DecimalField(_l("Simple random share of each stratum (%)"), default=10, places=2,
+                         validators=_percent(0.01))
+    stratify_by_hospital = BooleanField(_l("Stratify by hospital"), default=True)
+    min_per_hospital = IntegerField(_l("Minimum records per hospital"), default=2,
+                                    validators=[InputRequired(), NumberRange(min=0, max=1000)])
+    top_cost_ratio = IntegerField(_l("Risk: the N cases with the highest cost ratios"), default=0,
+                                  validators=[InputRequired(), NumberRange(min=0, max=10000)])
+    mismatch_share = DecimalField(_l("Risk: share of cases whose hospital DRG differs (%)"), default=0, places=2,
+                                  validators=_percent())
+    single_mcc_share = DecimalField(_l("Risk: share of cases whose MCC rests on one secondary code (%)"), default=0,
+                                    places=2, validators=_percent())
+    short_stay_share = DecimalField(_l("Risk: share of short stays in high-weight DRGs (%)"), default=0, places=2,
+                                    validators=_percent())
+    published_value = StringField(_l("Published random value (e.g. the lottery draw number)"),
+                                  validators=[DataRequired(), Length(max=200)])

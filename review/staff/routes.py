@@ -106,3 +106,4 @@ def activity() -> object:
         query = query.where(ActivityLog.action.startswith(action))
     return render_template("staff/activity.html", page=paginate(query), action=action)
 from review.staff import config  # noqa: E402,F401  (registers the configuration routes)
+from review.staff import sampling  # noqa: E402,F401  (registers the sampling routes)

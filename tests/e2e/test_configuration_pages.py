@@ -1,0 +1,92 @@
+"""The configuration screens over HTTP: who may read, who may change, and the forms doing what they say."""
+from __future__ import annotations
+
+import io
+
+from review.extensions import db
+from review.models import Cycle, CycleVolume, Policy
+from tests.e2e.test_walkthrough import login
+
+POLICY_FORM = {
+    "base_rate": "19000.00", "quota_share": "4.5", "high_cost_multiple": "3", "high_cost_bands": "1.0 5\n2.0 4",
+    "long_stay_days": "60", "icu_share": "60", "newborn_weight_grams": "1500", "newborn_cost_multiple": "2.5",
+    "new_technology_codes": "02703DZ", "panel_size": "5", "appeal_days": "10", "payment_method": "fee_for_service",
+    "fixed_loss_threshold": "0", "min_reviewed_for_extrapolation": "30", "note": "Raise the base rate",
+}
+PAGES = ("/staff/policy", "/staff/cycles", "/staff/average-costs")
+
+
+def test_admin_edits_the_policy(client, world) -> None:  # type: ignore[no-untyped-def]
+    login(client, "admin")
+    page = client.get("/staff/policy")
+    assert page.status_code == 200 and 'name="base_rate"' in page.text and "18000.00" in page.text
+    bad = client.post("/staff/policy", data={**POLICY_FORM, "high_cost_bands": "1.0 5\nten 4", "base_rate": "1,900"})
+    assert bad.status_code == 422 and "Line 2" in bad.text and "thousands separator" in bad.text
+    saved = client.post("/staff/policy", data=POLICY_FORM)
+    assert saved.status_code == 302
+    policy = db.session.scalars(db.select(Policy).order_by(Policy.version.desc())).first()
+    assert (policy.version, policy.base_rate_fen, policy.panel_size) == (2, 1_900_000, 5)
+    history = client.get("/staff/policy").text
+    assert "Raise the base rate" in history and "4.5 %" in history and "19,000.00" in history
+
+
+def test_staff_and_auditor_read_but_cannot_edit(client, world) -> None:  # type: ignore[no-untyped-def]
+    for username in ("staff", "auditor"):
+        login(client, username)
+        page = client.get("/staff/policy")
+        assert page.status_code == 200 and 'name="base_rate"' not in page.text and "Version history" in page.text
+        assert client.post("/staff/policy", data=POLICY_FORM).status_code == 403
+        for url in PAGES:
+            assert client.get(url).status_code == 200, url
+    assert db.session.scalar(db.select(db.func.count()).select_from(Policy)) == 1
+    assert client.get("/staff/cycles/new").status_code == 403  # the auditor only reads
+    assert client.post("/staff/average-costs/import").status_code == 403
+
+
+def test_hospital_is_refused(client, world) -> None:  # type: ignore[no-untyped-def]
+    login(client, "hosp1")
+    for url in (*PAGES, "/staff/cycles/new", f"/staff/cycles/{world.cycle_id}/volumes"):
+        assert client.get(url).status_code == 403, url
+    assert client.post("/staff/policy", data=POLICY_FORM).status_code == 403
+
+
+def test_create_a_cycle_and_record_volumes(client, world) -> None:  # type: ignore[no-untyped-def]
+    login(client, "staff")
+    form = client.get("/staff/cycles/new")
+    assert form.status_code == 200 and "2026Q4" in form.text and "2027-01-01" in form.text
+    assert "Public holidays are not taken into account" in form.text
+    taken = client.post("/staff/cycles/new", data={"code": "2026Q3"})
+    assert taken.status_code == 422 and "already exists" in taken.text
+    created = client.post("/staff/cycles/new", data={"code": "2026Q4", "application_opens": "2027-01-04",
+                                                     "application_closes": "2027-01-22"})
+    assert created.status_code == 302
+    cycle = db.session.scalars(db.select(Cycle).where(Cycle.code == "2026Q4")).one()
+    assert str(cycle.application_opens) == "2027-01-04" and cycle.record_upload_deadline is not None
+    calendar = client.get("/staff/cycles").text
+    assert "2026Q4" in calendar and "Application window open" in calendar  # 2026Q3 of the world is open today
+    url = f"/staff/cycles/{cycle.id}/volumes"
+    assert f'name="volume-{world.hospitals["H1"]}"' in client.get(url).text
+    bad = client.post(url, data={f"volume-{world.hospitals['H1']}": "12.5"})
+    assert bad.status_code == 422
+    saved = client.post(url, data={f"volume-{world.hospitals['H1']}": "1234"})
+    assert saved.status_code == 302
+    assert db.session.scalars(db.select(CycleVolume.drg_discharges).where(
+        CycleVolume.cycle_id == cycle.id, CycleVolume.hospital_id == world.hospitals["H1"])).one() == 1234
+
+
+def test_average_costs_page_lists_an_imported_figure(client, world) -> None:  # type: ignore[no-untyped-def]
+    login(client, "staff")
+    csv_file = "DRG,均费,病例数\n321,76543.21,88\n".encode("gb18030")
+    done = client.post("/staff/average-costs/import", data={"file": (io.BytesIO(csv_file), "costs.csv")},
+                       content_type="multipart/form-data")
+    assert done.status_code == 302
+    page = client.get("/staff/average-costs?drg=321")
+    assert page.status_code == 200 and "76,543.21" in page.text and "88" in page.text and "Imported" in page.text
+    bad = client.post("/staff/average-costs/import", data={"file": (io.BytesIO(b"drg,average_cost\n321,abc\n"), "x.csv")},
+                      content_type="multipart/form-data")
+    assert bad.status_code == 422 and "Row 2" in bad.text
+    computed = client.post("/staff/average-costs/compute", data={"start": "2026-01-01", "end": "2026-03-31",
+                                                                "min_cases": "10"})
+    assert computed.status_code == 200 and "Computed from cases" in computed.text
+    login(client, "auditor")
+    assert "76,543.21" in client.get("/staff/average-costs?drg=321").text
