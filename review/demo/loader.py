@@ -13,10 +13,11 @@ from review.extensions import db
 from review.models import (Cycle, CycleVolume, Decision, DrgAverageCost, DrgCatalogue, Expert, Hospital, Policy, Region,
                            ReviewItem, User)
 from review.models.types import utcnow
-from review.services import applications, cases, decisions, documents, panels, reviews
+from review.services import applications, cases, decisions, documents, panels, reviews, sampling
 from review.services.catalogue import MS_DRG_SCHEME, load_weights
 from review.services.context import Actor
 from review.demo import dataset
+from workflows.sampling import PlanConfig
 from workflows.states import Role
 
 DEMO_PASSWORD = "demo-review-2026"
@@ -73,7 +74,8 @@ def _cycle(region: Region) -> Cycle:
     opens = min(date(2026, 10, 1), today - timedelta(days=7))
     closes = max(date(2026, 10, 22), today + timedelta(days=30))
     cycle = Cycle(region_id=region.id, code="2026Q3", quarter_start=date(2026, 7, 1), quarter_end=date(2026, 9, 30),
-                  application_opens=opens, application_closes=closes, review_deadline=closes + timedelta(days=30),
+                  application_opens=opens, application_closes=closes, record_upload_deadline=closes + timedelta(days=10),
+                  review_deadline=closes + timedelta(days=30), settlement_date=closes + timedelta(days=60),
                   status="open", policy_snapshot=region.current_policy().snapshot())
     db.session.add(cycle)
     db.session.flush()
@@ -128,3 +130,5 @@ def _advance_some(cycle: Cycle) -> None:
     first = db.session.scalars(db.select(Decision).order_by(Decision.id).limit(1)).first()
     if first is not None:
         decisions.issue(staff, first.id)
+    sampling.create_plan(staff, cycle.id, PlanConfig(share=Decimal("0.2"), min_per_hospital=1, top_cost_ratio=2),
+                         PUBLISHED_VALUE)

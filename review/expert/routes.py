@@ -10,7 +10,7 @@ from review.extensions import db
 from review.forms import attach_errors
 from review.models import Assignment, ReviewItem
 from review.pagination import paginate
-from review.services import documents, reviews
+from review.services import documents, notifications, reviews
 from review.services.context import ValidationFailed
 
 bp = Blueprint("expert", __name__, url_prefix="/expert")
@@ -24,7 +24,8 @@ def index() -> object:
     query = (db.select(Assignment).join(ReviewItem)
              .where(Assignment.expert_id == actor.expert_id, Assignment.status == "active")
              .order_by(Assignment.id.desc()))
-    return render_template("expert/index.html", page=paginate(query))
+    return render_template("expert/index.html", page=paginate(query),
+                           notices=notifications.for_user(actor.user_id))  # type: ignore[arg-type]
 
 
 @bp.route("/assignments/<int:assignment_id>", methods=["GET", "POST"])
