@@ -236,3 +236,15 @@ def set_volumes(actor: Actor, cycle_id: int, figures: dict[int, int | None]) -> 
                         {"code": cycle.code, "changes": changes})
         db.session.commit()
     return changes
+
+
+def cycle_for_draw(actor: Actor, cycle_id: int, published_value: str) -> tuple[Cycle, str]:
+    """The common gate of every seeded draw: office roles only, a published value given, the cycle known."""
+    actor.require(Role.STAFF, Role.ADMIN)
+    published_value = published_value.strip()
+    if not published_value:
+        raise ValidationFailed({"published_value": [str(_l("Enter the published random value used as the seed."))]})
+    cycle = db.session.get(Cycle, cycle_id)
+    if cycle is None:
+        raise NotFound(_l("No such cycle."))
+    return cycle, published_value

@@ -8,12 +8,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from flask_babel import lazy_gettext as _l
 
 from review.extensions import db
-from review.models import Assignment, Cycle, Expert, ReviewItem
+from review.models import Assignment, Expert, ReviewItem
 from review.services import activity
-from review.services.context import Actor, NotFound, ValidationFailed
+from review.services.cycles import cycle_for_draw
+from review.services.context import Actor
 from review.services.items import move
 from workflows.assignment import Candidate, draw_panel, seed_from
 from workflows.states import Action, Role, State
@@ -30,13 +30,7 @@ class DrawSummary:
 
 def draw_cycle_panels(actor: Actor, cycle_id: int, published_value: str) -> DrawSummary:
     """Assign every queued item of the cycle in one transaction; unfillable items stay queued and are listed."""
-    actor.require(Role.STAFF, Role.ADMIN)
-    published_value = published_value.strip()
-    if not published_value:
-        raise ValidationFailed({"published_value": [str(_l("Enter the published random value used as the seed."))]})
-    cycle = db.session.get(Cycle, cycle_id)
-    if cycle is None:
-        raise NotFound(_l("No such cycle."))
+    cycle, published_value = cycle_for_draw(actor, cycle_id, published_value)
     items = list(db.session.scalars(db.select(ReviewItem).where(
         ReviewItem.cycle_id == cycle.id, ReviewItem.state == State.QUEUED.value).order_by(ReviewItem.id)
         .with_for_update()))

@@ -14,7 +14,8 @@ from flask_babel import lazy_gettext as _l
 from review.extensions import db
 from review.models import Case, Cycle, Decision, DrgAverageCost, Hospital, ReviewItem, SamplingPlan
 from review.services import activity
-from review.services.context import Actor, NotFound, ServiceError, ValidationFailed
+from review.services.cycles import cycle_for_draw
+from review.services.context import Actor, NotFound, ServiceError
 from review.services.items import get_item, move
 from review.services.notifications import notify
 from workflows.extrapolation import Report, ReviewedRecord, StratumInput, extrapolate
@@ -58,13 +59,7 @@ def _from_snapshot(rows: list[list]) -> list[Unit]:
 
 def create_plan(actor: Actor, cycle_id: int, config: PlanConfig, published_value: str) -> SamplingPlan:
     """Snapshot, seed, draw, and open one sampled item per drawn case, all in one transaction."""
-    actor.require(Role.STAFF, Role.ADMIN)
-    published_value = published_value.strip()
-    if not published_value:
-        raise ValidationFailed({"published_value": [str(_l("Enter the published random value used as the seed."))]})
-    cycle = db.session.get(Cycle, cycle_id)
-    if cycle is None:
-        raise NotFound(_l("No such cycle."))
+    cycle, published_value = cycle_for_draw(actor, cycle_id, published_value)
     units = _units(cycle)
     if not units:
         raise ServiceError(_l("Cycle %(code)s has no unsampled cases to draw from.", code=cycle.code))
