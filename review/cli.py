@@ -125,6 +125,27 @@ def register_cli(app: Flask) -> None:
             raise click.ClickException(f"sampling plan {plan_id} does not verify")
         click.echo(f"sampling plan {plan_id} verified: the same cases are drawn")
 
+    assignment_cli = AppGroup("assignment", help="Panel assignment runs.")
+
+    @assignment_cli.command("verify")
+    @click.argument("run_id", type=int)
+    def verify_assignment(run_id: int) -> None:
+        """Recompute an assignment run from its stored input and seed; exit 1 if anything differs."""
+        from review.services.assignment_runs import verify
+
+        result = verify(run_id)
+        checks = [("stored input hash", result.input_intact), ("seed from the published value", result.seed_matches),
+                  ("recomputed assignment hash", result.recomputed_hash == result.stored_hash)]
+        if result.applied_match is not None:
+            checks.append(("seated experts in the database", result.applied_match))
+        for label, ok in checks:
+            click.echo(f"{label}: {'matches' if ok else 'DIFFERS'}")
+        if result.versions_then != result.versions_now:
+            click.echo(f"note: computed with {result.versions_then}, verified with {result.versions_now}")
+        if not result.ok:
+            raise click.ClickException(f"assignment run {run_id} does not verify")
+        click.echo(f"assignment run {run_id} verified: hash {result.stored_hash}")
+
     calendar_cli = AppGroup("calendar", help="The quarterly calendar.")
 
     @calendar_cli.command("run")
@@ -140,6 +161,7 @@ def register_cli(app: Flask) -> None:
                    f"reminders {report.reminders}")
 
     app.cli.add_command(sampling_cli)
+    app.cli.add_command(assignment_cli)
     app.cli.add_command(calendar_cli)
     app.cli.add_command(cases_cli)
     app.cli.add_command(activity_cli)

@@ -31,6 +31,8 @@ class BaseConfig:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute"
+    ASSIGNMENT_CANDIDATES_PER_ITEM = int(os.environ.get("ASSIGNMENT_CANDIDATES_PER_ITEM", 50))
+    """Per item and specialty tier, the lowest-noise candidates the solver considers (0: all)."""
     DRG_WEIGHTS_FILE = str(PROJECT_ROOT / "review" / "data" / "ms_drg_v43_fy2026_weights.csv")
     CELERY: dict = {
         "timezone": "Asia/Shanghai",

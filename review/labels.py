@@ -107,3 +107,47 @@ TITLE = {
     "attending_physician": _l("Attending physician"),
     "resident_physician": _l("Resident physician"),
 }
+
+SPECIALTY = {
+    "cardiology": _l("Cardiology"),
+    "neurology": _l("Neurology"),
+    "general_surgery": _l("General surgery"),
+    "orthopaedics": _l("Orthopaedics"),
+    "oncology": _l("Oncology"),
+    "respiratory": _l("Respiratory medicine"),
+    "critical_care": _l("Critical care medicine"),
+    "neonatology": _l("Neonatology"),
+    "nephrology": _l("Nephrology"),
+    "gastroenterology": _l("Gastroenterology"),
+    "ophthalmology": _l("Ophthalmology"),
+    "otolaryngology": _l("Otolaryngology"),
+    "dermatology": _l("Dermatology"),
+    "endocrinology": _l("Endocrinology"),
+    "urology": _l("Urology"),
+    "gynaecology": _l("Gynaecology"),
+    "obstetrics": _l("Obstetrics"),
+    "haematology": _l("Haematology"),
+    "infectious_disease": _l("Infectious diseases"),
+    "psychiatry": _l("Psychiatry"),
+    "burns": _l("Burns and plastic surgery"),
+    "general_medicine": _l("General medicine"),
+}
+
+HOSPITAL_LEVEL = {
+    "tertiary": _l("Tertiary hospital"),
+    "secondary": _l("Secondary hospital"),
+    "primary": _l("Primary care institution"),
+}
+
+TIER = {
+    "exact": _l("Same specialty"),
+    "related": _l("Related specialty (fallback)"),
+}
+
+RUN_STAGE = {
+    "queued": _l("Waiting to start"),
+    "snapshot": _l("Reading items and the expert pool"),
+    "solving": _l("Solving the assignment"),
+    "proposed": _l("Proposal ready"),
+    "failed": _l("Failed"),
+}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from review.services import calendar, intake, letters
+from review.services import assignment_runs, calendar, intake, letters
 
 
 @shared_task(name="review.render_letter", autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
@@ -20,3 +20,8 @@ def run_import(job_id: int) -> None:
 def run_calendar() -> None:
     """Daily (Celery beat): the calendar for today in the bureau's time zone."""
     calendar.run(calendar.today_in_region())
+
+
+@shared_task(name="review.run_assignment")
+def run_assignment(job_id: int) -> int | None:
+    return assignment_runs.execute(job_id)

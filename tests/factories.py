@@ -50,7 +50,9 @@ def build_world() -> World:
     region = Region(code="T01", name_en="Test Pooling Area", name_zh="测试统筹区")
     db.session.add(region)
     db.session.flush()
-    db.session.add(Policy(region_id=region.id, version=1, base_rate_fen=BASE_RATE_FEN))
+    # Secondary-hospital experts qualify here, so the six-expert pool can seat three on every hospital's items.
+    db.session.add(Policy(region_id=region.id, version=1, base_rate_fen=BASE_RATE_FEN,
+                          panel_hospital_levels=["tertiary", "secondary"]))
     hospitals = {}
     for code, level, coefficient in (("H1", "tertiary", "1.10"), ("H2", "tertiary", "1.00"),
                                      ("H3", "secondary", "0.90")):
@@ -78,7 +80,7 @@ def build_world() -> World:
                                                ("H2", "chief_physician"), ("H2", "deputy_chief_physician"),
                                                ("H3", "deputy_chief_physician"), ("H3", "attending_physician")],
                                               start=1):
-        expert = Expert(name_en=f"Dr Expert {index}", name_zh=f"专家{index}", title=title,
+        expert = Expert(code=f"E{index:03d}", name_en=f"Dr Expert {index}", name_zh=f"专家{index}", title=title,
                         hospital_id=hospitals[hospital], specialties=["cardiology"])
         db.session.add(expert)
         db.session.flush()

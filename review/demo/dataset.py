@@ -197,6 +197,26 @@ EXPERTS: tuple[ExpertSeed, ...] = (
     ExpertSeed("expert10", "Xu Jun", "徐军", "deputy_chief_physician", "H004", ("neurology", "critical_care")),
     ExpertSeed("expert11", "Sun Li", "孙丽", "attending_physician", "H004", ("neonatology", "respiratory")),
     ExpertSeed("expert12", "Ma Tao", "马涛", "attending_physician", "H005", ("orthopaedics", "nephrology")),
+    ExpertSeed("expert13", "Gao Yan", "高燕", "chief_physician", "H002", ("cardiology", "general_medicine")),
+    ExpertSeed("expert14", "Lin Hui", "林慧", "deputy_chief_physician", "H003", ("infectious_disease", "respiratory")),
+    ExpertSeed("expert15", "He Jian", "何健", "chief_physician", "H001", ("orthopaedics", "general_surgery")),
+    ExpertSeed("expert16", "Luo Ping", "罗平", "deputy_chief_physician", "H002", ("neurology", "endocrinology")),
+    ExpertSeed("expert17", "Zheng Hong", "郑红", "chief_physician", "H003",
+               ("general_medicine", "endocrinology", "dermatology")),
+    ExpertSeed("expert18", "Xie Bo", "谢波", "deputy_chief_physician", "H001", ("infectious_disease", "critical_care")),
+)
+
+# Specialties that may stand in for each other (both ways) when too few exact specialists are free.
+RELATED_SPECIALTIES: tuple[tuple[str, str], ...] = (
+    ("cardiology", "critical_care"), ("respiratory", "critical_care"), ("neurology", "critical_care"),
+    ("neonatology", "critical_care"), ("general_surgery", "gastroenterology"), ("oncology", "general_surgery"),
+    ("oncology", "gastroenterology"), ("orthopaedics", "general_surgery"), ("endocrinology", "general_medicine"),
+    ("dermatology", "general_medicine"), ("nephrology", "general_medicine"), ("infectious_disease", "respiratory"),
+)
+
+# A declared conflict: (expert username, hospital code, reason).
+DECLARED_CONFLICTS: tuple[tuple[str, str, str], ...] = (
+    ("expert08", "H002", "Visiting consultant in the cardiology department of H002 during 2026."),
 )
 
 

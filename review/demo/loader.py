@@ -10,10 +10,10 @@ from weasyprint import HTML
 
 from review.auth import hash_password
 from review.extensions import db
-from review.models import (Cycle, CycleVolume, Decision, DrgAverageCost, DrgCatalogue, Expert, Hospital, Policy, Region,
-                           ReviewItem, User)
+from review.models import (Cycle, CycleVolume, Decision, DrgAverageCost, DrgCatalogue, Expert, ExpertConflict, Hospital,
+                           Policy, Region, ReviewItem, SpecialtyRelation, User)
 from review.models.types import utcnow
-from review.services import applications, cases, decisions, documents, panels, reviews, sampling
+from review.services import applications, assignment_runs, cases, decisions, documents, reviews, sampling
 from review.services.catalogue import MS_DRG_SCHEME, load_weights
 from review.services.context import Actor
 from review.demo import dataset
@@ -55,13 +55,21 @@ def _reference_data() -> tuple[Region, dict[str, Hospital]]:
 
 def _people(hospitals: dict[str, Hospital]) -> None:
     password = hash_password(DEMO_PASSWORD)
+    experts: dict[str, int] = {}
     for e in dataset.EXPERTS:
-        expert = Expert(name_en=e.name_en, name_zh=e.name_zh, title=e.title,
+        expert = Expert(code=e.username.upper(), name_en=e.name_en, name_zh=e.name_zh, title=e.title,
                         hospital_id=hospitals[e.hospital_code].id, specialties=list(e.specialties))
         db.session.add(expert)
         db.session.flush()
+        experts[e.username] = expert.id
         db.session.add(User(username=e.username, password_hash=password, role="expert", display_name=e.name_en,
                             expert_id=expert.id))
+    for specialty, stand_in in dataset.RELATED_SPECIALTIES:
+        db.session.add(SpecialtyRelation(specialty=specialty, stand_in=stand_in))
+        db.session.add(SpecialtyRelation(specialty=stand_in, stand_in=specialty))
+    for username, hospital_code, reason in dataset.DECLARED_CONFLICTS:
+        db.session.add(ExpertConflict(expert_id=experts[username], hospital_id=hospitals[hospital_code].id,
+                                      starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31), reason=reason))
     for u in dataset.USERS:
         db.session.add(User(username=u.username, password_hash=password, role=u.role, display_name=u.display_name,
                             hospital_id=hospitals[u.hospital_code].id if u.hospital_code else None,
@@ -117,7 +125,8 @@ def load() -> dict[str, int]:
 def _advance_some(cycle: Cycle) -> None:
     """Draw the panels, complete two reviews and issue one decision, so every screen has something to show."""
     staff = _actor_for("staff")
-    panels.draw_cycle_panels(staff, cycle.id, PUBLISHED_VALUE)
+    job = assignment_runs.start(staff, cycle.id, PUBLISHED_VALUE)  # runs at once: demo tasks are eager
+    assignment_runs.apply(staff, job.id)
     experts = {u.expert_id: u.username for u in db.session.scalars(db.select(User).where(User.role == "expert"))}
     assigned = db.session.scalars(db.select(ReviewItem).where(
         ReviewItem.cycle_id == cycle.id, ReviewItem.state == "assigned").order_by(ReviewItem.id).limit(2)).all()

@@ -1,5 +1,6 @@
 """All models, imported here so Alembic and `create_all` see every table."""
 from review.models.activity import ActivityLog
+from review.models.assignment_run import AssignmentJob, AssignmentRun
 from review.models.case import Case
 from review.models.catalogue import DrgAverageCost, DrgCatalogue
 from review.models.cycle import Cycle, CycleEvent, CycleVolume
@@ -8,11 +9,12 @@ from review.models.intake import ApiToken, IdempotencyRecord, ImportJob
 from review.models.ledger import Account, JournalEntry, JournalLine
 from review.models.organisation import Hospital, Policy, Region
 from review.models.people import Expert, User
+from review.models.pool import ExpertConflict, SpecialtyRelation
 from review.models.review_item import Assignment, Document, ReviewItem, Scoresheet
 from review.models.sampling import Notification, SamplingPlan
 
 __all__ = [
-    "Account", "ActivityLog", "ApiToken", "IdempotencyRecord", "ImportJob", "Assignment", "Case", "Cycle", "CycleEvent", "CycleVolume", "Decision", "Document", "DrgAverageCost",
-    "DrgCatalogue", "Expert", "Hospital", "JournalEntry", "JournalLine", "Notification", "Policy", "Region", "ReviewItem", "SamplingPlan",
+    "Account", "ActivityLog", "AssignmentJob", "AssignmentRun", "ApiToken", "IdempotencyRecord", "ImportJob", "Assignment", "Case", "Cycle", "CycleEvent", "CycleVolume", "Decision", "Document", "DrgAverageCost",
+    "DrgCatalogue", "Expert", "ExpertConflict", "Hospital", "JournalEntry", "JournalLine", "Notification", "Policy", "Region", "ReviewItem", "SamplingPlan", "SpecialtyRelation",
     "Scoresheet", "User",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from review.extensions import db
@@ -34,6 +34,8 @@ class Policy(db.Model):
         CheckConstraint("base_rate_fen > 0", name="base_rate_positive"),
         CheckConstraint("panel_size >= 3 AND panel_size % 2 = 1", name="panel_size_odd"),
         CheckConstraint("payment_method IN ('fee_for_service', 'cms_outlier')", name="payment_method"),
+        CheckConstraint("panel_min_title IN ('chief_physician', 'deputy_chief_physician', 'attending_physician', "
+                        "'resident_physician')", name="panel_min_title"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
@@ -52,6 +54,11 @@ class Policy(db.Model):
     newborn_cost_multiple: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=Decimal("2.5"), server_default="2.5")
     new_technology_codes: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     min_reviewed_for_extrapolation: Mapped[int] = mapped_column(default=30, server_default="30")
+    panel_min_title: Mapped[str] = mapped_column(String(40), default="deputy_chief_physician",
+                                                 server_default="deputy_chief_physician")
+    panel_hospital_levels: Mapped[list] = mapped_column(JSON, default=lambda: ["tertiary"],
+                                                        server_default='["tertiary"]')
+    panel_one_per_hospital: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     note: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -77,6 +84,9 @@ class Policy(db.Model):
             "newborn_cost_multiple": str(self.newborn_cost_multiple),
             "new_technology_codes": list(self.new_technology_codes or []),
             "min_reviewed_for_extrapolation": self.min_reviewed_for_extrapolation,
+            "panel_min_title": self.panel_min_title,
+            "panel_hospital_levels": list(self.panel_hospital_levels or []),
+            "panel_one_per_hospital": self.panel_one_per_hospital,
         }
 
 

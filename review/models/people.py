@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, String, false
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from review.extensions import db
@@ -18,10 +18,14 @@ class Expert(db.Model):
     __tablename__ = "experts"
     __table_args__ = (
         CheckConstraint(
-            "title IN ('chief_physician', 'deputy_chief_physician', 'attending_physician')", name="title"
+            "title IN ('chief_physician', 'deputy_chief_physician', 'attending_physician', 'resident_physician')",
+            name="title",
         ),
+        CheckConstraint("cap_per_cycle >= 0", name="cap"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    """The bureau's register number; CSV imports match experts on it."""
     name_en: Mapped[str] = mapped_column(String(120))
     name_zh: Mapped[str] = mapped_column(String(120))
     title: Mapped[str] = mapped_column(String(40))
@@ -29,6 +33,7 @@ class Expert(db.Model):
     specialties: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     cap_per_cycle: Mapped[int] = mapped_column(default=30)
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     hospital: Mapped[Hospital] = relationship()
 

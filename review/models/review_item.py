@@ -89,12 +89,19 @@ class Assignment(db.Model):
     __table_args__ = (
         UniqueConstraint("item_id", "expert_id"),
         CheckConstraint("status IN ('active', 'recused')", name="status"),
+        CheckConstraint("tier IN ('exact', 'related')", name="tier"),
+        CheckConstraint("(status = 'recused') = (recused_at IS NOT NULL)", name="recused_at"),
+        CheckConstraint("status = 'active' OR length(recusal_reason) > 0", name="recusal_reason"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("review_items.id"), index=True)
     expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id"), index=True)
     rank: Mapped[int]
     status: Mapped[str] = mapped_column(String(10), default="active")
+    tier: Mapped[str] = mapped_column(String(10), default="exact", server_default="exact")
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("assignment_runs.id"), index=True)
+    recusal_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    recused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     item: Mapped[ReviewItem] = relationship(back_populates="assignments")

@@ -8,11 +8,10 @@ from review.auth import current_actor, roles_required
 from review.extensions import db
 from review.models import ActivityLog, Cycle, Decision, Hospital, ReviewItem
 from review.pagination import paginate
-from review.services import applications, decisions, panels
-from review.services.context import ValidationFailed
+from review.services import applications, decisions
 from review.services.documents import item_documents
 from review.services.items import get_item
-from review.staff.forms import ConfirmForm, DrawForm, OverrideForm
+from review.staff.forms import ConfirmForm, OverrideForm
 from workflows.states import State
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -38,24 +37,6 @@ def index() -> object:
                            hospital_id=hospital_id, states=list(State), counts=counts,
                            hospitals=db.session.scalars(db.select(Hospital).order_by(Hospital.code)).all(),
                            page=paginate(query))
-
-
-@bp.route("/cycles/<int:cycle_id>/panel", methods=["GET", "POST"])
-@roles_required(*READERS)
-def panel(cycle_id: int) -> object:
-    cycle = db.get_or_404(Cycle, cycle_id)
-    form = DrawForm()
-    summary = None
-    if form.validate_on_submit():
-        try:
-            summary = panels.draw_cycle_panels(current_actor(), cycle.id, form.published_value.data or "")
-        except ValidationFailed as failure:
-            form.published_value.errors = [*form.published_value.errors, *failure.errors.get("published_value", [])]  # type: ignore[assignment]
-        else:
-            flash(_("%(n)s items assigned with seed %(seed)s.", n=summary.assigned, seed=summary.seed[:16]), "success")
-    queued = db.session.scalar(db.select(db.func.count()).where(
-        ReviewItem.cycle_id == cycle.id, ReviewItem.state == State.QUEUED.value))
-    return render_template("staff/panel.html", cycle=cycle, form=form, summary=summary, queued=queued)
 
 
 @bp.route("/items/<int:item_id>")
@@ -107,3 +88,5 @@ def activity() -> object:
     return render_template("staff/activity.html", page=paginate(query), action=action)
 from review.staff import config  # noqa: E402,F401  (registers the configuration routes)
 from review.staff import sampling  # noqa: E402,F401  (registers the sampling routes)
+from review.staff import assignment  # noqa: E402,F401  (registers the panel assignment routes)
+from review.staff import experts  # noqa: E402,F401  (registers the expert pool routes)

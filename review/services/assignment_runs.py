@@ -1,0 +1,292 @@
+"""Panel assignment runs: snapshot the cycle's items and qualified pool, solve in the worker, let staff inspect
+the proposal, apply it, and let anyone re-verify it later.
+
+The run row holds the whole input, so `verify` needs nothing but the row. Applying re-reads the live input and
+refuses when its hash differs from the run's: a proposal computed before an item was queued, an expert
+deactivated or a conflict declared is never applied.
+"""
+from __future__ import annotations
+
+import platform
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy
+import ortools
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from review.extensions import db
+from review.models import (Assignment, AssignmentJob, AssignmentRun, Case, Cycle, DrgCatalogue, Expert, ExpertConflict,
+                           Hospital, ReviewItem, SpecialtyRelation, User)
+from review.models.types import utcnow
+from review.services import activity
+from review.services.context import SYSTEM, Actor, NotFound, ServiceError
+from review.services.cycles import cycle_for_draw
+from review.services.items import move
+from review.services.notifications import notify
+from workflows.assignment import (ALGORITHM_VERSION, Config, ExpertSpec, ItemSpec, Problem, Solution, canonical_hash,
+                                  seed_from, solve)
+from workflows.pool import qualifies, specialty_for_mdc
+from workflows.states import Action, ItemKind, Role, State
+
+ASSIGNABLE = {ItemKind.APPLICATION.value: State.QUEUED.value, ItemKind.SAMPLED_RECORD.value: State.RECORDS_RECEIVED.value}
+"""The state in which each kind of item waits for its panel."""
+
+
+def library_versions() -> dict[str, str]:
+    return {"ortools": ortools.__version__, "numpy": numpy.__version__, "python": platform.python_version()}
+
+
+def assignable_items(cycle: Cycle, *, for_update: bool = False) -> list[ReviewItem]:
+    query = db.select(ReviewItem).where(ReviewItem.cycle_id == cycle.id, db.or_(*(
+        (ReviewItem.kind == kind) & (ReviewItem.state == state) for kind, state in ASSIGNABLE.items())))
+    if for_update:
+        query = query.with_for_update()
+    return list(db.session.scalars(query.order_by(ReviewItem.id)))
+
+
+def config_for(cycle: Cycle) -> Config:
+    policy = cycle.policy_snapshot
+    return Config(k=int(policy["panel_size"]), one_per_hospital=bool(policy.get("panel_one_per_hospital", False)),
+                  candidates_per_item=int(current_app.config["ASSIGNMENT_CANDIDATES_PER_ITEM"]))
+
+
+def qualified_experts(cycle: Cycle) -> list[Expert]:
+    """Active experts meeting the cycle's qualification rule (title and hospital level from the policy)."""
+    policy = cycle.policy_snapshot
+    min_title = policy.get("panel_min_title", "deputy_chief_physician")
+    levels = policy.get("panel_hospital_levels", ["tertiary"])
+    rows = db.session.execute(db.select(Expert, Hospital.level).join(Hospital, Expert.hospital_id == Hospital.id)
+                              .where(Expert.active.is_(True)).order_by(Expert.id)).all()
+    return [expert for expert, level in rows if qualifies(expert.title, level, min_title, levels)]
+
+
+def build_problem(cycle: Cycle, items: list[ReviewItem]) -> Problem:
+    """The solver's whole input, read from the database as it is now."""
+    item_ids = [item.id for item in items]
+    mdc = dict(db.session.execute(db.select(Case.id, DrgCatalogue.mdc).join(DrgCatalogue, DrgCatalogue.drg == Case.drg)
+                                  .where(Case.id.in_({item.case_id for item in items}))).all()) if items else {}
+    seated: dict[int, set[int]] = {}
+    recused: dict[int, set[int]] = {}
+    if item_ids:
+        for item_id, expert_id, status in db.session.execute(db.select(
+                Assignment.item_id, Assignment.expert_id, Assignment.status).where(Assignment.item_id.in_(item_ids))):
+            (seated if status == "active" else recused).setdefault(item_id, set()).add(expert_id)
+    loads = dict(db.session.execute(db.select(Assignment.expert_id, db.func.count()).join(ReviewItem).where(
+        ReviewItem.cycle_id == cycle.id, Assignment.status == "active").group_by(Assignment.expert_id)).all())
+    experts = qualified_experts(cycle)
+    expert_ids = {expert.id for expert in experts}
+    conflicts = {(c.expert_id, c.hospital_id) for c in db.session.scalars(db.select(ExpertConflict))
+                 if c.expert_id in expert_ids and c.overlaps(cycle.quarter_start, cycle.review_deadline)}
+    return Problem(
+        items=tuple(ItemSpec(item.id, item.hospital_id, specialty_for_mdc(mdc.get(item.case_id)),
+                             frozenset(seated.get(item.id, ())), frozenset(recused.get(item.id, ())))
+                    for item in items),
+        experts=tuple(ExpertSpec(e.id, e.hospital_id, frozenset(e.specialties or ()), e.cap_per_cycle,
+                                 int(loads.get(e.id, 0))) for e in experts),
+        conflicts=frozenset(conflicts),
+        related=frozenset((r.specialty, r.stand_in) for r in db.session.scalars(db.select(SpecialtyRelation))),
+    )
+
+
+def _stats(problem: Problem, solution: Solution) -> dict[str, object]:
+    specialty = {item.item_id: item.specialty or "" for item in problem.items}
+    fallbacks = Counter(specialty[s.item_id] for s in solution.seats if s.tier.value == "related")
+    return {"items": len(problem.items), "experts": len(problem.experts), "seats": len(solution.seats),
+            "fallbacks": solution.fallbacks, "unfilled": len(solution.unfilled),
+            "loads": {str(e): n for e, n in sorted(solution.loads().items())},
+            "fallbacks_by_specialty": dict(sorted(fallbacks.items()))}
+
+
+def record_run(cycle: Cycle, kind: str, published_value: str, seed: str, problem: Problem, config: Config,
+               created_by_id: int | None, parent_run_id: int | None = None) -> tuple[AssignmentRun, Solution]:
+    """Solve and store the run with everything `verify` needs; the caller commits."""
+    started = time.perf_counter()
+    solution = solve(problem, seed, config)
+    elapsed = time.perf_counter() - started
+    run = AssignmentRun(cycle_id=cycle.id, kind=kind, parent_run_id=parent_run_id, published_value=published_value,
+                        seed=seed, algorithm_version=ALGORITHM_VERSION, library_versions=library_versions(),
+                        config=config.as_dict(), input=problem.canonical(), input_hash=problem.input_hash(),
+                        result=solution.canonical(), assignment_hash=solution.assignment_hash(),
+                        stats=_stats(problem, solution), solve_ms=round(elapsed * 1000), created_by_id=created_by_id)
+    db.session.add(run)
+    db.session.flush()
+    return run, solution
+
+
+def draw_seed(published_value: str, cycle: Cycle, input_hash: str) -> str:
+    """The seed of a cycle draw, bound to the value published before it and to the exact input."""
+    return seed_from(published_value, cycle.code, input_hash)
+
+
+# --- jobs: start, execute (worker), apply ---------------------------------------------------------
+
+
+def start(actor: Actor, cycle_id: int, published_value: str) -> AssignmentJob:
+    cycle, published_value = cycle_for_draw(actor, cycle_id, published_value)
+    busy = db.session.scalar(db.select(AssignmentJob.id).where(
+        AssignmentJob.cycle_id == cycle.id, AssignmentJob.status.in_(("queued", "running"))))
+    if busy is not None:
+        raise ServiceError(_l("An assignment run for this cycle is already in progress."))
+    job = AssignmentJob(cycle_id=cycle.id, published_value=published_value, created_by_id=actor.user_id)
+    db.session.add(job)
+    db.session.flush()
+    activity.record(actor, "assignment_run.requested", "assignment_job", job.id, None,
+                    {"cycle": cycle.code, "published_value": published_value})
+    job_id = job.id
+    db.session.commit()
+    from review.tasks import run_assignment  # here, not at the top: the task module imports this one
+
+    # Nothing is read between the commit and the enqueue: an eager task runs in its own session, and a read
+    # here would pin this session to a snapshot from before the run.
+    run_assignment.delay(job_id)
+    return db.session.get(AssignmentJob, job_id)  # type: ignore[return-value]
+
+
+def _progress(job: AssignmentJob, stage: str, progress: int) -> None:
+    job.stage, job.progress = stage, progress
+    db.session.commit()
+
+
+def execute(job_id: int) -> int | None:
+    """Compute the run for a queued job (Celery); a job already started or finished is left alone."""
+    job = db.session.scalars(db.select(AssignmentJob).where(AssignmentJob.id == job_id).with_for_update()).first()
+    if job is None or job.status != "queued":
+        db.session.rollback()
+        return None
+    job.status = "running"
+    _progress(job, "snapshot", 10)
+    try:
+        cycle = job.cycle
+        problem = build_problem(cycle, assignable_items(cycle))
+        seed = draw_seed(job.published_value, cycle, problem.input_hash())
+        _progress(job, "solving", 40)
+        run, solution = record_run(cycle, "draw", job.published_value, seed, problem, config_for(cycle),
+                                   job.created_by_id)
+    except Exception as error:  # the job must end visibly failed, whatever went wrong in the solve
+        db.session.rollback()
+        job = db.session.get(AssignmentJob, job_id)
+        job.status, job.stage, job.finished_at = "failed", "failed", utcnow()  # type: ignore[union-attr]
+        job.message = str(error)[:500]  # type: ignore[union-attr]
+        activity.record(SYSTEM, "assignment_run.failed", "assignment_job", job_id, None, {"error": job.message})  # type: ignore[union-attr]
+        db.session.commit()
+        raise
+    job.run_id, job.status, job.stage, job.progress, job.finished_at = run.id, "done", "proposed", 100, utcnow()
+    activity.record(SYSTEM, "assignment_run.computed", "assignment_run", run.id, None, {
+        "job_id": job.id, "seed": seed, "input_hash": run.input_hash, "assignment_hash": run.assignment_hash,
+        "items": len(problem.items), "seats": len(solution.seats), "fallbacks": solution.fallbacks,
+        "unfilled": len(solution.unfilled), "solve_ms": run.solve_ms})
+    db.session.commit()
+    return run.id
+
+
+def get_job(actor: Actor, job_id: int) -> AssignmentJob:
+    actor.require(Role.STAFF, Role.ADMIN, Role.AUDITOR)
+    job = db.session.get(AssignmentJob, job_id)
+    if job is None:
+        raise NotFound(_l("No such assignment run."))
+    return job
+
+
+def seats_by_item(run: AssignmentRun) -> dict[int, list[tuple[int, str]]]:
+    seats: dict[int, list[tuple[int, str]]] = {}
+    for item_id, expert_id, tier in run.result["seats"]:
+        seats.setdefault(item_id, []).append((expert_id, tier))
+    return seats
+
+
+def place(item: ReviewItem, run: AssignmentRun, seats: list[tuple[int, str]]) -> list[Assignment]:
+    """Seat experts on an item after its existing ranks; the caller logs and moves the item."""
+    rank = db.session.scalar(db.select(db.func.max(Assignment.rank)).where(Assignment.item_id == item.id)) or 0
+    placed = []
+    for offset, (expert_id, tier) in enumerate(seats, start=1):
+        assignment = Assignment(item_id=item.id, expert_id=expert_id, rank=rank + offset, tier=tier, run_id=run.id)
+        db.session.add(assignment)
+        placed.append(assignment)
+    return placed
+
+
+def notify_experts(run: AssignmentRun, expert_items: Counter[int]) -> None:
+    users = dict(db.session.execute(db.select(User.expert_id, User.id).where(
+        User.expert_id.in_(list(expert_items)))).all()) if expert_items else {}
+    for expert_id, count in sorted(expert_items.items()):
+        if expert_id in users:
+            notify(kind="assignment", dedupe_key=f"assignment:{run.id}:{expert_id}", user_id=users[expert_id],
+                   subject=f"Cycle {run.cycle.code}: {count} new review item(s)",
+                   body=f"You have been assigned {count} review item(s) in cycle {run.cycle.code}. "
+                        f"Please review them before {run.cycle.review_deadline.isoformat()}.")
+
+
+def apply(actor: Actor, job_id: int) -> AssignmentJob:
+    """Seat the proposal's experts on its items, once, and only if the input is still what was solved."""
+    actor.require(Role.STAFF, Role.ADMIN)
+    job = db.session.scalars(db.select(AssignmentJob).where(AssignmentJob.id == job_id).with_for_update()).first()
+    if job is None:
+        raise NotFound(_l("No such assignment run."))
+    if job.applied_at is not None:
+        raise ServiceError(_l("This assignment run has already been applied."))
+    if job.status != "done" or job.run is None:
+        raise ServiceError(_l("This assignment run has no result to apply."))
+    run = job.run
+    items = assignable_items(job.cycle, for_update=True)
+    if build_problem(job.cycle, items).input_hash() != run.input_hash:
+        raise ServiceError(_l("The items awaiting a panel or the expert pool changed after this run was computed; "
+                              "start a new run."))
+    seats = seats_by_item(run)
+    seated: Counter[int] = Counter()
+    for item in items:
+        if item.id not in seats:
+            continue
+        place(item, run, seats[item.id])
+        seated.update(expert_id for expert_id, _ in seats[item.id])
+        item.panel_seed = run.seed
+        move(item, Action.ASSIGN, actor, {"run_id": run.id, "experts": len(seats[item.id])})
+    job.applied_at, job.applied_by_id = utcnow(), actor.user_id
+    activity.record(actor, "assignment_run.applied", "assignment_run", run.id, None,
+                    {"job_id": job.id, "assigned_items": len(seats), "unfilled": len(run.result["unfilled"])})
+    notify_experts(run, seated)
+    db.session.commit()
+    return job
+
+
+# --- verification ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verification:
+    run_id: int
+    input_intact: bool
+    seed_matches: bool
+    recomputed_hash: str
+    stored_hash: str
+    applied_match: bool | None
+    versions_then: dict[str, str]
+    versions_now: dict[str, str]
+
+    @property
+    def ok(self) -> bool:
+        return (self.input_intact and self.seed_matches and self.recomputed_hash == self.stored_hash
+                and self.applied_match is not False)
+
+
+def verify(run_id: int) -> Verification:
+    """Recompute a run from its stored input and seed, and compare with what was recorded and seated."""
+    run = db.session.get(AssignmentRun, run_id)
+    if run is None:
+        raise NotFound(_l("No such assignment run."))
+    problem = Problem.from_canonical(run.input)
+    input_intact = canonical_hash(run.input) == run.input_hash == problem.input_hash()
+    seed_matches = run.kind != "draw" or draw_seed(run.published_value, run.cycle, run.input_hash) == run.seed
+    config = Config(**run.config)
+    recomputed = solve(problem, run.seed, config).assignment_hash()
+    applied_match: bool | None = None
+    placed = {(a.item_id, a.expert_id) for a in db.session.scalars(
+        db.select(Assignment).where(Assignment.run_id == run.id))}
+    if placed:
+        applied_match = placed == {(item_id, expert_id) for item_id, expert_id, _ in run.result["seats"]}
+    return Verification(run_id=run.id, input_intact=input_intact, seed_matches=seed_matches,
+                        recomputed_hash=recomputed, stored_hash=run.assignment_hash, applied_match=applied_match,
+                        versions_then=dict(run.library_versions), versions_now=library_versions())
+

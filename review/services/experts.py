@@ -1,0 +1,305 @@
+"""The expert pool: profiles, CSV import, declared conflicts and specialty stand-ins (administrators edit,
+the review office and auditors read). Every change is written to the register with what changed."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from flask_babel import lazy_gettext as _l
+
+from review.extensions import db
+from review.intake.readers import FileRejected, open_table
+from review.models import Expert, ExpertConflict, Hospital, SpecialtyRelation
+from review.services import activity
+from review.services.context import Actor, NotFound, ServiceError, ValidationFailed
+from workflows.pool import SPECIALTIES, TITLES, parse_specialties
+from workflows.states import Role
+
+CODE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
+MAX_CAP = 1000
+MAX_IMPORT_ROWS = 20_000
+
+
+@dataclass(frozen=True)
+class ExpertInput:
+    code: str
+    name_en: str
+    name_zh: str
+    title: str
+    hospital_code: str
+    specialties: tuple[str, ...]
+    cap_per_cycle: int
+    active: bool = True
+    note: str = ""
+
+
+def _check(data: ExpertInput, hospitals: dict[str, int]) -> dict[str, str]:
+    """Field → message for everything wrong with one profile (form and import share these messages)."""
+    errors: dict[str, str] = {}
+    if not CODE.fullmatch(data.code):
+        errors["code"] = str(_l("The expert code is 1–20 letters, digits, '-' or '_'."))
+    if not data.name_en.strip() or len(data.name_en) > 120:
+        errors["name_en"] = str(_l("The English name is required (at most 120 characters)."))
+    if not data.name_zh.strip() or len(data.name_zh) > 120:
+        errors["name_zh"] = str(_l("The Chinese name is required (at most 120 characters)."))
+    if data.title not in TITLES:
+        errors["title"] = str(_l("The title must be one of: %(titles)s.", titles=", ".join(TITLES)))
+    if data.hospital_code not in hospitals:
+        errors["hospital"] = str(_l("No contracted hospital has the code %(code)s.", code=data.hospital_code or "—"))
+    unknown = [s for s in data.specialties if s not in SPECIALTIES]
+    if not data.specialties or unknown:
+        errors["specialties"] = str(_l("Give one or more known specialties (unknown: %(words)s).",
+                                       words=", ".join(unknown) or "—"))
+    if not 0 <= data.cap_per_cycle <= MAX_CAP:
+        errors["cap_per_cycle"] = str(_l("The cap per cycle is a whole number from 0 to %(max)s.", max=MAX_CAP))
+    return errors
+
+
+def _hospitals() -> dict[str, int]:
+    return dict(db.session.execute(db.select(Hospital.code, Hospital.id)).all())
+
+
+def _profile(expert: Expert) -> dict[str, object]:
+    return {"code": expert.code, "name_en": expert.name_en, "name_zh": expert.name_zh, "title": expert.title,
+            "hospital_id": expert.hospital_id, "specialties": list(expert.specialties or []),
+            "cap_per_cycle": expert.cap_per_cycle, "active": expert.active, "note": expert.note}
+
+
+def _write(expert: Expert, data: ExpertInput, hospital_id: int) -> dict[str, list[object]]:
+    before = _profile(expert) if expert.id else {}
+    expert.code, expert.name_en, expert.name_zh = data.code, data.name_en.strip(), data.name_zh.strip()
+    expert.title, expert.hospital_id, expert.specialties = data.title, hospital_id, list(data.specialties)
+    expert.cap_per_cycle, expert.active, expert.note = data.cap_per_cycle, data.active, data.note.strip()
+    after = _profile(expert)
+    return {key: [before.get(key), value] for key, value in after.items() if before.get(key) != value}
+
+
+def save(actor: Actor, expert_id: int | None, data: ExpertInput) -> Expert:
+    actor.require(Role.ADMIN)
+    hospitals = _hospitals()
+    errors = _check(data, hospitals)
+    taken = db.session.scalar(db.select(Expert.id).where(Expert.code == data.code))
+    if taken is not None and taken != expert_id:
+        errors["code"] = str(_l("Another expert already has the code %(code)s.", code=data.code))
+    if errors:
+        raise ValidationFailed({field: [message] for field, message in errors.items()})
+    if expert_id is None:
+        expert = Expert()
+        db.session.add(expert)
+    else:
+        expert = db.session.get(Expert, expert_id)  # type: ignore[assignment]
+        if expert is None:
+            raise NotFound(_l("No such expert."))
+    changes = _write(expert, data, hospitals[data.hospital_code])
+    db.session.flush()
+    activity.record(actor, "expert.created" if expert_id is None else "expert.updated", "expert", expert.id, None,
+                    {"changes": changes})
+    db.session.commit()
+    return expert
+
+
+# --- CSV / XLSX import ------------------------------------------------------------------------------
+
+COLUMNS = {
+    "code": ("code", "编号", "专家编号"),
+    "name_en": ("name_en", "english name", "英文名"),
+    "name_zh": ("name_zh", "chinese name", "姓名", "中文名"),
+    "title": ("title", "职称"),
+    "hospital_code": ("hospital_code", "hospital", "医院编码", "医疗机构编码"),
+    "specialties": ("specialties", "specialty", "专业", "专科"),
+    "cap_per_cycle": ("cap_per_cycle", "cap", "每期上限"),
+    "active": ("active", "在岗", "启用"),
+}
+REQUIRED = ("code", "name_en", "name_zh", "title", "hospital_code", "specialties")
+YES = {"1", "yes", "y", "true", "是", ""}
+NO = {"0", "no", "n", "false", "否"}
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    field: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    created: int
+    updated: int
+    errors: tuple[RowError, ...]
+
+
+def _header_map(headers: list[str]) -> tuple[dict[int, str], list[str]]:
+    lookup = {alias.lower(): name for name, aliases in COLUMNS.items() for alias in aliases}
+    mapping = {index: lookup[h.strip().lower()] for index, h in enumerate(headers) if h.strip().lower() in lookup}
+    missing = [name for name in REQUIRED if name not in mapping.values()]
+    return mapping, missing
+
+
+def _row_input(values: dict[str, str], row: int, errors: list[RowError]) -> ExpertInput | None:
+    known, unknown = parse_specialties(values.get("specialties", ""))
+    cap_text = values.get("cap_per_cycle", "").strip() or "30"
+    active_text = values.get("active", "").strip().lower()
+    if not cap_text.isdigit():
+        errors.append(RowError(row, "cap_per_cycle", str(_l("Expected a whole number, found %(value)s.",
+                                                            value=cap_text))))
+        return None
+    if active_text not in YES | NO:
+        errors.append(RowError(row, "active", str(_l("Expected yes or no, found %(value)s.", value=active_text))))
+        return None
+    title = values.get("title", "").strip().lower().replace(" ", "_")
+    return ExpertInput(code=values.get("code", "").strip(), name_en=values.get("name_en", "").strip(),
+                       name_zh=values.get("name_zh", "").strip(), title=title,
+                       hospital_code=values.get("hospital_code", "").strip(),
+                       specialties=tuple(known + unknown), cap_per_cycle=int(cap_text), active=active_text not in NO)
+
+
+def import_file(actor: Actor, path: Path) -> ImportOutcome:
+    """All or nothing: every row is checked first, and one bad row writes no row at all."""
+    actor.require(Role.ADMIN)
+    try:
+        table = open_table(path, max_bytes=5 * 1024 * 1024, max_rows=MAX_IMPORT_ROWS)
+        mapping, missing = _header_map(table.headers)
+        if missing:
+            raise ValidationFailed({"file": [str(_l("The file lacks the column(s): %(columns)s.",
+                                                    columns=", ".join(missing)))]})
+        rows = list(table.rows)
+    except FileRejected as error:
+        raise ValidationFailed({"file": [str(_l("The file was refused: %(why)s.", why=str(error)))]}) from error
+    hospitals = _hospitals()
+    existing = {e.code: e for e in db.session.scalars(db.select(Expert))}
+    errors: list[RowError] = []
+    parsed: list[ExpertInput] = []
+    seen: dict[str, int] = {}
+    for number, cells in rows:
+        values = {name: cells[index] if index < len(cells) else "" for index, name in mapping.items()}
+        data = _row_input(values, number, errors)
+        if data is None:
+            continue
+        for field, message in _check(data, hospitals).items():
+            errors.append(RowError(number, field, message))
+        if data.code in seen:
+            errors.append(RowError(number, "code", str(_l("The code %(code)s is also on row %(row)s.",
+                                                          code=data.code, row=seen[data.code]))))
+        seen.setdefault(data.code, number)
+        parsed.append(data)
+    if errors:
+        return ImportOutcome(created=0, updated=0, errors=tuple(errors))
+    created = updated = 0
+    for data in parsed:
+        expert = existing.get(data.code)
+        if expert is None:
+            expert = Expert()
+            db.session.add(expert)
+            created += 1
+        else:
+            updated += 1
+        changes = _write(expert, data, hospitals[data.hospital_code])
+        db.session.flush()
+        if changes:
+            activity.record(actor, "expert.imported", "expert", expert.id, None, {"changes": changes})
+    activity.record(actor, "expert.import_finished", "expert", None, None,
+                    {"file": path.name, "created": created, "updated": updated})
+    db.session.commit()
+    return ImportOutcome(created=created, updated=updated, errors=())
+
+
+def template_csv() -> str:
+    header = ",".join(COLUMNS)
+    example = "E0101,Zhang Wei,张伟,chief_physician,H001,cardiology;critical_care,30,yes"
+    return f"{header}\n{example}\n"
+
+
+# --- conflicts ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConflictInput:
+    hospital_id: int
+    starts_on: date
+    ends_on: date | None
+    reason: str
+
+
+def declare_conflict(actor: Actor, expert_id: int, data: ConflictInput) -> ExpertConflict:
+    actor.require(Role.ADMIN, Role.EXPERT)
+    if actor.role == Role.EXPERT and actor.expert_id != expert_id:
+        raise NotFound(_l("No such expert."))
+    if db.session.get(Expert, expert_id) is None:
+        raise NotFound(_l("No such expert."))
+    errors: dict[str, list[str]] = {}
+    if db.session.get(Hospital, data.hospital_id) is None:
+        errors["hospital_id"] = [str(_l("Choose a contracted hospital."))]
+    if data.ends_on is not None and data.ends_on < data.starts_on:
+        errors["ends_on"] = [str(_l("The end date cannot be before the start date."))]
+    if len(data.reason.strip()) < 5:
+        errors["reason"] = [str(_l("Give the reason for the conflict (at least 5 characters)."))]
+    if errors:
+        raise ValidationFailed(errors)
+    conflict = ExpertConflict(expert_id=expert_id, hospital_id=data.hospital_id, starts_on=data.starts_on,
+                              ends_on=data.ends_on, reason=data.reason.strip(), created_by_id=actor.user_id)
+    db.session.add(conflict)
+    db.session.flush()
+    activity.record(actor, "expert.conflict_declared", "expert", expert_id, None,
+                    {"conflict_id": conflict.id, "hospital_id": data.hospital_id, "starts_on": data.starts_on,
+                     "ends_on": data.ends_on, "reason": conflict.reason})
+    db.session.commit()
+    return conflict
+
+
+def end_conflict(actor: Actor, conflict_id: int, ends_on: date) -> ExpertConflict:
+    """A conflict is closed with an end date, never deleted: past runs must stay explainable."""
+    actor.require(Role.ADMIN)
+    conflict = db.session.get(ExpertConflict, conflict_id)
+    if conflict is None:
+        raise NotFound(_l("No such conflict."))
+    if ends_on < conflict.starts_on:
+        raise ValidationFailed({"ends_on": [str(_l("The end date cannot be before the start date."))]})
+    before = conflict.ends_on
+    conflict.ends_on = ends_on
+    activity.record(actor, "expert.conflict_ended", "expert", conflict.expert_id, None,
+                    {"conflict_id": conflict.id, "ends_on": [before, ends_on]})
+    db.session.commit()
+    return conflict
+
+
+# --- specialty relations ----------------------------------------------------------------------------
+
+
+def add_relation(actor: Actor, specialty: str, stand_in: str, *, both_ways: bool = False) -> list[SpecialtyRelation]:
+    actor.require(Role.ADMIN)
+    if specialty not in SPECIALTIES or stand_in not in SPECIALTIES:
+        raise ValidationFailed({"specialty": [str(_l("Choose two known specialties."))]})
+    if specialty == stand_in:
+        raise ValidationFailed({"stand_in": [str(_l("A specialty cannot stand in for itself."))]})
+    pairs = [(specialty, stand_in)] + ([(stand_in, specialty)] if both_ways else [])
+    existing = {(r.specialty, r.stand_in) for r in db.session.scalars(db.select(SpecialtyRelation))}
+    added = []
+    for a, b in pairs:
+        if (a, b) in existing:
+            continue
+        relation = SpecialtyRelation(specialty=a, stand_in=b, created_by_id=actor.user_id)
+        db.session.add(relation)
+        added.append(relation)
+    if not added:
+        raise ServiceError(_l("This relation is already recorded."))
+    db.session.flush()
+    for relation in added:
+        activity.record(actor, "specialty_relation.added", "specialty_relation", relation.id, None,
+                        {"specialty": relation.specialty, "stand_in": relation.stand_in})
+    db.session.commit()
+    return added
+
+
+def remove_relation(actor: Actor, relation_id: int) -> None:
+    actor.require(Role.ADMIN)
+    relation = db.session.get(SpecialtyRelation, relation_id)
+    if relation is None:
+        raise NotFound(_l("No such relation."))
+    activity.record(actor, "specialty_relation.removed", "specialty_relation", relation.id, None,
+                    {"specialty": relation.specialty, "stand_in": relation.stand_in})
+    db.session.delete(relation)
+    db.session.commit()
+
