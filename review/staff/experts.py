@@ -1,0 +1,2 @@
+"""Expert pool screens (administrators edit; the review office and auditors read)."""
+from __future__ import annotations
