@@ -103,3 +103,11 @@ def ami_case(**overrides: object) -> CaseInput:
         total_cost_fen=40_000_000, icu_days=4)
     values.update(overrides)
     return CaseInput(**values)  # type: ignore[arg-type]
+
+
+def seat_panels(world: World, published_value: str = "12345", actor: str = "staff"):  # type: ignore[no-untyped-def]
+    """Start an assignment run for the world's cycle (eager in tests) and apply it; returns the job."""
+    from review.services import assignment_runs
+
+    job = assignment_runs.start(world.actors[actor], world.cycle_id, published_value)
+    return assignment_runs.apply(world.actors[actor], job.id)

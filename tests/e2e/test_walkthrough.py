@@ -57,8 +57,12 @@ def test_hospital_to_letter(client, world) -> None:  # type: ignore[no-untyped-d
     assert client.get(item_url).status_code == 404
 
     login(client, "staff")
-    drawn = client.post(f"/staff/cycles/{world.cycle_id}/panel", data={"published_value": "2026-11-23 lottery 0815"})
-    assert drawn.status_code == 200 and "1" in drawn.text
+    started = client.post(f"/staff/cycles/{world.cycle_id}/panel", data={"published_value": "2026-11-23 lottery 0815"})
+    assert started.status_code == 302 and "/staff/assignment-runs/" in started.headers["Location"]
+    run_page = client.get(started.headers["Location"])
+    assert run_page.status_code == 200 and "Apply this assignment" in run_page.text
+    applied = client.post(started.headers["Location"] + "/apply")
+    assert applied.status_code == 302
     item = db.session.get(ReviewItem, item_id)
     experts = {expert_id: name for name, expert_id in world.experts.items()}
     for assignment in item.assignments:

@@ -11,9 +11,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from review.extensions import db
 from review.models import (Account, ActivityLog, Assignment, Case, Decision, Document, JournalEntry, JournalLine,
                            ReviewItem)
-from review.services import activity, applications, cases, decisions, documents, ledger, panels, reviews
+from review.services import activity, applications, assignment_runs, cases, decisions, documents, ledger, reviews
 from review.services.context import NotFound, PermissionDenied, ServiceError, ValidationFailed
-from tests.factories import BASE_RATE_FEN, ami_case
+from tests.factories import BASE_RATE_FEN, ami_case, seat_panels
 from workflows.ledger import decision_posting
 from workflows.payment import drg_payment_fen
 
@@ -118,22 +118,26 @@ def test_identical_upload_is_stored_once(world, app) -> None:  # type: ignore[no
 def test_panel_draw_excludes_own_hospital_and_is_reproducible(world) -> None:  # type: ignore[no-untyped-def]
     item = _apply(world)
     with pytest.raises(PermissionDenied):
-        panels.draw_cycle_panels(world.actors["hosp1"], world.cycle_id, "12345")
-    summary = panels.draw_cycle_panels(world.actors["staff"], world.cycle_id, "12345")
-    assert summary.assigned == 1 and not summary.unfilled
+        assignment_runs.start(world.actors["hosp1"], world.cycle_id, "12345")
+    job = seat_panels(world)
+    run = job.run
+    assert run.stats["seats"] == 3 and run.result["unfilled"] == {}
     db.session.refresh(item)
-    assert item.state == "assigned" and item.panel_seed == summary.seed
+    assert item.state == "assigned" and item.panel_seed == run.seed
     chosen = [a.expert for a in item.assignments]
     assert len({e.id for e in chosen}) == 3
     assert all(e.hospital_id != world.hospitals["H1"] for e in chosen)
     assert all(e.title != "attending_physician" for e in chosen)
-    assert set(db.session.scalars(db.select(ActivityLog.action).where(ActivityLog.object_type == "cycle"))) == {
-        "panel.draw_started", "panel.drawn"}
+    assert all(a.run_id == run.id for a in item.assignments)
+    assert assignment_runs.verify(run.id).ok
+    assert set(db.session.scalars(db.select(ActivityLog.action).where(
+        ActivityLog.action.startswith("assignment_run.")))) == {
+        "assignment_run.requested", "assignment_run.computed", "assignment_run.applied"}
 
 
 def test_expert_sees_only_own_assignments(world) -> None:  # type: ignore[no-untyped-def]
     item = _apply(world)
-    panels.draw_cycle_panels(world.actors["staff"], world.cycle_id, "12345")
+    seat_panels(world)
     assigned = {a.expert_id for a in item.assignments}
     outsider = next(name for name, eid in world.experts.items() if eid not in assigned)
     with pytest.raises(NotFound):
@@ -142,7 +146,7 @@ def test_expert_sees_only_own_assignments(world) -> None:  # type: ignore[no-unt
 
 def test_majority_decision_issue_posts_once_and_balances(world) -> None:  # type: ignore[no-untyped-def]
     item = _apply(world)
-    panels.draw_cycle_panels(world.actors["staff"], world.cycle_id, "12345")
+    seat_panels(world)
     db.session.refresh(item)
     decision = _review(world, item, [("approve", 1_000_000), ("approve", 3_000_000), ("reject", 0)])
     db.session.refresh(item)
@@ -172,7 +176,7 @@ def test_majority_decision_issue_posts_once_and_balances(world) -> None:  # type
 
 def test_rejected_decision_moves_no_money(world) -> None:  # type: ignore[no-untyped-def]
     item = _apply(world)
-    panels.draw_cycle_panels(world.actors["staff"], world.cycle_id, "12345")
+    seat_panels(world)
     db.session.refresh(item)
     decision = _review(world, item, [("reject", 0), ("reject", 0), ("approve", 0)])
     assert decision.outcome == "rejected" and decision.amount_fen == 0
@@ -182,7 +186,7 @@ def test_rejected_decision_moves_no_money(world) -> None:  # type: ignore[no-unt
 
 def test_submitted_sheet_is_locked_and_stale_save_refused(world) -> None:  # type: ignore[no-untyped-def]
     item = _apply(world)
-    panels.draw_cycle_panels(world.actors["staff"], world.cycle_id, "12345")
+    seat_panels(world)
     db.session.refresh(item)
     assignment = item.assignments[0]
     actor = next(world.actors[n] for n, eid in world.experts.items() if eid == assignment.expert_id)
@@ -202,7 +206,7 @@ def test_submitted_sheet_is_locked_and_stale_save_refused(world) -> None:  # typ
 
 def test_ledger_and_register_rows_cannot_be_changed(world) -> None:  # type: ignore[no-untyped-def]
     item = _apply(world)
-    panels.draw_cycle_panels(world.actors["staff"], world.cycle_id, "12345")
+    seat_panels(world)
     db.session.refresh(item)
     decision = _review(world, item, [("approve", 0)] * 3)
     decisions.issue(world.actors["staff"], decision.id)

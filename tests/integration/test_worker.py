@@ -1,4 +1,5 @@
-"""A real Celery worker consumes the letter task from Redis and renders the PDF into the shared store."""
+"""A real Celery worker consumes tasks from Redis: it computes the panel assignment run and renders the decision
+letter PDF into the shared store."""
 from __future__ import annotations
 
 import os
@@ -12,7 +13,7 @@ import pytest
 from review import create_app
 from review.config import PROJECT_ROOT, TestConfig
 from review.extensions import db
-from review.models import Decision
+from review.models import AssignmentJob, Decision
 from tests.conftest import PG_URL, REDIS_URL, empty_postgresql, make_config
 from tests.pdftext import pdf_text
 from workflows.money import format_fen
@@ -29,7 +30,19 @@ def _start_worker(database_url: str, upload_dir: Path, queue: str) -> subprocess
         cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def test_worker_renders_letter_from_redis(tmp_path: Path) -> None:
+def _wait_for(check, worker: subprocess.Popen, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        db.session.expire_all()
+        found = check()
+        if found:
+            return found
+        assert worker.poll() is None, worker.stdout.read().decode() if worker.stdout else "worker died"
+        time.sleep(0.5)
+    pytest.fail(f"the worker did not {what} within 90 s")
+
+
+def test_worker_assigns_panels_and_renders_letter_from_redis(tmp_path: Path) -> None:
     if PG_URL:
         empty_postgresql(PG_URL)
         database_url = PG_URL
@@ -46,24 +59,27 @@ def test_worker_renders_letter_from_redis(tmp_path: Path) -> None:
             db.create_all()
             from tests.factories import build_world
             from tests.integration.test_application_path import _apply, _review
-            from review.services import decisions, panels
+            from review.services import assignment_runs, decisions
 
             world = build_world()
             item = _apply(world)
-            panels.draw_cycle_panels(world.actors["staff"], world.cycle_id, "worker")
+            job_id = assignment_runs.start(world.actors["staff"], world.cycle_id, "worker").id
+
+            def run_done() -> AssignmentJob | None:
+                job = db.session.get(AssignmentJob, job_id)
+                return job if job.status == "done" else None
+
+            def letter_rendered() -> Decision | None:
+                decision = db.session.get(Decision, decision_id)
+                return decision if decision.letter_document_id is not None else None
+
+            run_id = _wait_for(run_done, worker, "compute the assignment run").run_id
+            assignment_runs.apply(world.actors["staff"], job_id)
+            assert assignment_runs.verify(run_id).ok
             db.session.refresh(item)
-            decision = _review(world, item, [("approve", 0)] * 3)
-            decisions.issue(world.actors["staff"], decision.id)
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline:
-                db.session.expire_all()
-                current = db.session.get(Decision, decision.id)
-                if current.letter_document_id is not None:
-                    break
-                assert worker.poll() is None, worker.stdout.read().decode() if worker.stdout else "worker died"
-                time.sleep(0.5)
-            else:
-                pytest.fail("the worker did not render the letter within 90 s")
+            decision_id = _review(world, item, [("approve", 0)] * 3).id
+            decisions.issue(world.actors["staff"], decision_id)
+            current = _wait_for(letter_rendered, worker, "render the letter")
             letter = current.letter
             data = (upload_dir / letter.sha256[:2] / letter.sha256[2:4] / letter.sha256).read_bytes()
             assert format_fen(current.amount_fen) in pdf_text(data)
