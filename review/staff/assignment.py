@@ -42,14 +42,17 @@ def assignment_run(job_id: int) -> object:
     run = job.run
     experts: dict[int, Expert] = {}
     items: dict[int, ReviewItem] = {}
+    unfilled: list[tuple[int, dict]] = []
     if run is not None:
         expert_ids = [row[0] for row in run.input["experts"]]
         experts = {e.id: e for e in db.session.scalars(db.select(Expert).where(Expert.id.in_(expert_ids)))}
-        unfilled_ids = [int(i) for i in run.result["unfilled"]]
-        items = {i.id: i for i in db.session.scalars(db.select(ReviewItem).where(ReviewItem.id.in_(unfilled_ids)))}
+        unfilled = sorted((int(item_id), why) for item_id, why in run.result["unfilled"].items())
+        items = {i.id: i for i in db.session.scalars(db.select(ReviewItem).where(
+            ReviewItem.id.in_([item_id for item_id, _ in unfilled])))}
     hospitals = {h.id: h for h in db.session.scalars(db.select(Hospital))}
     specialty = {row[0]: row[2] for row in run.input["items"]} if run is not None else {}
     return render_template("staff/assignment_run.html", job=job, run=run, experts=experts, items=items,
+                           unfilled=unfilled,
                            hospitals=hospitals, specialty=specialty, form=ConfirmForm())
 
 
