@@ -57,7 +57,7 @@ def _people(hospitals: dict[str, Hospital]) -> None:
     password = hash_password(DEMO_PASSWORD)
     experts: dict[str, int] = {}
     for e in dataset.EXPERTS:
-        expert = Expert(code=e.username.upper(), name_en=e.name_en, name_zh=e.name_zh, title=e.title,
+        expert = Expert(code=e.username.replace("expert", "E0"), name_en=e.name_en, name_zh=e.name_zh, title=e.title,
                         hospital_id=hospitals[e.hospital_code].id, specialties=list(e.specialties))
         db.session.add(expert)
         db.session.flush()

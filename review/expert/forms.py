@@ -1,13 +1,14 @@
-"""The expert's scoresheet form."""
+"""The expert's scoresheet and recusal forms."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, RadioField, StringField, TextAreaField, ValidationError
+from wtforms import BooleanField, HiddenField, RadioField, StringField, TextAreaField, ValidationError
 from wtforms.validators import Length, Optional
 
 from review import labels
 from review.forms import choices
+from review.services.recusal import MIN_REASON
 from workflows.money import MoneyError, parse_yuan
 
 
@@ -25,3 +26,19 @@ class ScoresheetForm(FlaskForm):
     unreasonable_cost = StringField(_l("Unreasonable cost to deduct (yuan)"), default="0", validators=[_optional_yuan])
     rationale = TextAreaField(_l("Rationale"), validators=[Length(max=8000)])
     lock_version = HiddenField(default="0")
+
+
+def _strip(value: str | None) -> str:
+    return (value or "").strip()
+
+
+class RecusalForm(FlaskForm):
+    """Stepping down from one item. The service checks the reason again; the form only saves a round trip.
+
+    Rendered with prefix "recusal" so its fields and CSRF token do not clash with the scoresheet form's ids.
+    """
+
+    reason = TextAreaField(_l("Why you are stepping down"), filters=[_strip], validators=[
+        Length(min=MIN_REASON, max=2000,
+               message=_l("Give the reason for stepping down in at least %(n)s characters.", n=MIN_REASON))])
+    declare_conflict = BooleanField(_l("I have a conflict of interest with the hospital — record it"))

@@ -1,31 +1,131 @@
 """The expert's inbox and scoresheet; experts see the clinical case, never the patient's identity."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy import Select
+from sqlalchemy.orm import selectinload
 
 from review.auth import current_actor, roles_required
-from review.expert.forms import ScoresheetForm
+from review.expert.forms import RecusalForm, ScoresheetForm
 from review.extensions import db
 from review.forms import attach_errors
-from review.models import Assignment, ReviewItem
+from review.models import Assignment, Cycle, ReviewItem, Scoresheet
 from review.pagination import paginate
-from review.services import documents, notifications, reviews
-from review.services.context import ValidationFailed
+from review.services import documents, notifications, recusal, reviews
+from review.services.calendar import REMINDER_DAYS
+from review.services.context import Actor, ValidationFailed
+from review.services.cycles import region_today
+from workflows.states import State
 
 bp = Blueprint("expert", __name__, url_prefix="/expert")
 EXPERT = "expert"
+RECUSAL_PREFIX = "recusal"
+INBOX_FILTERS = ("open", "submitted", "all")
+"""open: still to do on an item under review; submitted: scoresheets handed in; all: every active assignment."""
+UNDER_REVIEW = (State.ASSIGNED.value, State.IN_REVIEW.value)
+
+
+@dataclass(frozen=True)
+class Due:
+    """How the review deadline stands for one assignment, in the region's calendar days."""
+
+    deadline: date
+    days_left: int
+    pending: bool  # the expert still owes a scoresheet on an item under review
+
+    @property
+    def overdue(self) -> bool:
+        return self.pending and self.days_left < 0
+
+    @property
+    def soon(self) -> bool:
+        """Within the window in which the calendar sends reminders, so the page and the reminder agree."""
+        return self.pending and 0 <= self.days_left <= REMINDER_DAYS
+
+
+def _inbox_query(expert_id: int | None) -> Select:
+    """The expert's own active assignments, scoped in the query itself (not only in the template)."""
+    return (db.select(Assignment).join(ReviewItem, ReviewItem.id == Assignment.item_id)
+            .join(Cycle, Cycle.id == ReviewItem.cycle_id)
+            .outerjoin(Scoresheet, Scoresheet.assignment_id == Assignment.id)
+            .where(Assignment.expert_id == expert_id, Assignment.status == "active"))
+
+
+def _inbox_counts(expert_id: int | None) -> dict[str, int]:
+    """The filter tabs' counts and the progress bar in one aggregate over the same scoped query."""
+    submitted = Scoresheet.status == "submitted"
+    under_review = ReviewItem.state.in_(UNDER_REVIEW)
+    total, done, review, review_done = db.session.execute(
+        _inbox_query(expert_id).with_only_columns(
+            db.func.count(Assignment.id),
+            db.func.sum(db.case((submitted, 1), else_=0)),
+            db.func.sum(db.case((under_review, 1), else_=0)),
+            db.func.sum(db.case((under_review & submitted, 1), else_=0)))).one()
+    review, review_done = int(review or 0), int(review_done or 0)
+    return {"all": int(total or 0), "submitted": int(done or 0), "open": review - review_done,
+            "under_review": review, "under_review_submitted": review_done}
 
 
 @bp.route("/")
 @roles_required(EXPERT)
 def index() -> object:
     actor = current_actor()
-    query = (db.select(Assignment).join(ReviewItem)
-             .where(Assignment.expert_id == actor.expert_id, Assignment.status == "active")
-             .order_by(Assignment.id.desc()))
-    return render_template("expert/index.html", page=paginate(query),
+    show = request.args.get("show", "open")
+    if show not in INBOX_FILTERS:
+        show = "open"
+    query = _inbox_query(actor.expert_id)
+    if show == "open":
+        query = query.where(ReviewItem.state.in_(UNDER_REVIEW),
+                            db.or_(Scoresheet.id.is_(None), Scoresheet.status != "submitted"))
+    elif show == "submitted":
+        query = query.where(Scoresheet.status == "submitted")
+    query = query.options(selectinload(Assignment.item).selectinload(ReviewItem.case),
+                          selectinload(Assignment.item).selectinload(ReviewItem.cycle).selectinload(Cycle.region),
+                          selectinload(Assignment.scoresheet)).order_by(Cycle.review_deadline, ReviewItem.id)
+    page = paginate(query)
+    today: dict[int, date] = {}  # deadlines are calendar days in each region's own time zone
+    due: dict[int, Due] = {}
+    for record in page.items:
+        cycle = record.item.cycle
+        if cycle.region_id not in today:
+            today[cycle.region_id] = region_today(cycle.region)
+        due[record.id] = Due(cycle.review_deadline, (cycle.review_deadline - today[cycle.region_id]).days,
+                             _pending(record))
+    return render_template("expert/index.html", page=page, show=show, filters=INBOX_FILTERS, due=due,
+                           counts=_inbox_counts(actor.expert_id),
                            notices=notifications.for_user(actor.user_id))  # type: ignore[arg-type]
+
+
+def _render_assignment(actor: Actor, record: Assignment, form: ScoresheetForm, recusal_form: RecusalForm,
+                       status: int = 200) -> tuple[str, int]:
+    cycle = record.item.cycle
+    pending = _pending(record)
+    due = Due(cycle.review_deadline, (cycle.review_deadline - region_today(cycle.region)).days, pending)
+    return render_template("expert/assignment.html", assignment=record, item=record.item, case=record.item.case,
+                           sheet=record.scoresheet, form=form, recusal_form=recusal_form, can_recuse=pending,
+                           due=due, min_reason=recusal.MIN_REASON,
+                           documents=documents.item_documents(actor, record.item_id)), status
+
+
+def _prefill(form: ScoresheetForm, record: Assignment) -> None:
+    """Show the saved draft, with the version the next save must match."""
+    sheet = record.scoresheet
+    if sheet is not None:
+        form.recommendation.data = sheet.recommendation
+        form.unreasonable_cost.data = f"{sheet.unreasonable_cost_fen / 100:.2f}"
+        form.rationale.data = sheet.rationale
+        form.lock_version.data = str(sheet.lock_version)
+
+
+def _pending(record: Assignment) -> bool:
+    """The expert still owes a scoresheet on an item under review. These are also the conditions under which the
+    recusal service accepts a step-down, so the recusal panel is offered exactly when it can succeed."""
+    submitted = record.scoresheet is not None and record.scoresheet.status == "submitted"
+    return record.item.state in UNDER_REVIEW and not submitted
 
 
 @bp.route("/assignments/<int:assignment_id>", methods=["GET", "POST"])
@@ -33,13 +133,9 @@ def index() -> object:
 def assignment(assignment_id: int) -> object:
     actor = current_actor()
     record = reviews.get_assignment(actor, assignment_id)
-    sheet = record.scoresheet
     form = ScoresheetForm(obj=None)
-    if not form.is_submitted() and sheet is not None:
-        form.recommendation.data = sheet.recommendation
-        form.unreasonable_cost.data = f"{sheet.unreasonable_cost_fen / 100:.2f}"
-        form.rationale.data = sheet.rationale
-        form.lock_version.data = str(sheet.lock_version)
+    if not form.is_submitted():
+        _prefill(form, record)
     if form.validate_on_submit():
         submit = "submit" in request.form
         data = reviews.SheetInput(recommendation=form.recommendation.data or None,
@@ -54,5 +150,39 @@ def assignment(assignment_id: int) -> object:
         else:
             flash(_("Scoresheet submitted.") if submit else _("Draft saved."), "success")
             return redirect(url_for("expert.assignment", assignment_id=record.id))
-    return render_template("expert/assignment.html", assignment=record, item=record.item, case=record.item.case,
-                           sheet=sheet, form=form, documents=documents.item_documents(actor, record.item_id))
+    return _render_assignment(actor, record, form, RecusalForm(prefix=RECUSAL_PREFIX, formdata=None))
+
+
+@bp.route("/assignments/<int:assignment_id>/recuse", methods=["POST"])
+@roles_required(EXPERT)
+def recuse(assignment_id: int) -> object:
+    """Step down from one item; the service seats a replacement at once when the pool allows."""
+    actor = current_actor()
+    record = reviews.get_assignment(actor, assignment_id)  # 404 for anyone else's assignment, before any write
+    form = RecusalForm(prefix=RECUSAL_PREFIX)
+    if form.validate_on_submit():
+        item_id = record.item_id
+        try:
+            replacement = recusal.recuse(actor, record.id, form.reason.data or "",
+                                         declare_conflict=bool(form.declare_conflict.data))
+        except ValidationFailed as failure:
+            db.session.rollback()
+            for message in attach_errors(form, failure):
+                flash(message, "error")
+        else:
+            if replacement is not None:
+                flash(_("Item #%(id)s has left your list. A replacement expert has been seated.", id=item_id),
+                      "success")
+            else:
+                flash(_("Item #%(id)s has left your list. No replacement could be seated yet; the review office "
+                        "will fill the open seat.", id=item_id), "success")
+            if form.declare_conflict.data:
+                flash(_("Your conflict of interest with the item's hospital is recorded; you will not be drawn "
+                        "for its items."), "info")
+            return redirect(url_for("expert.index"))
+        record = reviews.get_assignment(actor, assignment_id)
+    elif "csrf_token" in form.errors:
+        flash(_("The form expired; please try again."), "error")
+    sheet_form = ScoresheetForm(formdata=None)
+    _prefill(sheet_form, record)
+    return _render_assignment(actor, record, sheet_form, form, 422)

@@ -19,6 +19,7 @@ from workflows.states import Role
 
 CODE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 MAX_CAP = 1000
+DEFAULT_CAP = 30
 MAX_IMPORT_ROWS = 20_000
 
 
@@ -138,22 +139,32 @@ def _header_map(headers: list[str]) -> tuple[dict[int, str], list[str]]:
     return mapping, missing
 
 
-def _row_input(values: dict[str, str], row: int, errors: list[RowError]) -> ExpertInput | None:
+def _row_input(values: dict[str, str], row: int, errors: list[RowError],
+               current: Expert | None = None) -> ExpertInput | None:
+    """One row as a profile. An optional column left out or blank keeps what an existing expert has (a
+    re-import must not reactivate, reset the cap of, or erase the note on an expert the file says nothing
+    about); a new expert takes the defaults."""
     known, unknown = parse_specialties(values.get("specialties", ""))
-    cap_text = values.get("cap_per_cycle", "").strip() or "30"
+    cap_text = values.get("cap_per_cycle", "").strip()
     active_text = values.get("active", "").strip().lower()
-    if not cap_text.isdigit():
+    if cap_text and not (cap_text.isascii() and cap_text.isdigit()):  # "²".isdigit() is True, int("²") fails
         errors.append(RowError(row, "cap_per_cycle", str(_l("Expected a whole number, found %(value)s.",
                                                             value=cap_text))))
         return None
     if active_text not in YES | NO:
         errors.append(RowError(row, "active", str(_l("Expected yes or no, found %(value)s.", value=active_text))))
         return None
+    if cap_text:
+        cap = int(cap_text)
+    else:
+        cap = current.cap_per_cycle if current is not None else DEFAULT_CAP
+    active = (current.active if current is not None else True) if not active_text else active_text not in NO
     title = values.get("title", "").strip().lower().replace(" ", "_")
     return ExpertInput(code=values.get("code", "").strip(), name_en=values.get("name_en", "").strip(),
                        name_zh=values.get("name_zh", "").strip(), title=title,
                        hospital_code=values.get("hospital_code", "").strip(),
-                       specialties=tuple(known + unknown), cap_per_cycle=int(cap_text), active=active_text not in NO)
+                       specialties=tuple(known + unknown), cap_per_cycle=cap, active=active,
+                       note=current.note if current is not None else "")
 
 
 def import_file(actor: Actor, path: Path) -> ImportOutcome:
@@ -175,7 +186,7 @@ def import_file(actor: Actor, path: Path) -> ImportOutcome:
     seen: dict[str, int] = {}
     for number, cells in rows:
         values = {name: cells[index] if index < len(cells) else "" for index, name in mapping.items()}
-        data = _row_input(values, number, errors)
+        data = _row_input(values, number, errors, existing.get(values.get("code", "").strip()))
         if data is None:
             continue
         for field, message in _check(data, hospitals).items():

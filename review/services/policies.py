@@ -17,6 +17,7 @@ from review.models import Policy, Region
 from review.services import activity
 from review.services.context import Actor, NotFound, PermissionDenied, ServiceError, ValidationFailed
 from workflows.grouping import normalise_code
+from workflows.pool import HOSPITAL_LEVELS, TITLES
 from workflows.states import Role
 
 PAYMENT_METHODS = ("fee_for_service", "cms_outlier")
@@ -24,6 +25,7 @@ EDITABLE = (
     "base_rate_fen", "quota_share", "high_cost_multiple", "high_cost_bands", "long_stay_days", "icu_share",
     "newborn_weight_grams", "newborn_cost_multiple", "new_technology_codes", "panel_size", "appeal_days",
     "payment_method", "fixed_loss_threshold_fen", "min_reviewed_for_extrapolation",
+    "panel_min_title", "panel_hospital_levels", "panel_one_per_hospital",
 )
 DECIMAL_FIELDS = ("quota_share", "high_cost_multiple", "icu_share", "newborn_cost_multiple")
 PCS_CODE = re.compile(r"[0-9A-Z]{7}")
@@ -117,6 +119,20 @@ def parse_codes(text: str | list[str] | tuple[str, ...]) -> list[str]:
     return codes
 
 
+def normalise_levels(levels: object) -> list[str] | None:
+    """Hospital levels in the canonical order of HOSPITAL_LEVELS, without repeats.
+
+    The order a form or a caller lists them in means nothing, so ["secondary", "tertiary"] and
+    ["tertiary", "secondary"] must compare equal and not make a new version; None when `levels` is not a
+    list of known levels (the check then names the field).
+    """
+    if isinstance(levels, str) or not isinstance(levels, (list, tuple, set, frozenset)):
+        return None
+    if any(level not in HOSPITAL_LEVELS for level in levels):
+        return None
+    return [level for level in HOSPITAL_LEVELS if level in levels]
+
+
 def _values(policy: Policy) -> dict[str, object]:
     """The policy's editable figures in canonical form, so that 0.0500 and 0.05 compare equal."""
     values: dict[str, object] = {}
@@ -129,6 +145,8 @@ def _values(policy: Policy) -> dict[str, object]:
                      for b in value or []]
         elif name == "new_technology_codes":
             value = list(value or [])
+        elif name == "panel_hospital_levels":
+            value = normalise_levels(value or []) or list(value or [])
         values[name] = value
     return values
 
@@ -172,6 +190,13 @@ def _check(values: dict[str, object]) -> dict[str, list[str]]:
         fail("panel_size", _l("The panel size must be an odd number of 3 or more."))
     if values["payment_method"] not in PAYMENT_METHODS:
         fail("payment_method", _l("Choose a payment method."))
+    if values["panel_min_title"] not in TITLES:
+        fail("panel_min_title", _l("Choose the lowest professional title admitted to panels."))
+    levels = values["panel_hospital_levels"]
+    if not isinstance(levels, list) or not levels or any(level not in HOSPITAL_LEVELS for level in levels):
+        fail("panel_hospital_levels", _l("Admit experts of at least one hospital level."))
+    if not isinstance(values["panel_one_per_hospital"], bool):
+        fail("panel_one_per_hospital", _l("Say yes or no."))
 
     quota = values["quota_share"]
     if not isinstance(quota, Decimal) or not (0 < quota <= 1) or quota != quota.quantize(Decimal("0.0001")):
@@ -217,6 +242,9 @@ def new_version(actor: Actor, region_id: int, changes: dict[str, object]) -> Pol
                 values[name] = parse_codes(value)  # type: ignore[arg-type]
             elif name in DECIMAL_FIELDS:
                 values[name] = _dec(value)
+            elif name == "panel_hospital_levels":
+                normalised = normalise_levels(value)
+                values[name] = value if normalised is None else normalised  # a bad value is named by _check
             else:
                 values[name] = value
         except ValidationFailed as failure:

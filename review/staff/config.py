@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from review.auth import current_actor, roles_required
 from review.extensions import db
 from review.forms import attach_errors
+from review.labels import HOSPITAL_LEVEL, TITLE
 from review.models import DrgAverageCost, User
 from review.pagination import paginate
 from review.services import average_costs, cycles, policies
@@ -45,6 +46,9 @@ POLICY_FIELDS = {
     "payment_method": _l("Payment method"),
     "fixed_loss_threshold_fen": _l("Fixed-loss threshold"),
     "min_reviewed_for_extrapolation": _l("Minimum reviewed records"),
+    "panel_min_title": _l("Lowest title on panels"),
+    "panel_hospital_levels": _l("Hospital levels on panels"),
+    "panel_one_per_hospital": _l("One expert per hospital on an item"),
 }
 PAYMENT_METHOD_SHORT = {"fee_for_service": _l("Fee for service"), "cms_outlier": _l("CMS outlier")}
 SOURCE = {"imported": _l("Imported"), "computed": _l("Computed from cases")}
@@ -59,9 +63,16 @@ def _flash_unplaced(form: object, failure: ValidationFailed) -> None:
 # --- policy ------------------------------------------------------------------------------------------------
 
 def _shown(name: str, value: object) -> str:
-    """A policy figure as the history table shows it: yuan for money, percent for shares."""
+    """A policy figure as the history table shows it: yuan for money, percent for shares, coded values by
+    their translated names (the register keeps the codes)."""
+    if name == "panel_one_per_hospital":
+        return str(_("Yes") if value else _("No"))
     if value is None or value == []:
         return "—"
+    if name == "panel_min_title":
+        return str(TITLE.get(str(value), value))
+    if name == "panel_hospital_levels":
+        return ", ".join(str(HOSPITAL_LEVEL.get(level, level)) for level in value)  # type: ignore[attr-defined]
     if name.endswith("_fen"):
         return "¥ " + format_fen(int(value))  # type: ignore[call-overload]
     if name in ("quota_share", "icu_share"):
@@ -86,7 +97,8 @@ def _policy_page(form: PolicyForm, status: int = 200) -> tuple[str, int]:
                             for name, change in v.changes.items()]} for v in versions]
     policy = region.current_policy()
     return render_template("staff/policy.html", region=region, policy=policy, form=form, history=history,
-                           payment_label=_shown("payment_method", policy.payment_method)), status
+                           payment_label=_shown("payment_method", policy.payment_method),
+                           levels_label=_shown("panel_hospital_levels", policy.panel_hospital_levels)), status
 
 
 @bp.route("/policy")

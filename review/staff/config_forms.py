@@ -6,13 +6,15 @@ from decimal import Decimal, InvalidOperation
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from review.forms import choices
+from review.labels import HOSPITAL_LEVEL
 from review.models import Policy
 from review.services import policies
 from review.services.context import ValidationFailed
+from review.staff.pool_forms import MultiCheckboxField, title_choices
 from workflows.money import MoneyError, format_fen, parse_yuan
 
 PAYMENT_METHOD = {
@@ -40,6 +42,12 @@ class PolicyForm(FlaskForm):
                                          validators=[Length(max=20000)])
     panel_size = IntegerField(_l("Experts per panel (odd, 3 or more)"),
                               validators=[InputRequired(), NumberRange(min=3, max=99)])
+    panel_min_title = SelectField(_l("Lowest professional title admitted to panels"), choices=title_choices(),
+                                  validators=[DataRequired()])
+    panel_hospital_levels = MultiCheckboxField(
+        _l("Experts' hospitals of these levels are admitted"), choices=choices(HOSPITAL_LEVEL),
+        validators=[DataRequired(message=_l("Admit experts of at least one hospital level."))])
+    panel_one_per_hospital = BooleanField(_l("At most one expert of the same hospital on an item"))
     appeal_days = IntegerField(_l("Appeal window (days after a decision is issued)"),
                                validators=[InputRequired(), NumberRange(min=1, max=365)])
     payment_method = SelectField(_l("Payment method"), choices=choices(PAYMENT_METHOD), validators=[DataRequired()])
@@ -62,6 +70,9 @@ class PolicyForm(FlaskForm):
         self.newborn_cost_multiple.data = policies.plain(Decimal(policy.newborn_cost_multiple))
         self.new_technology_codes.data = "\n".join(policy.new_technology_codes or [])
         self.panel_size.data = policy.panel_size
+        self.panel_min_title.data = policy.panel_min_title
+        self.panel_hospital_levels.data = list(policy.panel_hospital_levels or [])
+        self.panel_one_per_hospital.data = bool(policy.panel_one_per_hospital)
         self.appeal_days.data = policy.appeal_days
         self.payment_method.data = policy.payment_method
         self.fixed_loss_threshold.data = format_fen(policy.fixed_loss_threshold_fen).replace(",", "")
@@ -103,7 +114,9 @@ class PolicyForm(FlaskForm):
         values.update(
             long_stay_days=self.long_stay_days.data, newborn_weight_grams=self.newborn_weight_grams.data,
             panel_size=self.panel_size.data, appeal_days=self.appeal_days.data,
-            payment_method=self.payment_method.data,
+            payment_method=self.payment_method.data, panel_min_title=self.panel_min_title.data,
+            panel_hospital_levels=list(self.panel_hospital_levels.data or []),
+            panel_one_per_hospital=bool(self.panel_one_per_hospital.data),
             min_reviewed_for_extrapolation=self.min_reviewed_for_extrapolation.data, note=self.note.data or "")
         if errors:
             raise ValidationFailed(errors)

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 
 from review.auth import current_actor, roles_required
 from review.extensions import db
-from review.models import ActivityLog, Cycle, Decision, Hospital, ReviewItem
+from review.models import ActivityLog, AssignmentRun, Cycle, Decision, Hospital, ReviewItem
 from review.pagination import paginate
 from review.services import applications, decisions
 from review.services.documents import item_documents
@@ -46,9 +46,19 @@ def item(item_id: int) -> object:
     review_item = get_item(actor, item_id)
     item_decisions = db.session.scalars(db.select(Decision).where(Decision.item_id == review_item.id)
                                         .order_by(Decision.version)).all()
+    # The panel as the office must see it: who was drawn and by which run, who stepped down and why, and
+    # whether seats are open (a replacement found nobody free) so someone can fill them once the pool allows.
+    run_ids = {a.run_id for a in review_item.assignments if a.run_id is not None}
+    run_kinds = dict(db.session.execute(db.select(AssignmentRun.id, AssignmentRun.kind).where(
+        AssignmentRun.id.in_(run_ids))).all()) if run_ids else {}
+    panel_size = int(review_item.cycle.policy_snapshot["panel_size"])
+    seated = sum(a.status == "active" for a in review_item.assignments)
+    open_seats = (max(0, panel_size - seated)
+                  if review_item.state in (State.ASSIGNED.value, State.IN_REVIEW.value) else 0)
     return render_template("staff/item.html", item=review_item, decisions=item_decisions,
                            documents=item_documents(actor, review_item.id), form=ConfirmForm(),
-                           override_form=OverrideForm())
+                           override_form=OverrideForm(), run_kinds=run_kinds, panel_size=panel_size,
+                           seated=seated, open_seats=open_seats)
 
 
 @bp.route("/items/<int:item_id>/override", methods=["POST"])

@@ -122,9 +122,11 @@ def test_special_case_path_in_browser(served, tmp_path: Path) -> None:  # type: 
             login(page, base, "staff")
             page.goto(f"{base}/staff/cycles/{world.cycle_id}/panel")
             page.fill("#published_value", "2026-11-23 lottery 0815")
-            page.get_by_role("button", name="Draw panels").click()
-            expect(page.locator("dl.facts dt:has-text('Items assigned') + dd")).to_have_text("1")
-            expect(page.locator("dl.facts dt:has-text('Items left unfilled') + dd")).to_have_text("0")
+            page.get_by_role("button", name="Start an assignment run").click()
+            expect(page.locator("#run-summary dt:has-text('Seats filled') + dd")).to_have_text("3")
+            expect(page.locator("#run-summary dt:has-text('Items left unfilled') + dd")).to_have_text("0")
+            page.get_by_role("button", name="Apply this assignment").click()
+            expect(page.locator(".flash-success")).to_contain_text("The panels are seated")
 
             # 3. Each drawn expert opens the item from the inbox and submits a scoresheet.
             with app.app_context():

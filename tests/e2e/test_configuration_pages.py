@@ -12,6 +12,7 @@ POLICY_FORM = {
     "long_stay_days": "60", "icu_share": "60", "newborn_weight_grams": "1500", "newborn_cost_multiple": "2.5",
     "new_technology_codes": "02703DZ", "panel_size": "5", "appeal_days": "10", "payment_method": "fee_for_service",
     "fixed_loss_threshold": "0", "min_reviewed_for_extrapolation": "30", "note": "Raise the base rate",
+    "panel_min_title": "deputy_chief_physician", "panel_hospital_levels": ["tertiary", "secondary"],
 }
 PAGES = ("/staff/policy", "/staff/cycles", "/staff/average-costs")
 
