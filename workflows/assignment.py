@@ -26,10 +26,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
-from ortools.graph.python import max_flow, min_cost_flow
+from ortools.graph.python import min_cost_flow
 
-ALGORITHM_VERSION = "mcf-1"
+ALGORITHM_VERSION = "mcf-2"
 NOISE_BITS = 20
+READD_ATTEMPTS = 32
+"""How many items given up for lack of seats are offered back, one solve each, when seats run short."""
 _MASK64 = (1 << 64) - 1
 GOLDEN_GAMMA = 0x9E3779B97F4A7C15
 _INT64_LIMIT = (1 << 63) - 1
@@ -251,15 +253,19 @@ class _Pool:
         return self._blocked[hospital_id]
 
 
-def _candidates(pool: _Pool, item: ItemSpec, seed: str, config: Config) -> _Candidates:
+def _candidates(pool: _Pool, item: ItemSpec, seed: str, config: Config, demand: int) -> _Candidates:
     exact, related = pool.tiers(item.specialty)
     allowed = ~pool.blocked(item.hospital_id)
     for expert_id in item.panel | item.excluded:  # `~` made a fresh array, so the shared mask stays intact
         if expert_id in pool.position:
             allowed[pool.position[expert_id]] = False
+    if config.one_per_hospital:  # a locked member's hospital is already on the panel
+        seated = [pool.hospitals[pool.position[e]] for e in item.panel if e in pool.position]
+        allowed &= ~np.isin(pool.hospitals, seated)
     index = np.flatnonzero((exact | related) & allowed)
     row = _noise_row(key(seed, "item", item.item_id), pool.mixed[index])
     is_related = related[index]
+    cand = _Candidates(item=item, demand=demand, index=index, related=is_related, noise=row)
     if config.candidates_per_item and len(index) > config.candidates_per_item:
         keep = []
         for tier in (False, True):
@@ -267,8 +273,12 @@ def _candidates(pool: _Pool, item: ItemSpec, seed: str, config: Config) -> _Cand
             order = np.lexsort((pool.ids[index[members]], row[members]))
             keep.append(members[order[:config.candidates_per_item]])
         chosen = np.sort(np.concatenate(keep))
-        index, row, is_related = index[chosen], row[chosen], is_related[chosen]
-    return _Candidates(item=item, demand=0, index=index, related=is_related, noise=row)
+        pruned = _Candidates(item=item, demand=demand, index=index[chosen], related=is_related[chosen],
+                             noise=row[chosen])
+        # Pruning only trims arcs: it may never be the reason an item lacks eligible experts.
+        if _fillable(pool, pruned, config) >= min(demand, _fillable(pool, cand, config)):
+            cand = pruned
+    return cand
 
 
 def _fillable(pool: _Pool, cand: _Candidates, config: Config) -> int:
@@ -369,14 +379,14 @@ def solve(problem: Problem, seed: str, config: Config) -> Solution:
         demand = config.k - len(item.panel)
         if demand <= 0:
             continue
-        cand = _candidates(pool, item, seed, config)
-        cand.demand = demand
+        cand = _candidates(pool, item, seed, config, demand)
         eligible = _fillable(pool, cand, config)
         if eligible < demand:
             unfilled[item.item_id] = {"reason": Unfilled.TOO_FEW_ELIGIBLE.value, "eligible": eligible,
                                       "needed": demand}
         else:
             batch.append(cand)
+    dropped: list[_Candidates] = []
     while True:
         seats, cost = _solve_once(pool, batch, config) if batch else ({}, 0)
         short = [c for c in batch if len(seats[c.item.item_id]) < c.demand]
@@ -387,10 +397,19 @@ def solve(problem: Problem, seed: str, config: Config) -> Solution:
         # the shortfall, which keeps the rounds few.
         deficit = sum(c.demand - len(seats[c.item.item_id]) for c in short)
         short.sort(key=lambda c: (len(seats[c.item.item_id]), key(seed, "drop", c.item.item_id)))
-        dropped = {c.item.item_id for c in short[:max(1, math.ceil(deficit / config.k))]}
-        for item_id in sorted(dropped):
-            unfilled[item_id] = {"reason": Unfilled.CAPACITY.value}
-        batch = [c for c in batch if c.item.item_id not in dropped]
+        given_up = short[:max(1, math.ceil(deficit / config.k))]
+        dropped.extend(given_up)
+        batch = [c for c in batch if c not in given_up]
+    # Dropping in batches can give up more than needed. Offer each dropped item back once (the first
+    # READD_ATTEMPTS of them, in drop order): it stays if every item can still be filled with it. Finding the
+    # largest fillable set is NP-hard; this makes the result maximal against adding back any one item.
+    for position, cand in enumerate(dropped):
+        if position < READD_ATTEMPTS:
+            trial, trial_cost = _solve_once(pool, [*batch, cand], config)
+            if all(len(trial[c.item.item_id]) == c.demand for c in [*batch, cand]):
+                batch, seats, cost = [*batch, cand], trial, trial_cost
+                continue
+        unfilled[cand.item.item_id] = {"reason": Unfilled.CAPACITY.value}
     ordered = tuple(sorted((s for item_seats in seats.values() for s in item_seats),
                            key=lambda s: (s.item_id, s.expert_id)))
     return Solution(seats=ordered, unfilled=unfilled, cost=cost)
@@ -399,31 +418,39 @@ def solve(problem: Problem, seed: str, config: Config) -> Solution:
 def minimum_fallbacks(problem: Problem, config: Config, item_ids: Iterable[int]) -> int:
     """The fewest related-specialty seats any assignment filling exactly `item_ids` can have.
 
-    Computed independently of `solve` as demand − (maximum flow over exact-specialty arcs alone), so a
-    benchmark or test can check the solver's fallbacks against the optimum. Ignores one_per_hospital.
+    Computed independently of `solve`'s weights and noise as a min-cost flow costing 1 per related seat and
+    0 per exact one, so a benchmark or test can check the solver's fallbacks against the optimum. (Demand −
+    the maximum exact-only flow is merely a lower bound: an expert exact for one item may be needed as a
+    stand-in on another.) Ignores one_per_hospital; refuses item sets that cannot all be filled.
     """
     pool = _Pool(problem, "")
     wanted = set(item_ids)
     items = [i for i in sorted(problem.items, key=lambda i: i.item_id) if i.item_id in wanted]
-    graph = max_flow.SimpleMaxFlow()
+    graph = min_cost_flow.SimpleMinCostFlow()
     n_experts = len(pool.experts)
     source, sink = 0, 1 + n_experts + len(items)
-    graph.add_arcs_with_capacity(np.zeros(n_experts, dtype=np.int64), 1 + np.arange(n_experts, dtype=np.int64),
-                                 pool.free)
+    graph.add_arcs_with_capacity_and_unit_cost(np.zeros(n_experts, dtype=np.int64),
+                                               1 + np.arange(n_experts, dtype=np.int64), pool.free,
+                                               np.zeros(n_experts, dtype=np.int64))
     demand = 0
     for position, item in enumerate(items):
         node = 1 + n_experts + position
-        exact, _ = pool.tiers(item.specialty)
-        allowed = exact & ~pool.blocked(item.hospital_id)
+        exact, related = pool.tiers(item.specialty)
+        allowed = (exact | related) & ~pool.blocked(item.hospital_id)
         for expert_id in item.panel | item.excluded:
             if expert_id in pool.position:
                 allowed[pool.position[expert_id]] = False
         index = np.flatnonzero(allowed)
-        graph.add_arcs_with_capacity(1 + index, np.full(len(index), node, dtype=np.int64),
-                                     np.ones(len(index), dtype=np.int64))
+        graph.add_arcs_with_capacity_and_unit_cost(1 + index, np.full(len(index), node, dtype=np.int64),
+                                                   np.ones(len(index), dtype=np.int64),
+                                                   related[index].astype(np.int64))
         item_demand = config.k - len(item.panel)
-        graph.add_arc_with_capacity(node, sink, item_demand)
+        graph.add_arc_with_capacity_and_unit_cost(node, sink, item_demand, 0)
         demand += item_demand
-    if graph.solve(source, sink) != graph.OPTIMAL:
-        raise RuntimeError("The max-flow solver failed.")
-    return demand - int(graph.optimal_flow())
+    graph.set_node_supply(source, demand)
+    graph.set_node_supply(sink, -demand)
+    if graph.solve_max_flow_with_min_cost() != graph.OPTIMAL:
+        raise RuntimeError("The min-cost flow solver failed.")
+    if graph.maximum_flow() < demand:
+        raise ValueError("These items cannot all be filled.")
+    return int(graph.optimal_cost())
