@@ -264,15 +264,7 @@ def expert(expert_id: int) -> object:
 def new_expert() -> object:
     form = ExpertForm()
     form.hospital.choices = [SelectChoice("", _("Choose a hospital"))] + _hospital_choices()
-    if form.validate_on_submit():
-        try:
-            created = expert_pool.save(current_actor(), None, _expert_input(form))
-        except ValidationFailed as failure:
-            _flash_unplaced(form, failure)
-        else:
-            flash(_("Expert %(code)s added to the pool.", code=created.code), "success")
-            return redirect(url_for("staff.expert", expert_id=created.id))
-    return render_template("staff/expert_form.html", form=form, expert=None), (422 if form.errors else 200)
+    return _expert_form(form, None)
 
 
 @bp.route("/experts/<int:expert_id>/edit", methods=["GET", "POST"])
@@ -283,13 +275,20 @@ def edit_expert(expert_id: int) -> object:
     form.hospital.choices = _hospital_choices()
     if request.method == "GET":
         _fill(form, found)
+    return _expert_form(form, found)
+
+
+def _expert_form(form: ExpertForm, found: Expert | None) -> object:
+    """Create and edit share one round trip: validate, save through the service, show its field errors."""
     if form.validate_on_submit():
         try:
-            saved = expert_pool.save(current_actor(), found.id, _expert_input(form))
+            saved = expert_pool.save(current_actor(), found.id if found else None, _expert_input(form))
         except ValidationFailed as failure:
             _flash_unplaced(form, failure)
         else:
-            flash(_("Expert %(code)s saved.", code=saved.code), "success")
+            message = _("Expert %(code)s saved.", code=saved.code) if found else \
+                _("Expert %(code)s added to the pool.", code=saved.code)
+            flash(message, "success")
             return redirect(url_for("staff.expert", expert_id=saved.id))
     return render_template("staff/expert_form.html", form=form, expert=found), (422 if form.errors else 200)
 

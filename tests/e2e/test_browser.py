@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
+from contextlib import contextmanager
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,6 +53,20 @@ def served(tmp_path: Path) -> Iterator[tuple[Flask, World, str]]:
             db.engine.dispose()
 
 
+@contextmanager
+def browser_page() -> Iterator:  # type: ignore[type-arg]
+    """A page of Debian's chromium in English with a 10 s default timeout; the browser closes whatever happens."""
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(locale="en-US", extra_http_headers={"Accept-Language": "en-US,en;q=0.9"})
+            page = context.new_page()
+            page.set_default_timeout(10000)
+            yield page
+        finally:
+            browser.close()
+
+
 def login(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
     logout = page.locator("header .btn-logout")
     if logout.count():
@@ -84,79 +99,70 @@ def test_special_case_path_in_browser(served, tmp_path: Path) -> None:  # type: 
     summary_pdf = tmp_path / "summary.pdf"
     summary_pdf.write_bytes(PDF)
 
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(locale="en-US", extra_http_headers={"Accept-Language": "en-US,en;q=0.9"})
-            page = context.new_page()
-            page.set_default_timeout(10000)
+    with browser_page() as page:
+        # 1. The hospital enters a case, is told about a bad code, corrects it, applies and uploads evidence.
+        login(page, base, "hosp1")
+        page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="New case").click()
+        expect(page).to_have_url(re.compile(r"/hospital/cases/new$"))
+        fill_case(page, "XYZ123")
+        expect(page.locator("#principal_dx")).to_have_attribute("aria-invalid", "true")
+        expect(page.locator("#principal_dx-errors")).to_contain_text("XYZ123")
+        fill_case(page, "I21.4")
+        expect(page).to_have_url(re.compile(r"/hospital/cases/\d+$"))
+        expect(page.locator(".page-head .sub")).to_contain_text("DRG 321")
+        expect(page.locator(".flash-success")).to_contain_text("DRG 321")
 
-            # 1. The hospital enters a case, is told about a bad code, corrects it, applies and uploads evidence.
-            login(page, base, "hosp1")
-            page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="New case").click()
-            expect(page).to_have_url(re.compile(r"/hospital/cases/new$"))
-            fill_case(page, "XYZ123")
-            expect(page.locator("#principal_dx")).to_have_attribute("aria-invalid", "true")
-            expect(page.locator("#principal_dx-errors")).to_contain_text("XYZ123")
-            fill_case(page, "I21.4")
-            expect(page).to_have_url(re.compile(r"/hospital/cases/\d+$"))
-            expect(page.locator(".page-head .sub")).to_contain_text("DRG 321")
-            expect(page.locator(".flash-success")).to_contain_text("DRG 321")
+        page.select_option("#category", "high_cost")
+        page.fill("#reason", "Cardiogenic shock requiring prolonged ICU care and mechanical support.")
+        page.get_by_role("button", name="Submit application").click()
+        expect(page).to_have_url(re.compile(r"/hospital/items/\d+$"))
+        item_id = int(re.search(r"/items/(\d+)$", page.url).group(1))  # type: ignore[union-attr]
+        badge = page.locator(".page-head h1 .badge")
+        expect(badge).to_have_class(re.compile(r"\bstate-queued\b"))
+        expect(badge).to_have_text("Queued for panel")
 
-            page.select_option("#category", "high_cost")
-            page.fill("#reason", "Cardiogenic shock requiring prolonged ICU care and mechanical support.")
-            page.get_by_role("button", name="Submit application").click()
-            expect(page).to_have_url(re.compile(r"/hospital/items/\d+$"))
-            item_id = int(re.search(r"/items/(\d+)$", page.url).group(1))  # type: ignore[union-attr]
-            badge = page.locator(".page-head h1 .badge")
-            expect(badge).to_have_class(re.compile(r"\bstate-queued\b"))
-            expect(badge).to_have_text("Queued for panel")
+        page.select_option("#doc_type", "discharge_summary")
+        page.set_input_files("#files", str(summary_pdf))
+        page.get_by_role("button", name="Upload", exact=True).click()
+        expect(page.locator(".flash-success")).to_have_text("1 file uploaded.")
+        expect(page.get_by_role("link", name="summary.pdf")).to_be_visible()
 
-            page.select_option("#doc_type", "discharge_summary")
-            page.set_input_files("#files", str(summary_pdf))
-            page.get_by_role("button", name="Upload", exact=True).click()
-            expect(page.locator(".flash-success")).to_have_text("1 file uploaded.")
-            expect(page.get_by_role("link", name="summary.pdf")).to_be_visible()
+        # 2. The review office draws the panels from a published value.
+        login(page, base, "staff")
+        page.goto(f"{base}/staff/cycles/{world.cycle_id}/panel")
+        page.fill("#published_value", "2026-11-23 lottery 0815")
+        page.get_by_role("button", name="Start an assignment run").click()
+        expect(page.locator("#run-summary dt:has-text('Seats filled') + dd")).to_have_text("3")
+        expect(page.locator("#run-summary dt:has-text('Items left unfilled') + dd")).to_have_text("0")
+        page.get_by_role("button", name="Apply this assignment").click()
+        expect(page.locator(".flash-success")).to_contain_text("The panels are seated")
 
-            # 2. The review office draws the panels from a published value.
-            login(page, base, "staff")
-            page.goto(f"{base}/staff/cycles/{world.cycle_id}/panel")
-            page.fill("#published_value", "2026-11-23 lottery 0815")
-            page.get_by_role("button", name="Start an assignment run").click()
-            expect(page.locator("#run-summary dt:has-text('Seats filled') + dd")).to_have_text("3")
-            expect(page.locator("#run-summary dt:has-text('Items left unfilled') + dd")).to_have_text("0")
-            page.get_by_role("button", name="Apply this assignment").click()
-            expect(page.locator(".flash-success")).to_contain_text("The panels are seated")
+        # 3. Each drawn expert opens the item from the inbox and submits a scoresheet.
+        with app.app_context():
+            item = db.session.get(ReviewItem, item_id)
+            names = {expert_id: name for name, expert_id in world.experts.items()}
+            panel = [(a.id, names[a.expert_id]) for a in item.assignments]
+            db.session.remove()
+        assert len(panel) == 3
 
-            # 3. Each drawn expert opens the item from the inbox and submits a scoresheet.
-            with app.app_context():
-                item = db.session.get(ReviewItem, item_id)
-                names = {expert_id: name for name, expert_id in world.experts.items()}
-                panel = [(a.id, names[a.expert_id]) for a in item.assignments]
-                db.session.remove()
-            assert len(panel) == 3
+        for assignment_id, username in panel:
+            login(page, base, username)
+            expect(page).to_have_url(re.compile(r"/expert/$"))
+            page.locator(f"a[href='/expert/assignments/{assignment_id}']").click()
+            expect(page).to_have_url(re.compile(rf"/expert/assignments/{assignment_id}$"))
+            expect(page.locator(".page-head h1")).to_contain_text(f"#{item_id}")
+            assert CASE_NO not in page.content()  # experts never see the hospital's case number
+            assert "Hospital H1" not in page.content()
+            page.get_by_label("Approve", exact=True).check()
+            page.fill("#unreasonable_cost", "20000")
+            page.fill("#rationale", "Supported by ICU records; 20,000 yuan of consumables not justified.")
+            page.get_by_role("button", name="Submit (locks the sheet)").click()
+            expect(page.locator(".notice-success")).to_contain_text("The scoresheet is locked.")
+            expect(page.locator(".page-head .sub .badge")).to_have_text("Submitted")
+            expect(page.locator(".readonly-sheet")).to_contain_text("20,000.00")
+            expect(page.locator("button[name=submit]")).to_have_count(0)
 
-            for assignment_id, username in panel:
-                login(page, base, username)
-                expect(page).to_have_url(re.compile(r"/expert/$"))
-                page.locator(f"a[href='/expert/assignments/{assignment_id}']").click()
-                expect(page).to_have_url(re.compile(rf"/expert/assignments/{assignment_id}$"))
-                expect(page.locator(".page-head h1")).to_contain_text(f"#{item_id}")
-                assert CASE_NO not in page.content()  # experts never see the hospital's case number
-                assert "Hospital H1" not in page.content()
-                page.get_by_label("Approve", exact=True).check()
-                page.fill("#unreasonable_cost", "20000")
-                page.fill("#rationale", "Supported by ICU records; 20,000 yuan of consumables not justified.")
-                page.get_by_role("button", name="Submit (locks the sheet)").click()
-                expect(page.locator(".notice-success")).to_contain_text("The scoresheet is locked.")
-                expect(page.locator(".page-head .sub .badge")).to_have_text("Submitted")
-                expect(page.locator(".readonly-sheet")).to_contain_text("20,000.00")
-                expect(page.locator("button[name=submit]")).to_have_count(0)
-
-            with app.app_context():
-                state = db.session.get(ReviewItem, item_id).state
-                db.session.remove()
-            assert state == "proposed"
-            context.close()
-        finally:
-            browser.close()
+        with app.app_context():
+            state = db.session.get(ReviewItem, item_id).state
+            db.session.remove()
+        assert state == "proposed"

@@ -16,7 +16,7 @@ from review.models import Assignment, Cycle, ExpertConflict, ReviewItem
 from review.services import recusal, reviews
 from review.services.cycles import region_today
 # `served` is a pytest fixture: importing it makes it available to this module's tests.
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, expect, login, served, sync_api  # noqa: F401
+from tests.e2e.test_browser import CHROMIUM, browser_page, expect, login, served  # noqa: F401
 from tests.e2e.test_walkthrough import login as client_login
 from tests.factories import World, seat_panels
 from tests.integration.test_recusal import REASON, add_expert
@@ -192,56 +192,47 @@ def test_step_down_in_browser(served) -> None:  # type: ignore[no-untyped-def]
         deadline = db.session.get(Cycle, world.cycle_id).review_deadline
         db.session.remove()
 
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(locale="en-US", extra_http_headers={"Accept-Language": "en-US,en;q=0.9"})
-            page = context.new_page()
-            page.set_default_timeout(10000)
+    with browser_page() as page:
+        # 1. The office starts an assignment run, waits for its summary and applies it.
+        login(page, base, "staff")
+        page.goto(f"{base}/staff/cycles/{world.cycle_id}/panel")
+        page.fill("#published_value", "2026-11-23 lottery 0815")
+        page.get_by_role("button", name="Start an assignment run").click()
+        expect(page.locator("#run-summary dt:has-text('Seats filled') + dd")).to_have_text("3")
+        page.get_by_role("button", name="Apply this assignment").click()
+        expect(page.locator(".flash-success")).to_contain_text("The panels are seated")
 
-            # 1. The office starts an assignment run, waits for its summary and applies it.
-            login(page, base, "staff")
-            page.goto(f"{base}/staff/cycles/{world.cycle_id}/panel")
-            page.fill("#published_value", "2026-11-23 lottery 0815")
-            page.get_by_role("button", name="Start an assignment run").click()
-            expect(page.locator("#run-summary dt:has-text('Seats filled') + dd")).to_have_text("3")
-            page.get_by_role("button", name="Apply this assignment").click()
-            expect(page.locator(".flash-success")).to_contain_text("The panels are seated")
+        with app.app_context():
+            assignment = db.session.get(ReviewItem, item_id).assignments[0]
+            assignment_id, expert_id = assignment.id, assignment.expert_id
+            db.session.remove()
+        username = next(name for name, eid in world.experts.items() if eid == expert_id)
 
-            with app.app_context():
-                assignment = db.session.get(ReviewItem, item_id).assignments[0]
-                assignment_id, expert_id = assignment.id, assignment.expert_id
-                db.session.remove()
-            username = next(name for name, eid in world.experts.items() if eid == expert_id)
+        # 2. The expert finds the item in the inbox with its deadline, opens it and steps down.
+        login(page, base, username)
+        row = page.locator(f"#inbox tr[data-item='{item_id}']")
+        expect(row.locator(".deadline")).to_have_text(deadline.isoformat())
+        expect(row.locator(".days-left")).to_contain_text("days left")
+        expect(page.locator("#inbox-progress")).to_contain_text("0 of 1 submitted")
+        row.get_by_role("link", name="Open").click()
+        expect(page).to_have_url(re.compile(rf"/expert/assignments/{assignment_id}$"))
+        page.locator("#recusal summary").click()
+        page.fill("#recusal-reason", "Too busy")
+        page.get_by_role("button", name="Step down", exact=True).click()
+        expect(page.locator("#recusal-reason-errors")).to_contain_text("at least 10 characters")
+        page.fill("#recusal-reason", REASON)
+        page.get_by_role("button", name="Step down", exact=True).click()
+        expect(page).to_have_url(re.compile(r"/expert/$"))
+        expect(page.locator(".flash-success")).to_contain_text(f"Item #{item_id} has left your list")
+        expect(page.locator(".flash-success")).to_contain_text("A replacement expert has been seated")
+        expect(page.locator(f"#inbox tr[data-item='{item_id}']")).to_have_count(0)
 
-            # 2. The expert finds the item in the inbox with its deadline, opens it and steps down.
-            login(page, base, username)
-            row = page.locator(f"#inbox tr[data-item='{item_id}']")
-            expect(row.locator(".deadline")).to_have_text(deadline.isoformat())
-            expect(row.locator(".days-left")).to_contain_text("days left")
-            expect(page.locator("#inbox-progress")).to_contain_text("0 of 1 submitted")
-            row.get_by_role("link", name="Open").click()
-            expect(page).to_have_url(re.compile(rf"/expert/assignments/{assignment_id}$"))
-            page.locator("#recusal summary").click()
-            page.fill("#recusal-reason", "Too busy")
-            page.get_by_role("button", name="Step down", exact=True).click()
-            expect(page.locator("#recusal-reason-errors")).to_contain_text("at least 10 characters")
-            page.fill("#recusal-reason", REASON)
-            page.get_by_role("button", name="Step down", exact=True).click()
-            expect(page).to_have_url(re.compile(r"/expert/$"))
-            expect(page.locator(".flash-success")).to_contain_text(f"Item #{item_id} has left your list")
-            expect(page.locator(".flash-success")).to_contain_text("A replacement expert has been seated")
-            expect(page.locator(f"#inbox tr[data-item='{item_id}']")).to_have_count(0)
-
-            # 3. The office sees who stepped down, why and when, and who replaced them.
-            login(page, base, "staff")
-            page.goto(f"{base}/staff/items/{item_id}")
-            recused = page.locator(f"#panel-table tr[data-expert='{expert_id}']")
-            expect(recused.locator(".badge.status-recused")).to_have_text("Recused")
-            expect(recused.locator(".recusal-reason")).to_have_text(REASON)
-            expect(page.locator("#panel-table tr.assignment-active")).to_have_count(3)
-            expect(page.locator("#panel-table tr.assignment-active", has_text="Replacement")).to_have_count(1)
-            expect(page.locator("#open-seats")).to_have_count(0)
-            context.close()
-        finally:
-            browser.close()
+        # 3. The office sees who stepped down, why and when, and who replaced them.
+        login(page, base, "staff")
+        page.goto(f"{base}/staff/items/{item_id}")
+        recused = page.locator(f"#panel-table tr[data-expert='{expert_id}']")
+        expect(recused.locator(".badge.status-recused")).to_have_text("Recused")
+        expect(recused.locator(".recusal-reason")).to_have_text(REASON)
+        expect(page.locator("#panel-table tr.assignment-active")).to_have_count(3)
+        expect(page.locator("#panel-table tr.assignment-active", has_text="Replacement")).to_have_count(1)
+        expect(page.locator("#open-seats")).to_have_count(0)
