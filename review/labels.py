@@ -46,6 +46,9 @@ OUTCOME = {
     "approved": _l("Approved"),
     "partially_approved": _l("Partially approved"),
     "rejected": _l("Rejected"),
+    "confirmed": _l("Coding confirmed"),
+    "regrouped": _l("Regrouped: payment adjusted"),
+    "admission_unjustified": _l("Admission not justified: payment recovered"),
 }
 
 RECOMMENDATION = {

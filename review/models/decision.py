@@ -16,7 +16,9 @@ class Decision(db.Model):
     __table_args__ = (
         UniqueConstraint("item_id", "version"),
         CheckConstraint("status IN ('proposed', 'issued')", name="status"),
-        CheckConstraint("outcome IN ('approved', 'partially_approved', 'rejected')", name="outcome"),
+        CheckConstraint("outcome IN ('approved', 'partially_approved', 'rejected', 'confirmed', 'regrouped', "
+                        "'admission_unjustified')", name="outcome"),
+        CheckConstraint("(drg_after IS NULL) = (drg_payment_after_fen IS NULL)", name="regrouped_payment"),
         CheckConstraint("(status = 'issued') = (issued_at IS NOT NULL)", name="issued_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -31,6 +33,14 @@ class Decision(db.Model):
     drg_payment_fen: Mapped[int]
     total_cost_fen: Mapped[int]
     amount_fen: Mapped[int]
+    """Positive: a supplement to the hospital; negative: a recovery."""
+    drg_after: Mapped[str | None] = mapped_column(String(10))
+    drg_weight_after: Mapped[str | None] = mapped_column(String(12))
+    drg_payment_after_fen: Mapped[int | None]
+    """Record review: the DRG and payment after the panel's coding corrections (equal to before when confirmed)."""
+    admission_justified: Mapped[bool | None]
+    coding: Mapped[dict | None] = mapped_column(JSON)
+    """Record review: the adopted principal diagnosis and procedure and how each was decided."""
     vote_snapshot: Mapped[dict] = mapped_column(JSON)
     verification_code: Mapped[str] = mapped_column(String(32), unique=True)
     proposed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -126,6 +126,9 @@ class Scoresheet(db.Model):
     unreasonable_cost_fen: Mapped[int] = mapped_column(default=0)
     admission_justified: Mapped[bool] = mapped_column(Boolean, default=True)
     rationale: Mapped[str] = mapped_column(Text, default="")
+    corrected_principal_dx: Mapped[str | None] = mapped_column(String(10))
+    corrected_principal_procedure: Mapped[str | None] = mapped_column(String(10))
+    """Record review: a code the expert finds should replace the hospital's (None: the coding is correct)."""
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lock_version: Mapped[int] = mapped_column(default=1)
 
