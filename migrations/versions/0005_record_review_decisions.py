@@ -23,6 +23,8 @@ def upgrade():
         batch_op.add_column(sa.Column('drg_payment_after_fen', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('admission_justified', sa.Boolean(), nullable=True))
         batch_op.add_column(sa.Column('coding', sa.JSON(), nullable=True))
+        batch_op.alter_column('outcome', existing_type=sa.String(length=20), type_=sa.String(length=24),
+                              existing_nullable=False)
         batch_op.drop_constraint(batch_op.f('ck_decisions_outcome'), type_='check')
         batch_op.create_check_constraint(batch_op.f('ck_decisions_outcome'), "outcome IN ('approved', "
                                          "'partially_approved', 'rejected', 'confirmed', 'regrouped', "
@@ -48,6 +50,8 @@ def downgrade():
         batch_op.drop_constraint(batch_op.f('ck_decisions_outcome'), type_='check')
         batch_op.create_check_constraint(batch_op.f('ck_decisions_outcome'),
                                          "outcome IN ('approved', 'partially_approved', 'rejected')")
+        batch_op.alter_column('outcome', existing_type=sa.String(length=24), type_=sa.String(length=20),
+                              existing_nullable=False)
         batch_op.drop_column('coding')
         batch_op.drop_column('admission_justified')
         batch_op.drop_column('drg_payment_after_fen')

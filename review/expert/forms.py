@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, RadioField, StringField, TextAreaField, ValidationError
+from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField, ValidationError
 from wtforms.validators import Length, Optional
 
 from review import labels
@@ -26,6 +26,20 @@ class ScoresheetForm(FlaskForm):
     unreasonable_cost = StringField(_l("Unreasonable cost to deduct (yuan)"), default="0", validators=[_optional_yuan])
     rationale = TextAreaField(_l("Rationale"), validators=[Length(max=8000)])
     lock_version = HiddenField(default="0")
+    # Record review only: the hospital's codes stand unless the expert enters a different one.
+    admission_justified = RadioField(_l("Was the admission justified?"), default="yes",
+                                     choices=[("yes", _l("Yes")), ("no", _l("No"))], validators=[Optional()])
+    corrected_principal_dx = StringField(_l("Correct principal diagnosis (leave empty if the hospital's is right)"),
+                                         validators=[Length(max=10)])
+    corrected_principal_procedure = StringField(
+        _l("Correct principal procedure (leave empty if the hospital's is right)"), validators=[Length(max=10)])
+
+
+class ChairRulingForm(FlaskForm):
+    """The chair's choice among the codes the panel proposed, one select per code without a majority."""
+
+    principal_dx = SelectField(_l("Principal diagnosis adopted"), validate_choice=False)
+    principal_procedure = SelectField(_l("Principal procedure adopted"), validate_choice=False)
 
 
 def _strip(value: str | None) -> str:

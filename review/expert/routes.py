@@ -10,7 +10,7 @@ from sqlalchemy import Select
 from sqlalchemy.orm import selectinload
 
 from review.auth import current_actor, roles_required
-from review.expert.forms import RecusalForm, ScoresheetForm
+from review.expert.forms import ChairRulingForm, RecusalForm, ScoresheetForm
 from review.extensions import db
 from review.forms import attach_errors
 from review.models import Assignment, Cycle, ReviewItem, Scoresheet
@@ -105,9 +105,16 @@ def _render_assignment(actor: Actor, record: Assignment, form: ScoresheetForm, r
     cycle = record.item.cycle
     pending = _pending(record)
     due = Due(cycle.review_deadline, (cycle.review_deadline - region_today(cycle.region)).days, pending)
+    question = reviews.chair_question(actor, record.id)
+    ruling_form = None
+    if question:
+        ruling_form = ChairRulingForm(prefix="chair")
+        for name, options in question.items():
+            getattr(ruling_form, name).choices = [(code or "", code or "—") for code in options]
     return render_template("expert/assignment.html", assignment=record, item=record.item, case=record.item.case,
                            sheet=record.scoresheet, form=form, recusal_form=recusal_form, can_recuse=pending,
-                           due=due, min_reason=recusal.MIN_REASON,
+                           due=due, min_reason=recusal.MIN_REASON, question=question, ruling_form=ruling_form,
+                           record_review=record.item.kind == "sampled_record",
                            documents=documents.item_documents(actor, record.item_id)), status
 
 
@@ -119,6 +126,9 @@ def _prefill(form: ScoresheetForm, record: Assignment) -> None:
         form.unreasonable_cost.data = f"{sheet.unreasonable_cost_fen / 100:.2f}"
         form.rationale.data = sheet.rationale
         form.lock_version.data = str(sheet.lock_version)
+        form.admission_justified.data = "yes" if sheet.admission_justified else "no"
+        form.corrected_principal_dx.data = sheet.corrected_principal_dx or ""
+        form.corrected_principal_procedure.data = sheet.corrected_principal_procedure or ""
 
 
 def _pending(record: Assignment) -> bool:
@@ -141,7 +151,10 @@ def assignment(assignment_id: int) -> object:
         data = reviews.SheetInput(recommendation=form.recommendation.data or None,
                                   unreasonable_cost_fen=form.unreasonable_cost.parsed_fen,  # type: ignore[attr-defined]
                                   rationale=form.rationale.data or "",
-                                  lock_version=int(form.lock_version.data or 0))
+                                  lock_version=int(form.lock_version.data or 0),
+                                  admission_justified=form.admission_justified.data != "no",
+                                  corrected_principal_dx=form.corrected_principal_dx.data or "",
+                                  corrected_principal_procedure=form.corrected_principal_procedure.data or "")
         try:
             reviews.save_sheet(actor, record.id, data, submit=submit)
         except ValidationFailed as failure:
@@ -151,6 +164,26 @@ def assignment(assignment_id: int) -> object:
             flash(_("Scoresheet submitted.") if submit else _("Draft saved."), "success")
             return redirect(url_for("expert.assignment", assignment_id=record.id))
     return _render_assignment(actor, record, form, RecusalForm(prefix=RECUSAL_PREFIX, formdata=None))
+
+
+@bp.route("/assignments/<int:assignment_id>/adjudicate", methods=["POST"])
+@roles_required(EXPERT)
+def adjudicate(assignment_id: int) -> object:
+    """The panel chair rules on the codes the panel split over; the decision is proposed at once."""
+    actor = current_actor()
+    question = reviews.chair_question(actor, assignment_id) or {}
+    form = ChairRulingForm(prefix="chair")
+    if form.validate_on_submit():
+        rulings = {name: getattr(form, name).data or None for name in question}
+        try:
+            reviews.adjudicate(actor, assignment_id, rulings)
+        except ValidationFailed as failure:
+            for messages in failure.errors.values():
+                for message in messages:
+                    flash(message, "error")
+        else:
+            flash(_("Ruling recorded; the decision is proposed to the review office."), "success")
+    return redirect(url_for("expert.assignment", assignment_id=assignment_id))
 
 
 @bp.route("/assignments/<int:assignment_id>/recuse", methods=["POST"])

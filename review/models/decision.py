@@ -25,7 +25,7 @@ class Decision(db.Model):
     item_id: Mapped[int] = mapped_column(ForeignKey("review_items.id"), index=True)
     version: Mapped[int] = mapped_column(default=1)
     status: Mapped[str] = mapped_column(String(10), default="proposed")
-    outcome: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str] = mapped_column(String(24))
     approvals: Mapped[int]
     panel_size: Mapped[int]
     deduction_fen: Mapped[int]

@@ -1,4 +1,9 @@
-"""An expert's scoresheet: save drafts, submit once, and propose the decision when the panel is complete."""
+"""An expert's scoresheet: save drafts, submit once, and propose the decision when the panel is complete.
+
+A special-case application is approved or rejected with an unreasonable-cost deduction; a sampled record is
+checked for the admission and the principal codes, and a correction is regrouped so the decision carries the
+DRG and payment the panel's coding leads to. When the panel's codes split with no majority, the chair rules.
+"""
 from __future__ import annotations
 
 import secrets
@@ -8,14 +13,19 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm.exc import StaleDataError
 
 from review.extensions import db
-from review.models import Assignment, Decision, ReviewItem, Scoresheet
+from review.models import Assignment, Decision, ReviewItem, Scoresheet, User
 from review.models.types import utcnow
 from review.services import activity
 from review.services.context import SYSTEM, Actor, NotFound, ServiceError, ValidationFailed
 from review.services.items import move
-from workflows.consensus import Recommendation, Vote, propose
-from workflows.payment import PaymentMethod, supplement_fen
-from workflows.states import Action, Role, State
+from review.services.notifications import notify
+from review.services.regrouping import coded, regroup
+from workflows.consensus import NeedsChair, Recommendation, RecordVote, Vote, propose, propose_record_review
+from workflows.grouping import normalise_code
+from workflows.payment import PaymentMethod, record_review_adjustment_fen, supplement_fen
+from workflows.states import Action, ItemKind, Role, State
+
+MIN_RATIONALE = 10
 
 
 @dataclass(frozen=True)
@@ -24,6 +34,9 @@ class SheetInput:
     unreasonable_cost_fen: int
     rationale: str
     lock_version: int
+    admission_justified: bool = True
+    corrected_principal_dx: str = ""
+    corrected_principal_procedure: str = ""
 
 
 def get_assignment(actor: Actor, assignment_id: int) -> Assignment:
@@ -37,7 +50,11 @@ def get_assignment(actor: Actor, assignment_id: int) -> Assignment:
     return assignment
 
 
-def _validate(data: SheetInput, total_cost_fen: int) -> None:
+def _rationale_error() -> list[str]:
+    return [str(_l("A rationale of at least 10 characters is required when not approving."))]
+
+
+def _validate_application(data: SheetInput, total_cost_fen: int) -> None:
     errors: dict[str, list[str]] = {}
     if data.recommendation not in {r.value for r in Recommendation}:
         errors["recommendation"] = [str(_l("Choose approve or reject."))]
@@ -45,10 +62,33 @@ def _validate(data: SheetInput, total_cost_fen: int) -> None:
         errors["unreasonable_cost"] = [str(_l("The unreasonable cost cannot be negative."))]
     elif data.unreasonable_cost_fen > total_cost_fen:
         errors["unreasonable_cost"] = [str(_l("The unreasonable cost cannot exceed the case's total cost."))]
-    if data.recommendation == Recommendation.REJECT.value and len(data.rationale.strip()) < 10:
-        errors["rationale"] = [str(_l("A rationale of at least 10 characters is required when not approving."))]
+    if data.recommendation == Recommendation.REJECT.value and len(data.rationale.strip()) < MIN_RATIONALE:
+        errors["rationale"] = _rationale_error()
     if errors:
         raise ValidationFailed(errors)
+
+
+def _validate_record(data: SheetInput, item: ReviewItem) -> None:
+    """Corrected codes must pass the code editor and group; a finding against the hospital needs a rationale."""
+    if data.corrected_principal_dx or data.corrected_principal_procedure:
+        regroup(item.case, item.cycle, data.corrected_principal_dx or None, data.corrected_principal_procedure or None)
+    upheld = data.admission_justified and not (data.corrected_principal_dx or data.corrected_principal_procedure)
+    if not upheld and len(data.rationale.strip()) < MIN_RATIONALE:
+        raise ValidationFailed({"rationale": _rationale_error()})
+
+
+def _record_input(data: SheetInput, item: ReviewItem) -> SheetInput:
+    """Codes equal to the hospital's are no correction; the recommendation says whether the claim is upheld."""
+    hospital = coded(item.case)
+    dx = normalise_code(data.corrected_principal_dx) if data.corrected_principal_dx.strip() else ""
+    proc = normalise_code(data.corrected_principal_procedure) if data.corrected_principal_procedure.strip() else ""
+    dx = "" if dx == hospital["principal_dx"] else dx
+    proc = "" if proc == hospital["principal_procedure"] else proc
+    upheld = data.admission_justified and not dx and not proc
+    return SheetInput(recommendation=(Recommendation.APPROVE if upheld else Recommendation.REJECT).value,
+                      unreasonable_cost_fen=0, rationale=data.rationale, lock_version=data.lock_version,
+                      admission_justified=data.admission_justified, corrected_principal_dx=dx,
+                      corrected_principal_procedure=proc)
 
 
 def save_sheet(actor: Actor, assignment_id: int, data: SheetInput, *, submit: bool) -> Scoresheet:
@@ -59,21 +99,29 @@ def save_sheet(actor: Actor, assignment_id: int, data: SheetInput, *, submit: bo
     if State(item.state) not in (State.ASSIGNED, State.IN_REVIEW):
         raise ServiceError(_l("This item is no longer open for review."))
     sheet = assignment.scoresheet
-    if sheet is None:
-        sheet = Scoresheet(assignment_id=assignment.id)
-        db.session.add(sheet)
-    elif sheet.status == "submitted":
+    if sheet is not None and sheet.status == "submitted":
         raise ServiceError(_l("You have already submitted this scoresheet; it is locked."))
-    elif sheet.lock_version != data.lock_version:
+    if sheet is not None and sheet.lock_version != data.lock_version:
         raise ServiceError(_l("This scoresheet was changed in another window since you opened it. "
                               "Reload the page to see the latest version; your changes were not saved."))
-    if submit:
-        _validate(data, item.case.total_cost_fen)
+    record = item.kind == ItemKind.SAMPLED_RECORD.value
+    if record:
+        data = _record_input(data, item)
+    if submit and record:
+        _validate_record(data, item)
+    elif submit:
+        _validate_application(data, item.case.total_cost_fen)
+    if sheet is None:  # only once the input is known to be acceptable: a refusal leaves nothing pending
+        sheet = Scoresheet(assignment_id=assignment.id)
+        db.session.add(sheet)
     if State(item.state) == State.ASSIGNED:
         move(item, Action.START_REVIEW, actor)
     sheet.recommendation = data.recommendation or None
     sheet.unreasonable_cost_fen = max(0, data.unreasonable_cost_fen)
     sheet.rationale = data.rationale.strip()
+    sheet.admission_justified = data.admission_justified
+    sheet.corrected_principal_dx = data.corrected_principal_dx or None
+    sheet.corrected_principal_procedure = data.corrected_principal_procedure or None
     if submit:
         sheet.status = "submitted"
         sheet.submitted_at = utcnow()
@@ -90,13 +138,33 @@ def save_sheet(actor: Actor, assignment_id: int, data: SheetInput, *, submit: bo
     return sheet
 
 
-def _propose_if_complete(item: ReviewItem) -> Decision | None:
-    sheets = list(db.session.scalars(db.select(Scoresheet).join(Assignment).where(
+def _submitted_sheets(item: ReviewItem) -> list[Scoresheet]:
+    return list(db.session.scalars(db.select(Scoresheet).join(Assignment).where(
         Assignment.item_id == item.id, Assignment.status == "active", Scoresheet.status == "submitted")))
+
+
+def _new_decision(item: ReviewItem, **values: object) -> Decision:
+    case = item.case
+    version = 1 + (db.session.scalar(db.select(db.func.max(Decision.version)).where(
+        Decision.item_id == item.id)) or 0)
+    decision = Decision(item_id=item.id, version=version, panel_size=int(item.cycle.policy_snapshot["panel_size"]),
+                        drg=case.drg, drg_payment_fen=case.drg_payment_fen, total_cost_fen=case.total_cost_fen,
+                        verification_code=secrets.token_hex(8).upper(), **values)
+    db.session.add(decision)
+    db.session.flush()
+    move(item, Action.PROPOSE, SYSTEM, {"decision_id": decision.id, "outcome": decision.outcome,
+                                        "amount_fen": decision.amount_fen})
+    return decision
+
+
+def _propose_if_complete(item: ReviewItem, rulings: dict[str, str | None] | None = None) -> Decision | None:
+    sheets = _submitted_sheets(item)
     policy = item.cycle.policy_snapshot
     k = int(policy["panel_size"])
     if len(sheets) < k:
         return None
+    if item.kind == ItemKind.SAMPLED_RECORD.value:
+        return _propose_record(item, sheets, k, rulings)
     proposal = propose([Vote(expert_id=s.assignment.expert_id, recommendation=Recommendation(s.recommendation),
                              unreasonable_cost_fen=s.unreasonable_cost_fen) for s in sheets], k)
     case = item.case
@@ -105,15 +173,79 @@ def _propose_if_complete(item: ReviewItem) -> Decision | None:
         amount = supplement_fen(PaymentMethod(policy["payment_method"]), case.total_cost_fen,
                                 proposal.deduction_fen, case.drg_payment_fen,
                                 int(policy["fixed_loss_threshold_fen"]))
-    version = 1 + (db.session.scalar(db.select(db.func.max(Decision.version)).where(
-        Decision.item_id == item.id)) or 0)
-    decision = Decision(item_id=item.id, version=version, outcome=proposal.outcome.value,
-                        approvals=proposal.approvals, panel_size=k, deduction_fen=proposal.deduction_fen,
-                        drg=case.drg, drg_payment_fen=case.drg_payment_fen, total_cost_fen=case.total_cost_fen,
-                        amount_fen=amount, vote_snapshot=proposal.snapshot(),
-                        verification_code=secrets.token_hex(8).upper())
-    db.session.add(decision)
-    db.session.flush()
-    move(item, Action.PROPOSE, SYSTEM, {"decision_id": decision.id, "outcome": decision.outcome,
-                                        "amount_fen": amount})
+    return _new_decision(item, outcome=proposal.outcome.value, approvals=proposal.approvals,
+                         deduction_fen=proposal.deduction_fen, amount_fen=amount, vote_snapshot=proposal.snapshot())
+
+
+def _propose_record(item: ReviewItem, sheets: list[Scoresheet], k: int,
+                    rulings: dict[str, str | None] | None) -> Decision | None:
+    votes = [RecordVote(expert_id=s.assignment.expert_id, admission_justified=s.admission_justified,
+                        principal_dx=s.corrected_principal_dx, principal_procedure=s.corrected_principal_procedure)
+             for s in sheets]
+    try:
+        proposal = propose_record_review(votes, k, coded(item.case), rulings)
+    except NeedsChair as needs:
+        chair = _chair(item)
+        activity.record(SYSTEM, "decision.awaiting_chair", "review_item", item.id, None,
+                        {"fields": sorted(needs.options)})
+        user_id = db.session.scalar(db.select(User.id).where(User.expert_id == chair.expert_id))
+        if user_id:
+            notify(kind="chair_ruling", dedupe_key=f"chair-ruling:{item.id}", user_id=user_id,
+                   subject=f"Review item #{item.id}: the panel's coding needs your ruling as chair",
+                   body=f"The experts on review item #{item.id} proposed different codes with no majority. "
+                        "As the panel chair, choose the code the decision adopts on the item's page.")
+        return None
+    case = item.case
+    dx, proc = proposal.findings["principal_dx"].after, proposal.findings["principal_procedure"].after
+    after = regroup(case, item.cycle, dx, proc)
+    amount = record_review_adjustment_fen(case.drg_payment_fen, after.payment_fen, proposal.admission_justified)
+    return _new_decision(item, outcome=proposal.outcome.value, approvals=proposal.justified_votes, deduction_fen=0,
+                         amount_fen=amount, drg_after=after.drg, drg_weight_after=str(after.weight),
+                         drg_payment_after_fen=after.payment_fen, admission_justified=proposal.admission_justified,
+                         coding={name: f.as_dict() for name, f in proposal.findings.items()},
+                         vote_snapshot=proposal.snapshot())
+
+
+def _chair(item: ReviewItem) -> Assignment:
+    """The panel chair is the active expert first drawn (lowest rank); replacements come after."""
+    return min((a for a in item.assignments if a.status == "active"), key=lambda a: a.rank)
+
+
+def chair_question(actor: Actor, assignment_id: int) -> dict[str, list[str | None]] | None:
+    """The codes the chair must choose among, when this expert chairs an item whose panel split; else None."""
+    assignment = get_assignment(actor, assignment_id)
+    item = assignment.item
+    if (item.kind != ItemKind.SAMPLED_RECORD.value or State(item.state) != State.IN_REVIEW
+            or _chair(item).id != assignment.id):
+        return None
+    sheets = _submitted_sheets(item)
+    k = int(item.cycle.policy_snapshot["panel_size"])
+    if len(sheets) < k:
+        return None
+    try:
+        propose_record_review([RecordVote(s.assignment.expert_id, s.admission_justified, s.corrected_principal_dx,
+                                          s.corrected_principal_procedure) for s in sheets], k, coded(item.case))
+    except NeedsChair as needs:
+        return needs.options
+    return None
+
+
+def adjudicate(actor: Actor, assignment_id: int, rulings: dict[str, str | None]) -> Decision:
+    """The chair's ruling on the codes without a majority; the decision is proposed at once."""
+    options = chair_question(actor, assignment_id)
+    if options is None:
+        raise ServiceError(_l("There is no coding question for you to rule on."))
+    errors = {name: [str(_l("Choose one of the codes the panel proposed."))]
+              for name in options if rulings.get(name, "\0") not in options[name]}
+    if errors:
+        raise ValidationFailed(errors)
+    assignment = get_assignment(actor, assignment_id)
+    item = db.session.scalars(db.select(ReviewItem).where(ReviewItem.id == assignment.item_id)
+                              .with_for_update()).one()
+    activity.record(actor, "decision.chair_ruled", "review_item", item.id, None,
+                    {name: rulings[name] for name in options})
+    decision = _propose_if_complete(item, {name: rulings[name] for name in options})
+    assert decision is not None
+    db.session.commit()
     return decision
+
