@@ -135,7 +135,7 @@ def _advance_some(cycle: Cycle) -> None:
             reviews.save_sheet(_actor_for(experts[assignment.expert_id]), assignment.id, reviews.SheetInput(
                 recommendation="approve", unreasonable_cost_fen=500_000 if assignment.rank == 1 else 300_000,
                 rationale="Costs supported by the ICU and device records; some drug costs not justified.",
-                lock_version=0), submit=True)
+                cost_reasons="Antibiotics beyond the documented indication.", lock_version=0), submit=True)
     first = db.session.scalars(db.select(Decision).order_by(Decision.id).limit(1)).first()
     if first is not None:
         decisions.issue(staff, first.id)

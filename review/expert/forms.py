@@ -20,19 +20,31 @@ def _optional_yuan(form: FlaskForm, field: StringField) -> None:
         raise ValidationError(str(error)) from error
 
 
+YES_NO = [("yes", _l("Yes")), ("no", _l("No"))]
+
+
+def _yes_no(label: object) -> RadioField:
+    return RadioField(label, choices=YES_NO, validators=[Optional()])
+
+
 class ScoresheetForm(FlaskForm):
+    """Every question of both scoresheet kinds; the page shows those of the cycle's definition for the item's kind,
+    and the service checks them against that definition."""
+
+    admission_justified = _yes_no(_l("Was the admission justified?"))
+    medically_necessary = _yes_no(_l("Were the high-cost drugs, devices and procedures medically necessary?"))
+    unreasonable_cost = StringField(_l("Unreasonable cost to deduct (yuan)"), default="0", validators=[_optional_yuan])
+    cost_reasons = TextAreaField(_l("Reasons for the deduction"), validators=[Length(max=4000)])
     recommendation = RadioField(_l("Recommendation"), choices=choices(labels.RECOMMENDATION),
                                 validators=[Optional()])
-    unreasonable_cost = StringField(_l("Unreasonable cost to deduct (yuan)"), default="0", validators=[_optional_yuan])
+    principal_dx_correct = _yes_no(_l("Is the principal diagnosis correct?"))
+    corrected_principal_dx = StringField(_l("Correct principal diagnosis (ICD-10-CM)"), validators=[Length(max=10)])
+    principal_procedure_correct = _yes_no(_l("Is the principal procedure correct?"))
+    corrected_principal_procedure = StringField(_l("Correct principal procedure (ICD-10-PCS)"),
+                                                validators=[Length(max=10)])
+    secondary_supported = _yes_no(_l("Are the secondary diagnoses that make a CC or MCC supported by the record?"))
     rationale = TextAreaField(_l("Rationale"), validators=[Length(max=8000)])
     lock_version = HiddenField(default="0")
-    # Record review only: the hospital's codes stand unless the expert enters a different one.
-    admission_justified = RadioField(_l("Was the admission justified?"), default="yes",
-                                     choices=[("yes", _l("Yes")), ("no", _l("No"))], validators=[Optional()])
-    corrected_principal_dx = StringField(_l("Correct principal diagnosis (leave empty if the hospital's is right)"),
-                                         validators=[Length(max=10)])
-    corrected_principal_procedure = StringField(
-        _l("Correct principal procedure (leave empty if the hospital's is right)"), validators=[Length(max=10)])
 
 
 class ChairRulingForm(FlaskForm):

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import format_datetime, gettext as _
 from sqlalchemy import Select
 from sqlalchemy.orm import selectinload
 
@@ -17,8 +17,10 @@ from review.models import Assignment, Cycle, ReviewItem, Scoresheet
 from review.pagination import paginate
 from review.services import documents, notifications, recusal, reviews
 from review.services.calendar import REMINDER_DAYS
-from review.services.context import Actor, ValidationFailed
+from review.models.types import utcnow
+from review.services.context import Actor, NotFound, ServiceError, ValidationFailed
 from review.services.cycles import region_today
+from workflows.money import format_fen
 from workflows.states import State
 
 bp = Blueprint("expert", __name__, url_prefix="/expert")
@@ -115,6 +117,7 @@ def _render_assignment(actor: Actor, record: Assignment, form: ScoresheetForm, r
                            sheet=record.scoresheet, form=form, recusal_form=recusal_form, can_recuse=pending,
                            due=due, min_reason=recusal.MIN_REASON, question=question, ruling_form=ruling_form,
                            record_review=record.item.kind == "sampled_record",
+                           definition=reviews.definition_for(record.item),
                            documents=documents.item_documents(actor, record.item_id)), status
 
 
@@ -122,13 +125,31 @@ def _prefill(form: ScoresheetForm, record: Assignment) -> None:
     """Show the saved draft, with the version the next save must match."""
     sheet = record.scoresheet
     if sheet is not None:
-        form.recommendation.data = sheet.recommendation
+        for name, value in (sheet.answers or {}).items():
+            if name in form and name != "lock_version":
+                form[name].data = value
         form.unreasonable_cost.data = f"{sheet.unreasonable_cost_fen / 100:.2f}"
-        form.rationale.data = sheet.rationale
         form.lock_version.data = str(sheet.lock_version)
-        form.admission_justified.data = "yes" if sheet.admission_justified else "no"
-        form.corrected_principal_dx.data = sheet.corrected_principal_dx or ""
-        form.corrected_principal_procedure.data = sheet.corrected_principal_procedure or ""
+
+
+def _answered(form: ScoresheetForm, name: str) -> bool | None:
+    """A yes/no radio: True, False, or None when left unanswered."""
+    return {"yes": True, "no": False}.get(form[name].data or "")
+
+
+def sheet_input(form: ScoresheetForm) -> reviews.SheetInput:
+    return reviews.SheetInput(
+        recommendation=form.recommendation.data or None,
+        unreasonable_cost_fen=form.unreasonable_cost.parsed_fen,  # type: ignore[attr-defined]
+        rationale=form.rationale.data or "", lock_version=int(form.lock_version.data or 0),
+        admission_justified=_answered(form, "admission_justified"),
+        medically_necessary=_answered(form, "medically_necessary"),
+        cost_reasons=form.cost_reasons.data or "",
+        principal_dx_correct=_answered(form, "principal_dx_correct"),
+        corrected_principal_dx=form.corrected_principal_dx.data or "",
+        principal_procedure_correct=_answered(form, "principal_procedure_correct"),
+        corrected_principal_procedure=form.corrected_principal_procedure.data or "",
+        secondary_supported=_answered(form, "secondary_supported"))
 
 
 def _pending(record: Assignment) -> bool:
@@ -148,13 +169,7 @@ def assignment(assignment_id: int) -> object:
         _prefill(form, record)
     if form.validate_on_submit():
         submit = "submit" in request.form
-        data = reviews.SheetInput(recommendation=form.recommendation.data or None,
-                                  unreasonable_cost_fen=form.unreasonable_cost.parsed_fen,  # type: ignore[attr-defined]
-                                  rationale=form.rationale.data or "",
-                                  lock_version=int(form.lock_version.data or 0),
-                                  admission_justified=form.admission_justified.data != "no",
-                                  corrected_principal_dx=form.corrected_principal_dx.data or "",
-                                  corrected_principal_procedure=form.corrected_principal_procedure.data or "")
+        data = sheet_input(form)
         try:
             reviews.save_sheet(actor, record.id, data, submit=submit)
         except ValidationFailed as failure:
@@ -164,6 +179,47 @@ def assignment(assignment_id: int) -> object:
             flash(_("Scoresheet submitted.") if submit else _("Draft saved."), "success")
             return redirect(url_for("expert.assignment", assignment_id=record.id))
     return _render_assignment(actor, record, form, RecusalForm(prefix=RECUSAL_PREFIX, formdata=None))
+
+
+@bp.route("/assignments/<int:assignment_id>/regroup")
+@roles_required(EXPERT)
+def regroup(assignment_id: int) -> object:
+    """JSON for the live regrouping beside a record-review scoresheet."""
+    try:
+        preview = reviews.preview_regroup(current_actor(), assignment_id, request.args.get("dx", ""),
+                                          request.args.get("proc", ""))
+    except ValidationFailed as failure:
+        return jsonify(ok=False, errors=failure.errors), 422
+    except NotFound:
+        raise  # someone else's assignment: the ordinary 404 page
+    except ServiceError as error:
+        return jsonify(ok=False, errors={"corrected_principal_dx": [str(error.message)]}), 409
+    difference = preview.difference_fen
+    change = (_("%(amount)s more than paid", amount=format_fen(difference)) if difference > 0 else
+              _("%(amount)s less than paid", amount=format_fen(-difference)) if difference < 0 else
+              _("no change in payment"))
+    return jsonify(ok=True, drg=preview.drg, weight=preview.weight, payment_fen=preview.payment_fen,
+                   difference_fen=difference,
+                   summary=_("Regrouped: DRG %(drg)s %(title)s, weight %(weight)s, payment ¥%(payment)s (%(change)s).",
+                             drg=preview.drg, title=preview.description, weight=preview.weight,
+                             payment=format_fen(preview.payment_fen), change=change))
+
+
+@bp.route("/assignments/<int:assignment_id>/draft", methods=["POST"])
+@roles_required(EXPERT)
+def autosave(assignment_id: int) -> object:
+    """The page saves drafts in the background; a stale version is refused with 409 so nothing is overwritten."""
+    form = ScoresheetForm()
+    if not form.validate_on_submit():
+        return jsonify(ok=False, errors=form.errors), 422
+    try:
+        sheet = reviews.save_sheet(current_actor(), assignment_id, sheet_input(form), submit=False)
+    except NotFound:
+        raise
+    except ServiceError as error:
+        return jsonify(ok=False, message=str(error.message)), 409
+    return jsonify(ok=True, lock_version=sheet.lock_version,
+                   message=_("Draft saved automatically at %(time)s.", time=format_datetime(utcnow(), "HH:mm:ss")))
 
 
 @bp.route("/assignments/<int:assignment_id>/adjudicate", methods=["POST"])

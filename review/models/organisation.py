@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from review.extensions import db
 from review.models.types import UTCDateTime, utcnow
+from workflows import scoresheets
 
 
 class Region(db.Model):
@@ -87,6 +88,7 @@ class Policy(db.Model):
             "panel_min_title": self.panel_min_title,
             "panel_hospital_levels": list(self.panel_hospital_levels or []),
             "panel_one_per_hospital": self.panel_one_per_hospital,
+            "scoresheets": scoresheets.snapshot(),
         }
 
 

@@ -129,6 +129,9 @@ class Scoresheet(db.Model):
     corrected_principal_dx: Mapped[str | None] = mapped_column(String(10))
     corrected_principal_procedure: Mapped[str | None] = mapped_column(String(10))
     """Record review: a code the expert finds should replace the hospital's (None: the coding is correct)."""
+    answers: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
+    """Every answer as entered, keyed by the question names of the cycle's scoresheet definition."""
+    definition_version: Mapped[int] = mapped_column(default=1, server_default="1")
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lock_version: Mapped[int] = mapped_column(default=1)
 

@@ -7,7 +7,7 @@ DRG and payment the panel's coding leads to. When the panel's codes split with n
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm.exc import StaleDataError
@@ -23,10 +23,8 @@ from review.services.regrouping import coded, regroup
 from workflows.consensus import NeedsChair, Recommendation, RecordVote, Vote, propose, propose_record_review
 from workflows.grouping import normalise_code
 from workflows.payment import PaymentMethod, record_review_adjustment_fen, supplement_fen
+from workflows.scoresheets import Definition, Problem, check, for_cycle
 from workflows.states import Action, ItemKind, Role, State
-
-MIN_RATIONALE = 10
-
 
 @dataclass(frozen=True)
 class SheetInput:
@@ -34,9 +32,15 @@ class SheetInput:
     unreasonable_cost_fen: int
     rationale: str
     lock_version: int
-    admission_justified: bool = True
+    admission_justified: bool | None = True
     corrected_principal_dx: str = ""
     corrected_principal_procedure: str = ""
+    medically_necessary: bool | None = True
+    cost_reasons: str = ""
+    secondary_supported: bool | None = True
+    principal_dx_correct: bool | None = None
+    principal_procedure_correct: bool | None = None
+    """Yes/no answers; None is a question left unanswered (a typed replacement code implies "no")."""
 
 
 def get_assignment(actor: Actor, assignment_id: int) -> Assignment:
@@ -50,45 +54,84 @@ def get_assignment(actor: Actor, assignment_id: int) -> Assignment:
     return assignment
 
 
-def _rationale_error() -> list[str]:
-    return [str(_l("A rationale of at least 10 characters is required when not approving."))]
+def definition_for(item: ReviewItem) -> Definition:
+    """The scoresheet the item's cycle froze for its kind."""
+    return for_cycle(item.cycle.policy_snapshot.get("scoresheets"), item.kind)
 
 
-def _validate_application(data: SheetInput, total_cost_fen: int) -> None:
-    errors: dict[str, list[str]] = {}
-    if data.recommendation not in {r.value for r in Recommendation}:
-        errors["recommendation"] = [str(_l("Choose approve or reject."))]
-    if data.unreasonable_cost_fen < 0:
-        errors["unreasonable_cost"] = [str(_l("The unreasonable cost cannot be negative."))]
-    elif data.unreasonable_cost_fen > total_cost_fen:
-        errors["unreasonable_cost"] = [str(_l("The unreasonable cost cannot exceed the case's total cost."))]
-    if data.recommendation == Recommendation.REJECT.value and len(data.rationale.strip()) < MIN_RATIONALE:
-        errors["rationale"] = _rationale_error()
+def _yes(value: bool | None) -> str:
+    return "" if value is None else "yes" if value else "no"
+
+
+def _answers(data: SheetInput) -> dict[str, str]:
+    """The answers keyed by the definition's question names, as the cycle's scoresheet rules check them."""
+    return {
+        "admission_justified": _yes(data.admission_justified), "medically_necessary": _yes(data.medically_necessary),
+        "unreasonable_cost": f"{data.unreasonable_cost_fen / 100:.2f}", "cost_reasons": data.cost_reasons.strip(),
+        "recommendation": data.recommendation or "", "rationale": data.rationale.strip(),
+        "principal_dx_correct": _yes(data.principal_dx_correct),
+        "corrected_principal_dx": data.corrected_principal_dx,
+        "principal_procedure_correct": _yes(data.principal_procedure_correct),
+        "corrected_principal_procedure": data.corrected_principal_procedure,
+        "secondary_supported": _yes(data.secondary_supported),
+    }
+
+
+def _problem_message(name: str, problem: Problem) -> str:
+    if name == "rationale":
+        return str(_l("A rationale of at least 10 characters is required when not approving."))
+    if name == "cost_reasons":
+        return str(_l("Give the reasons for the deduction (at least 5 characters)."))
+    if name.startswith("corrected_"):
+        return str(_l("Enter the correct code."))
+    if problem is Problem.NOT_YES_NO:
+        return str(_l("Answer yes or no."))
+    return str(_l("Answer this question."))
+
+
+def _validate(definition: Definition, data: SheetInput, item: ReviewItem) -> None:
+    """The cycle's scoresheet rules, then what only the service can check: amounts and codes."""
+    errors = {name: [_problem_message(name, problem)]
+              for name, problem in check(definition, _answers(data)).items()}
+    if item.kind == ItemKind.APPLICATION.value:
+        if data.recommendation and data.recommendation not in {r.value for r in Recommendation}:
+            errors["recommendation"] = [str(_l("Choose approve or reject."))]
+        if data.unreasonable_cost_fen < 0:
+            errors["unreasonable_cost"] = [str(_l("The unreasonable cost cannot be negative."))]
+        elif data.unreasonable_cost_fen > item.case.total_cost_fen:
+            errors["unreasonable_cost"] = [str(_l("The unreasonable cost cannot exceed the case's total cost."))]
+    elif not errors and (data.corrected_principal_dx or data.corrected_principal_procedure):
+        try:
+            regroup(item.case, item.cycle, data.corrected_principal_dx or None,
+                    data.corrected_principal_procedure or None)
+        except ValidationFailed as failure:
+            errors.update(failure.errors)
     if errors:
         raise ValidationFailed(errors)
 
 
-def _validate_record(data: SheetInput, item: ReviewItem) -> None:
-    """Corrected codes must pass the code editor and group; a finding against the hospital needs a rationale."""
-    if data.corrected_principal_dx or data.corrected_principal_procedure:
-        regroup(item.case, item.cycle, data.corrected_principal_dx or None, data.corrected_principal_procedure or None)
-    upheld = data.admission_justified and not (data.corrected_principal_dx or data.corrected_principal_procedure)
-    if not upheld and len(data.rationale.strip()) < MIN_RATIONALE:
-        raise ValidationFailed({"rationale": _rationale_error()})
+def _correction(correct: bool | None, typed: str, own: str | None) -> tuple[bool | None, str]:
+    """(is the hospital's code right, the replacement): a code equal to the hospital's is no correction, a code
+    marked right drops whatever replacement was typed, and a replacement typed without an answer means "no"."""
+    code = normalise_code(typed) if typed.strip() else ""
+    if code == own:
+        return True, ""
+    if correct is True:
+        return True, ""
+    return (False, code) if code else (correct, "")
 
 
 def _record_input(data: SheetInput, item: ReviewItem) -> SheetInput:
-    """Codes equal to the hospital's are no correction; the recommendation says whether the claim is upheld."""
+    """Normalised findings; the recommendation says whether the hospital's claim is upheld in full."""
     hospital = coded(item.case)
-    dx = normalise_code(data.corrected_principal_dx) if data.corrected_principal_dx.strip() else ""
-    proc = normalise_code(data.corrected_principal_procedure) if data.corrected_principal_procedure.strip() else ""
-    dx = "" if dx == hospital["principal_dx"] else dx
-    proc = "" if proc == hospital["principal_procedure"] else proc
-    upheld = data.admission_justified and not dx and not proc
-    return SheetInput(recommendation=(Recommendation.APPROVE if upheld else Recommendation.REJECT).value,
-                      unreasonable_cost_fen=0, rationale=data.rationale, lock_version=data.lock_version,
-                      admission_justified=data.admission_justified, corrected_principal_dx=dx,
-                      corrected_principal_procedure=proc)
+    dx_ok, dx = _correction(data.principal_dx_correct, data.corrected_principal_dx, hospital["principal_dx"])
+    proc_ok, proc = _correction(data.principal_procedure_correct, data.corrected_principal_procedure,
+                                hospital["principal_procedure"])
+    upheld = all(answer is not False for answer in (data.admission_justified, dx_ok, proc_ok,
+                                                     data.secondary_supported))
+    return replace(data, recommendation=(Recommendation.APPROVE if upheld else Recommendation.REJECT).value,
+                   unreasonable_cost_fen=0, corrected_principal_dx=dx, corrected_principal_procedure=proc,
+                   principal_dx_correct=dx_ok, principal_procedure_correct=proc_ok)
 
 
 def save_sheet(actor: Actor, assignment_id: int, data: SheetInput, *, submit: bool) -> Scoresheet:
@@ -104,13 +147,11 @@ def save_sheet(actor: Actor, assignment_id: int, data: SheetInput, *, submit: bo
     if sheet is not None and sheet.lock_version != data.lock_version:
         raise ServiceError(_l("This scoresheet was changed in another window since you opened it. "
                               "Reload the page to see the latest version; your changes were not saved."))
-    record = item.kind == ItemKind.SAMPLED_RECORD.value
-    if record:
+    definition = definition_for(item)
+    if item.kind == ItemKind.SAMPLED_RECORD.value:
         data = _record_input(data, item)
-    if submit and record:
-        _validate_record(data, item)
-    elif submit:
-        _validate_application(data, item.case.total_cost_fen)
+    if submit:
+        _validate(definition, data, item)
     if sheet is None:  # only once the input is known to be acceptable: a refusal leaves nothing pending
         sheet = Scoresheet(assignment_id=assignment.id)
         db.session.add(sheet)
@@ -119,9 +160,12 @@ def save_sheet(actor: Actor, assignment_id: int, data: SheetInput, *, submit: bo
     sheet.recommendation = data.recommendation or None
     sheet.unreasonable_cost_fen = max(0, data.unreasonable_cost_fen)
     sheet.rationale = data.rationale.strip()
-    sheet.admission_justified = data.admission_justified
+    sheet.admission_justified = data.admission_justified is not False
     sheet.corrected_principal_dx = data.corrected_principal_dx or None
     sheet.corrected_principal_procedure = data.corrected_principal_procedure or None
+    answers = _answers(data)
+    sheet.answers = {q.name: answers[q.name] for q in definition.asked(answers) if answers.get(q.name)}
+    sheet.definition_version = definition.version
     if submit:
         sheet.status = "submitted"
         sheet.submitted_at = utcnow()
@@ -249,3 +293,29 @@ def adjudicate(actor: Actor, assignment_id: int, rulings: dict[str, str | None])
     db.session.commit()
     return decision
 
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What an expert's corrected codes would do to the case, shown beside the form as they type."""
+
+    drg: str
+    weight: str
+    payment_fen: int
+    paid_fen: int
+    description: str
+
+    @property
+    def difference_fen(self) -> int:
+        return self.payment_fen - self.paid_fen
+
+
+def preview_regroup(actor: Actor, assignment_id: int, principal_dx: str, principal_procedure: str) -> Preview:
+    """Regroup the expert's own record-review item with the typed codes; ValidationFailed names a bad code."""
+    assignment = get_assignment(actor, assignment_id)
+    item = assignment.item
+    if item.kind != ItemKind.SAMPLED_RECORD.value:
+        raise ServiceError(_l("Only record reviews take corrected codes."))
+    result = regroup(item.case, item.cycle, principal_dx.strip() or None, principal_procedure.strip() or None)
+    return Preview(drg=result.drg, weight=str(result.weight), payment_fen=result.payment_fen,
+                   paid_fen=item.case.drg_payment_fen, description=result.description)

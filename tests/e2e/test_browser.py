@@ -153,8 +153,11 @@ def test_special_case_path_in_browser(served, tmp_path: Path) -> None:  # type: 
             expect(page.locator(".page-head h1")).to_contain_text(f"#{item_id}")
             assert CASE_NO not in page.content()  # experts never see the hospital's case number
             assert "Hospital H1" not in page.content()
+            page.check("#admission_justified-0")  # yes
+            page.check("#medically_necessary-0")
             page.get_by_label("Approve", exact=True).check()
             page.fill("#unreasonable_cost", "20000")
+            page.fill("#cost_reasons", "Consumables beyond the operative record.")
             page.fill("#rationale", "Supported by ICU records; 20,000 yuan of consumables not justified.")
             page.get_by_role("button", name="Submit (locks the sheet)").click()
             expect(page.locator(".notice-success")).to_contain_text("The scoresheet is locked.")

@@ -71,7 +71,9 @@ def test_hospital_to_letter(client, world) -> None:  # type: ignore[no-untyped-d
         assert page.status_code == 200
         assert "ZY2026080777" not in page.text and "Hospital H1" not in page.text  # no identity for experts
         saved = client.post(f"/expert/assignments/{assignment.id}",
-                            data={"recommendation": "approve", "unreasonable_cost": "20000.00",
+                            data={"admission_justified": "yes", "medically_necessary": "yes",
+                                  "recommendation": "approve", "unreasonable_cost": "20000.00",
+                                  "cost_reasons": "Consumables beyond the record.",
                                   "rationale": "Supported by ICU records.", "lock_version": "0", "submit": "1"})
         assert saved.status_code == 302
 

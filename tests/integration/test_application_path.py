@@ -31,7 +31,8 @@ def _review(world, item, recommendations):  # type: ignore[no-untyped-def]
     for assignment, (recommendation, deduction) in zip(item.assignments, recommendations):
         reviews.save_sheet(world.actors[experts_by_id[assignment.expert_id]], assignment.id,
                            reviews.SheetInput(recommendation=recommendation, unreasonable_cost_fen=deduction,
-                                              rationale="Reviewed against the records in detail.", lock_version=0),
+                                              rationale="Reviewed against the records in detail.", lock_version=0,
+                                              cost_reasons="Drug costs beyond the indication." if deduction else ""),
                            submit=True)
     return db.session.scalars(db.select(Decision).where(Decision.item_id == item.id)).one()
 

@@ -36,7 +36,8 @@ def _sheet(world, assignment, *, justified: bool = True, dx: str = "", proc: str
     name = next(n for n, e in world.experts.items() if e == assignment.expert_id)
     return reviews.save_sheet(world.actors[name], assignment.id, reviews.SheetInput(
         recommendation=None, unreasonable_cost_fen=0, rationale=rationale, lock_version=0,
-        admission_justified=justified, corrected_principal_dx=dx, corrected_principal_procedure=proc), submit=submit)
+        admission_justified=justified, principal_dx_correct=not dx, corrected_principal_dx=dx,
+        principal_procedure_correct=not proc, corrected_principal_procedure=proc), submit=submit)
 
 
 def _decision(item: ReviewItem) -> Decision | None:
