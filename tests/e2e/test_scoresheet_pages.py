@@ -93,3 +93,15 @@ def test_expert_corrects_a_code_and_sees_the_drg_change(served) -> None:  # type
         expect(page.locator(".readonly-sheet")).to_contain_text("I2109")
         assert drg  # the case was grouped before review
         expect(page).to_have_url(re.compile(rf"/expert/assignments/{assignment_id}$"))
+
+
+def test_staff_see_the_record_review_findings(client, world) -> None:  # type: ignore[no-untyped-def]
+    from tests.integration.test_record_review import _sheet
+
+    item = _sampled(world)
+    for assignment, dx in zip(item.assignments, ("I21.09", "I21.09", "")):
+        _sheet(world, assignment, dx=dx, rationale="The record documents an anterior wall STEMI." if dx else "")
+    client_login(client, "staff")
+    page = client.get(f"/staff/items/{item.id}").text
+    assert "Regrouped: payment adjusted" in page and "Panel majority" in page and "I2109" in page
+    assert "Recovery" in page or "DRG payment after review" in page
