@@ -38,7 +38,7 @@ test: system venv translations
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: venv
-	@for script in bench/assign.py bench/case_entry.py bench/import.py; do echo "== $$script"; (cd bench && ../$(BIN)/python $$(basename $$script)) || exit 1; done
+	@for script in bench/assign.py bench/case_entry.py bench/import.py bench/pdf.py; do echo "== $$script"; (cd bench && ../$(BIN)/python $$(basename $$script)) || exit 1; done
 
 clean:
 	rm -rf $(VENV) instance

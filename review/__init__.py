@@ -72,8 +72,9 @@ def create_app(config: object | None = None) -> Flask:
     from review.hospital.routes import bp as hospital_bp
     from review.shared_routes import bp as shared_bp
     from review.staff.routes import bp as staff_bp
+    from review.verify import bp as verify_bp
 
-    for blueprint in (auth_bp, shared_bp, hospital_bp, expert_bp, staff_bp, api_bp, api_v1_bp):
+    for blueprint in (auth_bp, shared_bp, hospital_bp, expert_bp, staff_bp, api_bp, api_v1_bp, verify_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)
     csrf.exempt(api_v1_bp)  # token-authenticated JSON, no cookies

@@ -31,6 +31,9 @@ class BaseConfig:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute"
+    VERIFY_RATE_LIMIT = "30 per minute"
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
+    """The bureau's public address, printed on letters before /verify/<code> (relative when empty)."""
     ASSIGNMENT_CANDIDATES_PER_ITEM = int(os.environ.get("ASSIGNMENT_CANDIDATES_PER_ITEM", 50))
     """Per item and specialty tier, the lowest-noise candidates the solver considers (0: all)."""
     DRG_WEIGHTS_FILE = str(PROJECT_ROOT / "review" / "data" / "ms_drg_v43_fy2026_weights.csv")

@@ -21,6 +21,9 @@ class RefusedURL(FatalURLFetchingError):
 
 
 class StaticOnlyFetcher(URLFetcher):
+    """Allow-list, not deny-list: anything that is not a data: URL or an existing file under static/ is refused,
+    so a new scheme or a path trick (../, symlinks, upper-case FILE:) cannot slip through."""
+
     def fetch(self, url: str, headers: dict | None = None) -> URLFetcherResponse:
         parsed = urlparse(url)
         if parsed.scheme == "data":
@@ -33,4 +36,6 @@ class StaticOnlyFetcher(URLFetcher):
 
 
 def html_to_pdf(html: str) -> bytes:
+    """Relative URLs resolve inside static/; RefusedURL (fatal, unlike WeasyPrint's usual skip-and-warn) stops
+    the rendering, so a letter that tried to reach the disk or the network is never produced."""
     return HTML(string=html, base_url=STATIC_ROOT.as_uri() + "/", url_fetcher=StaticOnlyFetcher()).write_pdf()

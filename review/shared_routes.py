@@ -1,14 +1,21 @@
 """Routes every role reaches: stored documents and decision letters, each behind the item's scope."""
 from __future__ import annotations
 
+import io
+
 from flask import Blueprint, render_template, request, send_file
+from flask_babel import lazy_gettext as _l
 
 from review.auth import current_actor, roles_required
 from review.services import decisions as decision_service
+from review.services import letters
+from review.services.context import NotFound
 from review.services.documents import open_document
 
 bp = Blueprint("shared", __name__)
 ALL_ROLES = ("hospital", "expert", "staff", "admin", "auditor")
+LANG_ALIASES = {"zh": "zh_CN", "zh-CN": "zh_CN", "zh-cn": "zh_CN", "zh_cn": "zh_CN", "EN": "en"}
+"""Spellings a person or a browser may use in a link; the catalogue's own codes are `en` and `zh_CN`."""
 
 
 @bp.route("/documents/<int:document_id>")
@@ -27,8 +34,18 @@ def document(document_id: int) -> object:
 @bp.route("/decisions/<int:decision_id>/letter.pdf")
 @roles_required("hospital", "staff", "admin", "auditor")
 def letter(decision_id: int) -> object:
+    """The stored letter (the official copy, in LETTER_LOCALE), or with `?lang=` the same letter in the other
+    language, rendered now and not stored: a hospital's finance office may read English, the archive keeps one
+    copy. Authorisation is the decision's, for both: another hospital gets 404 either way."""
     actor = current_actor()
     decision = decision_service.get_decision(actor, decision_id)
+    lang = LANG_ALIASES.get(request.args.get("lang", ""), request.args.get("lang")) or letters.stored_locale()
+    if lang not in letters.letter_locales():
+        raise NotFound(_l("There is no letter in this language."))
+    if lang != letters.stored_locale() and decision.status == "issued":
+        pdf = letters.letter_pdf(decision, lang)
+        return send_file(io.BytesIO(pdf), mimetype="application/pdf", as_attachment=True,
+                         download_name=letters.letter_filename(decision, lang), max_age=0)
     if decision.letter_document_id is None:
         return render_template("letter_pending.html", decision=decision), 202
     doc, path = open_document(actor, decision.letter_document_id)
