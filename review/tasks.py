@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from review.services import assignment_runs, calendar, intake, letters
+from review.services import assignment_runs, calendar, exports, intake, letters
 
 
 @shared_task(name="review.render_letter", autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
@@ -25,3 +25,8 @@ def run_calendar() -> None:
 @shared_task(name="review.run_assignment")
 def run_assignment(job_id: int) -> int | None:
     return assignment_runs.execute(job_id)
+
+
+@shared_task(name="review.run_export")
+def run_export(job_id: int) -> None:
+    exports.run(job_id)

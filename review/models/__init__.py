@@ -5,6 +5,7 @@ from review.models.case import Case
 from review.models.catalogue import DrgAverageCost, DrgCatalogue
 from review.models.cycle import Cycle, CycleEvent, CycleVolume
 from review.models.decision import Decision
+from review.models.exports import ExportJob
 from review.models.intake import ApiToken, IdempotencyRecord, ImportJob
 from review.models.ledger import Account, JournalEntry, JournalLine
 from review.models.organisation import Hospital, Policy, Region
@@ -15,6 +16,7 @@ from review.models.sampling import Notification, SamplingPlan
 
 __all__ = [
     "Account", "ActivityLog", "AssignmentJob", "AssignmentRun", "ApiToken", "IdempotencyRecord", "ImportJob", "Assignment", "Case", "Cycle", "CycleEvent", "CycleVolume", "Decision", "Document", "DrgAverageCost",
+    "ExportJob",
     "DrgCatalogue", "Expert", "ExpertConflict", "Hospital", "JournalEntry", "JournalLine", "Notification", "Policy", "Region", "ReviewItem", "SamplingPlan", "SpecialtyRelation",
     "Scoresheet", "User",
 ]

@@ -1,9 +1,13 @@
 """Staff confirm a proposed decision; issuing posts the ledger entry and queues the letter."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import SQLAlchemyError
 
 from review.extensions import db
 from review.models import Decision, ReviewItem
@@ -53,3 +57,50 @@ def issue(actor: Actor, decision_id: int) -> Decision:
     db.session.commit()
     render_letter.delay(decision.id)
     return decision
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A decision the bulk issue left alone, and why, so the office can see it rather than find it later."""
+
+    decision_id: int
+    reason: str
+
+
+def issue_many(actor: Actor, decision_ids: Iterable[int], *, cycle_id: int | None = None
+               ) -> tuple[list[int], list[Skipped]]:
+    """Issue each decision through `issue`, one transaction each, and report (issued ids, skipped).
+
+    One transaction per decision because issuing is money: a decision whose posting is refused (a closed period,
+    a conflicting ledger entry, a database error) must not undo the ten issued before it, nor stop the ten after
+    it. A decision already issued (by a colleague, or by a double click) is skipped and reported; `issue` refuses
+    it under a row lock and the ledger key `decision:{id}:v{n}` is unique, so nothing is ever posted twice.
+    With `cycle_id`, a decision of another cycle is skipped: a form of one cycle's queue cannot reach another.
+    The role is checked once up front, so a refused actor gets one refusal rather than a list of skipped rows.
+    """
+    actor.require(Role.STAFF, Role.ADMIN)
+    issued: list[int] = []
+    skipped: list[Skipped] = []
+    ids = sorted(set(decision_ids))  # each once, in a stable order the report can follow
+    if cycle_id is not None and ids:
+        in_cycle = set(db.session.scalars(db.select(Decision.id).join(ReviewItem, ReviewItem.id == Decision.item_id)
+                                          .where(Decision.id.in_(ids), ReviewItem.cycle_id == cycle_id)))
+        db.session.rollback()  # end the read before the first issue takes its locks
+        for decision_id in ids:
+            if decision_id not in in_cycle:
+                skipped.append(Skipped(decision_id, str(_l("No such decision in this cycle."))))
+        ids = [decision_id for decision_id in ids if decision_id in in_cycle]
+    for decision_id in ids:
+        try:
+            issue(actor, decision_id)
+        except ServiceError as error:
+            db.session.rollback()
+            skipped.append(Skipped(decision_id, str(error.message)))
+        except SQLAlchemyError as error:
+            db.session.rollback()
+            current_app.logger.exception("bulk issue: decision %s refused by the database", decision_id)
+            skipped.append(Skipped(decision_id, str(_l("The database refused the change (%(error)s); nothing was "
+                                                        "issued for this decision.", error=type(error).__name__))))
+        else:
+            issued.append(decision_id)
+    return issued, sorted(skipped, key=lambda s: s.decision_id)

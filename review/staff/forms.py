@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DecimalField, IntegerField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms import (BooleanField, DecimalField, IntegerField, RadioField, SelectMultipleField, StringField,
+                     TextAreaField)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from review.forms import choices
 
 
 class DrawForm(FlaskForm):
@@ -41,3 +44,35 @@ class SamplingForm(FlaskForm):
                                     validators=_percent())
     published_value = StringField(_l("Published random value (e.g. the lottery draw number)"),
                                   validators=[DataRequired(), Length(max=200)])
+
+
+class IssueDecisionsForm(FlaskForm):
+    """The decision queue's one form: the ticked rows ("Issue selected"), or the single row whose own "Issue"
+    button was pressed (`only`), so each row needs no form of its own inside the table."""
+
+    decision_ids = SelectMultipleField(_l("Decisions"), coerce=int, validate_choice=False)
+    only = IntegerField(_l("Decision"), validators=[Optional()])
+
+    def selected(self) -> list[int]:
+        return [self.only.data] if self.only.data else list(self.decision_ids.data or [])
+
+    def validate(self, extra_validators: object = None) -> bool:  # type: ignore[override]
+        if not super().validate(extra_validators):  # type: ignore[arg-type]
+            return False
+        if not self.selected():
+            message = _l("Tick at least one decision to issue.")
+            self.decision_ids.errors = [*self.decision_ids.errors, message]  # type: ignore[assignment]
+            return False
+        return True
+
+
+EXPORT_KIND_LABELS = {
+    "letters_zip": _l("All decision letters (ZIP of PDFs)"),
+    "decisions_csv": _l("Decisions table (CSV)"),
+    "decisions_xlsx": _l("Decisions table (Excel XLSX)"),
+}
+
+
+class ExportForm(FlaskForm):
+    kind = RadioField(_l("What to export"), choices=choices(EXPORT_KIND_LABELS), default="letters_zip",
+                      validators=[InputRequired()])

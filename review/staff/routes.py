@@ -100,3 +100,4 @@ from review.staff import config  # noqa: E402,F401  (registers the configuration
 from review.staff import sampling  # noqa: E402,F401  (registers the sampling routes)
 from review.staff import assignment  # noqa: E402,F401  (registers the panel assignment routes)
 from review.staff import experts  # noqa: E402,F401  (registers the expert pool routes)
+from review.staff import decisions as decision_routes  # noqa: E402,F401  (queue, exports; `decisions` is the service)

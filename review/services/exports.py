@@ -1,0 +1,438 @@
+"""Bulk exports of a cycle's issued decisions: every letter in one ZIP, or the decisions as a CSV or XLSX table.
+
+The office sends the letters to hospitals and the finance office in batches, and reports the quarter's decisions
+upward; both are a whole cycle at once, which is too much work for a request. `start` records the request and
+enqueues `review.run_export`; `run` (in the worker) builds the file with progress committed as it goes and keeps
+it in the content-addressed file store, from where only an authorised view hands it out.
+
+The tables are opened in Excel by people who did not write their contents: hospital names and case numbers come
+from hospitals' own files. Every text cell therefore goes through the same neutralising function as the import
+error reports, so a case number such as `=HYPERLINK(...)` shows as text and never runs as a formula.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import tempfile
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from sqlalchemy import Select, or_, update
+
+from review.extensions import db
+from review.intake.reports import neutralise
+from review.models import Case, Cycle, Decision, Document, ExportJob, Hospital, Region, ReviewItem
+from review.models.exports import EXPORT_KINDS
+from review.models.types import utcnow
+from review.services import activity, letters
+from review.services.context import SYSTEM, Actor, NotFound, ServiceError, ValidationFailed
+from review.services.documents import store
+from workflows.states import Role
+
+READERS = (Role.STAFF, Role.ADMIN, Role.AUDITOR)
+"""Exporting reads; the auditor, who reads everything, may export too."""
+
+STALE_AFTER = timedelta(minutes=15)
+"""A running job whose progress has not moved for this long lost its worker (killed, redeployed); a redelivered
+task may take it over. Far above the slowest single step, which is rendering one missing letter."""
+
+TABLE_PROGRESS_EVERY = 500
+CONTENT_TYPES = {
+    "letters_zip": "application/zip",
+    "decisions_csv": "text/csv; charset=utf-8",
+    "decisions_xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+EXTENSIONS = {"letters_zip": "letters.zip", "decisions_csv": "decisions.csv", "decisions_xlsx": "decisions.xlsx"}
+_MAGIC = {
+    "letters_zip": (b"PK\x03\x04", b"PK\x05\x06"),  # a ZIP, or the empty ZIP of a cycle without letters
+    "decisions_csv": (b"\xef\xbb\xbf",),  # the BOM we write first
+    "decisions_xlsx": (b"PK\x03\x04",),
+}
+
+HEADERS: tuple[str, ...] = (
+    "Hospital code / 医院编码", "Hospital / 医院名称", "Case number / 病案号", "Cycle / 评审周期",
+    "Review kind / 评审类型", "Outcome / 结论", "Decision version / 结论版本", "DRG before / 原DRG",
+    "DRG after / 调整后DRG", "Total cost (yuan) / 总费用（元）", "DRG payment (yuan) / DRG支付（元）",
+    "DRG payment after (yuan) / 调整后DRG支付（元）", "Unreasonable cost deducted (yuan) / 核减不合理费用（元）",
+    "Adjustment (yuan) / 调整金额（元）", "Adjustment type / 调整类型", "Issued at / 签发时间",
+    "Appeal deadline / 申诉截止日", "Verification code / 验证码",
+)
+"""Bilingual, because the same file goes to the bureau's Chinese-reading finance office and to English reports;
+codes (kind, outcome, adjustment type) stay codes so that a report built on the file does not depend on a language."""
+_WIDTHS = (12, 28, 20, 10, 16, 24, 8, 10, 10, 16, 16, 16, 16, 16, 12, 18, 14, 20)
+
+
+class ExportFailed(Exception):
+    """A refusal found while building (a letter that cannot be rendered, a stored file gone): the job ends failed
+    with this message and nothing is stored, because an export silently missing letters is worse than none."""
+
+
+# --- requests: start, read, download -----------------------------------------------------------------
+
+
+def start(actor: Actor, cycle_id: int, kind: str) -> ExportJob:
+    """Record the request, log it, commit, then enqueue the build; a second request for an export of the same
+    cycle and kind still being built returns that job instead of building the same file twice."""
+    actor.require(*READERS)
+    if kind not in EXPORT_KINDS:
+        raise ValidationFailed({"kind": [str(_l("Choose what to export."))]})
+    cycle = db.session.get(Cycle, cycle_id)
+    if cycle is None:
+        raise NotFound(_l("No such cycle."))
+    building = db.session.scalars(db.select(ExportJob).where(
+        ExportJob.cycle_id == cycle.id, ExportJob.kind == kind, ExportJob.status.in_(("queued", "running")),
+        ExportJob.updated_at >= utcnow() - STALE_AFTER).order_by(ExportJob.id.desc())).first()
+    if building is not None:
+        return building
+    count = issued_count(cycle.id)
+    if not count:
+        raise ServiceError(_l("No decision of this cycle has been issued yet; there is nothing to export."))
+    job = ExportJob(cycle_id=cycle.id, kind=kind, created_by_id=actor.user_id, total=count)
+    db.session.add(job)
+    db.session.flush()
+    activity.record(actor, "export.requested", "export_job", job.id, None,
+                    {"cycle": cycle.code, "kind": kind, "decisions": count})
+    job_id = job.id
+    db.session.commit()
+    from review.tasks import run_export  # here, not at the top: the task module imports this one
+
+    # Nothing is read between the commit and the enqueue: an eager task runs in its own session, and a read here
+    # would pin this session to a snapshot from before the export.
+    run_export.delay(job_id)
+    return db.session.get(ExportJob, job_id)  # type: ignore[return-value]
+
+
+def get_job(actor: Actor, job_id: int) -> ExportJob:
+    actor.require(*READERS)
+    job = db.session.get(ExportJob, job_id)
+    if job is None:
+        raise NotFound(_l("No such export."))
+    return job
+
+
+def open_result(actor: Actor, job_id: int) -> tuple[ExportJob, Path]:
+    """The finished file, for the download view only; a job not done yet has nothing to hand out."""
+    job = get_job(actor, job_id)
+    if job.status != "done" or job.sha256 is None:
+        raise NotFound(_l("This export is not ready."))
+    path = store().path_for(job.sha256)
+    if not path.exists():
+        raise NotFound(_l("The stored file is missing; please start the export again."))
+    return job, path
+
+
+def recent_jobs(cycle_id: int, limit: int = 10) -> list[ExportJob]:
+    return list(db.session.scalars(db.select(ExportJob).where(ExportJob.cycle_id == cycle_id)
+                                   .order_by(ExportJob.id.desc()).limit(limit)))
+
+
+def _issued(cycle_id: int) -> Select:
+    return (db.select(Decision).join(ReviewItem, ReviewItem.id == Decision.item_id)
+            .where(ReviewItem.cycle_id == cycle_id, Decision.status == "issued"))
+
+
+def issued_count(cycle_id: int) -> int:
+    return db.session.scalar(db.select(db.func.count()).select_from(_issued(cycle_id).subquery())) or 0
+
+
+# --- the worker ----------------------------------------------------------------------------------------
+
+
+def run(job_id: int) -> None:
+    """Build the export of a queued job (Celery); idempotent: a job already done, failed or being built by a live
+    worker is left alone, so a redelivered task never builds a second file."""
+    if not _claim(job_id):
+        db.session.rollback()
+        return
+    job = db.session.get(ExportJob, job_id)
+    assert job is not None
+    kind, cycle_id = job.kind, job.cycle_id
+    builder = _BUILDERS[kind]
+    try:
+        with tempfile.TemporaryFile() as output:
+            count = builder(job, output)
+            size = output.tell()
+            output.seek(0)
+            magic = _MAGIC[kind]
+            stored = store().put_stream(output, max_bytes=size + 1,  # type: ignore[arg-type]
+                                        sniffer=lambda head: CONTENT_TYPES[kind] if head.startswith(magic) else None)
+    except ExportFailed as failure:
+        _fail(job_id, str(failure))
+        return
+    except Exception as error:  # the job must end visibly failed, whatever went wrong
+        _fail(job_id, f"unexpected error: {type(error).__name__}")
+        raise
+    job = db.session.get(ExportJob, job_id)
+    assert job is not None
+    cycle_code = db.session.scalar(db.select(Cycle.code).where(Cycle.id == cycle_id)) or str(cycle_id)
+    job.status, job.progress, job.done, job.finished_at = "done", 100, count, utcnow()
+    job.total = max(job.total, count)
+    job.sha256, job.size_bytes, job.content_type = stored.sha256, stored.size_bytes, CONTENT_TYPES[kind]
+    job.filename = f"{_safe_part(cycle_code)}-{EXTENSIONS[kind]}"
+    activity.record(SYSTEM, "export.done", "export_job", job.id, None,
+                    {"kind": kind, "decisions": count, "sha256": stored.sha256, "size": stored.size_bytes})
+    db.session.commit()
+
+
+def _claim(job_id: int) -> bool:
+    """A conditional update, so two deliveries of the same task cannot both build: only a queued job, or a
+    running one whose worker has gone silent for STALE_AFTER, is taken."""
+    now = utcnow()
+    claimed = db.session.execute(
+        update(ExportJob).where(ExportJob.id == job_id, or_(
+            ExportJob.status == "queued",
+            (ExportJob.status == "running") & (ExportJob.updated_at < now - STALE_AFTER)))
+        .values(status="running", started_at=now, updated_at=now, progress=0, done=0, message="")
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return bool(claimed)
+
+
+def _fail(job_id: int, message: str) -> None:
+    db.session.rollback()
+    job = db.session.get(ExportJob, job_id)
+    assert job is not None
+    job.status, job.message, job.finished_at = "failed", message[:2000], utcnow()
+    activity.record(SYSTEM, "export.failed", "export_job", job.id, None, {"kind": job.kind, "message": job.message})
+    db.session.commit()
+
+
+def _advance(job: ExportJob, done: int, total: int) -> None:
+    """Committed at once, so the page polling the status sees it; 100 is kept for the stored result."""
+    job.done, job.total = done, max(total, done)
+    job.progress = min(99, done * 100 // total) if total else 99
+    db.session.commit()
+
+
+# --- rows ----------------------------------------------------------------------------------------------
+
+
+class DecisionRow(NamedTuple):
+    decision_id: int
+    hospital_code: str
+    hospital_name: str
+    case_no: str
+    cycle_code: str
+    kind: str
+    outcome: str
+    version: int
+    drg: str
+    drg_after: str | None
+    total_cost_fen: int
+    drg_payment_fen: int
+    drg_payment_after_fen: int | None
+    deduction_fen: int
+    amount_fen: int
+    issued_at: datetime | None
+    appeal_deadline: date | None
+    verification_code: str
+    timezone: str
+
+
+def decision_rows(cycle_id: int) -> list[DecisionRow]:
+    """Every issued decision of the cycle (every issued version: an appeal's new decision is a row of its own),
+    by hospital, case number and version, as plain values so that progress commits cannot expire them."""
+    query = (db.select(Decision.id, Hospital.code, Hospital.name_zh, Case.case_no, Cycle.code, ReviewItem.kind,
+                       Decision.outcome, Decision.version, Decision.drg, Decision.drg_after, Decision.total_cost_fen,
+                       Decision.drg_payment_fen, Decision.drg_payment_after_fen, Decision.deduction_fen,
+                       Decision.amount_fen, Decision.issued_at, Decision.appeal_deadline,
+                       Decision.verification_code, Region.timezone)
+             .join(ReviewItem, ReviewItem.id == Decision.item_id)
+             .join(Case, Case.id == ReviewItem.case_id)
+             .join(Hospital, Hospital.id == ReviewItem.hospital_id)
+             .join(Cycle, Cycle.id == ReviewItem.cycle_id)
+             .join(Region, Region.id == Cycle.region_id)
+             .where(ReviewItem.cycle_id == cycle_id, Decision.status == "issued")
+             .order_by(Hospital.code, Case.case_no, ReviewItem.kind, Decision.version, Decision.id))
+    return [DecisionRow(*row) for row in db.session.execute(query)]
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("Asia/Shanghai")
+
+
+def local_time(moment: datetime | None, zone_name: str | None) -> datetime | None:
+    """Stored UTC shown as the bureau's wall-clock time (naive, as a spreadsheet cell holds it)."""
+    return None if moment is None else moment.astimezone(_zone(zone_name)).replace(tzinfo=None, microsecond=0)
+
+
+def yuan(fen: int | None) -> Decimal | None:
+    return None if fen is None else (Decimal(fen) / 100).quantize(Decimal("0.01"))
+
+
+def adjustment_type(amount_fen: int) -> str:
+    return "supplement" if amount_fen > 0 else "recovery" if amount_fen < 0 else "none"
+
+
+@dataclass(frozen=True)
+class _Cell:
+    """One value of a row: text is neutralised at the writer, numbers and dates are the program's own and are
+    written as numbers (an amount of -500.00 must stay a number, not become the text "'-500.00")."""
+
+    value: str | Decimal | int | datetime | date | None
+    number_format: str | None = None
+
+
+def _row_cells(row: DecisionRow) -> list[_Cell]:
+    money = "#,##0.00"
+    return [
+        _Cell(row.hospital_code), _Cell(row.hospital_name), _Cell(row.case_no), _Cell(row.cycle_code),
+        _Cell(row.kind), _Cell(row.outcome), _Cell(row.version), _Cell(row.drg), _Cell(row.drg_after or ""),
+        _Cell(yuan(row.total_cost_fen), money), _Cell(yuan(row.drg_payment_fen), money),
+        _Cell(yuan(row.drg_payment_after_fen), money), _Cell(yuan(row.deduction_fen), money),
+        _Cell(yuan(row.amount_fen), money), _Cell(adjustment_type(row.amount_fen)),
+        _Cell(local_time(row.issued_at, row.timezone), "yyyy-mm-dd hh:mm"),
+        _Cell(row.appeal_deadline, "yyyy-mm-dd"), _Cell(row.verification_code),
+    ]
+
+
+def _csv_text(cell: _Cell) -> str:
+    value = cell.value
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return neutralise(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)  # Decimal with two places, or an int: digits and at most a leading minus sign
+
+
+def _xlsx_cell(sheet: object, cell: _Cell) -> WriteOnlyCell:
+    value = cell.value
+    if isinstance(value, str):
+        # neutralised, and the control characters XLSX itself refuses replaced rather than failing the export
+        value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", neutralise(value))
+    written = WriteOnlyCell(sheet, value=value)  # type: ignore[arg-type]
+    if cell.number_format and value is not None:
+        written.number_format = cell.number_format
+    return written
+
+
+def _table(job: ExportJob, write: Callable[[Sequence[_Cell]], None]) -> int:
+    rows = decision_rows(job.cycle_id)
+    total = len(rows)
+    _advance(job, 0, total)
+    for number, row in enumerate(rows, start=1):
+        write(_row_cells(row))
+        if number % TABLE_PROGRESS_EVERY == 0:
+            _advance(job, number, total)
+    return total
+
+
+def build_csv(job: ExportJob, output: IO[bytes]) -> int:
+    """UTF-8 with a BOM: without it Excel reads the file in the local code page and garbles Chinese."""
+    text = io.TextIOWrapper(output, encoding="utf-8-sig", newline="")
+    writer = csv.writer(text)
+    writer.writerow(HEADERS)
+    count = _table(job, lambda cells: writer.writerow([_csv_text(cell) for cell in cells]))
+    text.flush()
+    text.detach()  # leave the binary file open for the store
+    return count
+
+
+def build_xlsx(job: ExportJob, output: IO[bytes]) -> int:
+    """Write-only, so a quarter of many thousand decisions is streamed rather than built as cell objects."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Decisions")
+    sheet.freeze_panes = "A2"
+    for index, width in enumerate(_WIDTHS, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    bold = Font(bold=True)
+    header = []
+    for title in HEADERS:
+        cell = WriteOnlyCell(sheet, value=title)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    count = _table(job, lambda cells: sheet.append([_xlsx_cell(sheet, cell) for cell in cells]))
+    workbook.save(output)
+    return count
+
+
+# --- letters -------------------------------------------------------------------------------------------
+
+_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+
+
+def _safe_part(text: str) -> str:
+    """One path component that cannot climb out of its folder or break a file system: a case number is the
+    hospital's own text and may hold a slash, two dots or a control character."""
+    cleaned = _UNSAFE_NAME.sub("_", text).strip(" .")
+    return cleaned[:80] or "_"
+
+
+def letter_entry_name(hospital_code: str, case_no: str, version: int, taken: set[str], decision_id: int) -> str:
+    """`{hospital code}/{case number}-v{version}.pdf`; the rare second decision of the same case and version (a
+    special-case application and a record review of the same discharge) gets its decision id appended."""
+    name = f"{_safe_part(hospital_code)}/{_safe_part(case_no)}-v{version}.pdf"
+    if name in taken:
+        name = f"{_safe_part(hospital_code)}/{_safe_part(case_no)}-v{version}-d{decision_id}.pdf"
+    taken.add(name)
+    return name
+
+
+def build_letters_zip(job: ExportJob, output: IO[bytes]) -> int:
+    """The stored letter of every issued decision, rendering any not rendered yet (a letter task still queued or
+    lost). Entries carry the letter's issue time, so the same letters always make the same ZIP."""
+    rows = decision_rows(job.cycle_id)
+    total = len(rows)
+    _advance(job, 0, total)
+    taken: set[str] = set()
+    with zipfile.ZipFile(output, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for number, row in enumerate(rows, start=1):
+            path = _letter_path(row)
+            moment = local_time(row.issued_at, row.timezone) or datetime(1980, 1, 1)
+            info = zipfile.ZipInfo(letter_entry_name(row.hospital_code, row.case_no, row.version, taken,
+                                                     row.decision_id),
+                                   date_time=moment.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with path.open("rb") as letter, archive.open(info, "w") as entry:
+                while chunk := letter.read(1024 * 1024):
+                    entry.write(chunk)
+            _advance(job, number, total)
+    return total
+
+
+def _letter_path(row: DecisionRow) -> Path:
+    document_id = db.session.scalar(db.select(Decision.letter_document_id).where(Decision.id == row.decision_id))
+    if document_id is None:
+        try:
+            document_id = letters.render_letter(row.decision_id)
+        except Exception as error:
+            db.session.rollback()
+            raise ExportFailed(f"the letter of case {row.case_no} ({row.hospital_code}, version {row.version}) "
+                               f"could not be rendered: {type(error).__name__}: {error}"[:500]) from error
+        if document_id is None:
+            raise ExportFailed(f"the decision on case {row.case_no} ({row.hospital_code}) is no longer issued")
+    sha256 = db.session.scalar(db.select(Document.sha256).where(Document.id == document_id))
+    path = store().path_for(sha256 or "")
+    if sha256 is None or not path.exists():
+        raise ExportFailed(f"the stored letter of case {row.case_no} ({row.hospital_code}, version {row.version}) "
+                           "is missing from the file store")
+    return path
+
+
+_BUILDERS: dict[str, Callable[[ExportJob, IO[bytes]], int]] = {
+    "letters_zip": build_letters_zip,
+    "decisions_csv": build_csv,
+    "decisions_xlsx": build_xlsx,
+}
