@@ -20,11 +20,11 @@ def _optional_yuan(form: FlaskForm, field: StringField) -> None:
         raise ValidationError(str(error)) from error
 
 
-YES_NO = [("yes", _l("Yes")), ("no", _l("No"))]
+YES_NO = {"yes": _l("Yes"), "no": _l("No")}
 
 
 def _yes_no(label: object) -> RadioField:
-    return RadioField(label, choices=YES_NO, validators=[Optional()])
+    return RadioField(label, choices=choices(YES_NO), validators=[Optional()])
 
 
 class ScoresheetForm(FlaskForm):

@@ -8,6 +8,7 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from flask_babel import format_datetime, gettext as _
 from sqlalchemy import Select
 from sqlalchemy.orm import selectinload
+from wtforms.fields.choices import SelectChoice
 
 from review.auth import current_actor, roles_required
 from review.expert.forms import ChairRulingForm, RecusalForm, ScoresheetForm
@@ -112,7 +113,7 @@ def _render_assignment(actor: Actor, record: Assignment, form: ScoresheetForm, r
     if question:
         ruling_form = ChairRulingForm(prefix="chair")
         for name, options in question.items():
-            getattr(ruling_form, name).choices = [(code or "", code or "—") for code in options]
+            getattr(ruling_form, name).choices = [SelectChoice(code or "", code or "—") for code in options]
     return render_template("expert/assignment.html", assignment=record, item=record.item, case=record.item.case,
                            sheet=record.scoresheet, form=form, recusal_form=recusal_form, can_recuse=pending,
                            due=due, min_reason=recusal.MIN_REASON, question=question, ruling_form=ruling_form,
