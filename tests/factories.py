@@ -63,9 +63,9 @@ def build_world() -> World:
         hospitals[code] = hospital.id
     load_weights(current_app.config["DRG_WEIGHTS_FILE"])
     db.session.flush()
-    for drg, weight in db.session.execute(db.select(DrgCatalogue.drg, DrgCatalogue.weight)):
-        db.session.add(DrgAverageCost(region_id=region.id, drg=drg, case_count=10,
-                                      average_cost_fen=int(Decimal(weight) * BASE_RATE_FEN)))
+    db.session.execute(db.insert(DrgAverageCost), [
+        {"region_id": region.id, "drg": drg, "case_count": 10, "average_cost_fen": int(Decimal(weight) * BASE_RATE_FEN)}
+        for drg, weight in db.session.execute(db.select(DrgCatalogue.drg, DrgCatalogue.weight))])
     today = utcnow().date()
     cycle = Cycle(region_id=region.id, code="2026Q3", quarter_start=date(2026, 7, 1), quarter_end=date(2026, 9, 30),
                   application_opens=today - timedelta(days=5), application_closes=today + timedelta(days=10),

@@ -14,18 +14,18 @@ MS_DRG_SCHEME = "MS-DRG v43"
 def load_weights(path: str | Path, scheme: str = MS_DRG_SCHEME) -> int:
     """Insert the catalogue rows that are missing; re-running it changes nothing."""
     existing = set(db.session.scalars(db.select(DrgCatalogue.drg).where(DrgCatalogue.scheme == scheme)))
-    added = 0
+    rows = []
     with open(path, newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             if row["drg"] in existing or not row["weight"]:
                 continue  # 998/999 (invalid, ungroupable) carry no weight and are never paid
-            db.session.add(DrgCatalogue(
-                scheme=scheme, drg=row["drg"], mdc=row["mdc"], drg_type=row["type"], title=row["title"],
-                weight=Decimal(row["weight"]), gmlos=Decimal(row["gmlos"]) if row["gmlos"] else None,
-                amlos=Decimal(row["amlos"]) if row["amlos"] else None,
-            ))
-            added += 1
-    return added
+            rows.append({"scheme": scheme, "drg": row["drg"], "mdc": row["mdc"], "drg_type": row["type"],
+                         "title": row["title"], "weight": Decimal(row["weight"]),
+                         "gmlos": Decimal(row["gmlos"]) if row["gmlos"] else None,
+                         "amlos": Decimal(row["amlos"]) if row["amlos"] else None})
+    if rows:  # one multi-row insert: the catalogue has some 770 rows
+        db.session.execute(db.insert(DrgCatalogue), rows)
+    return len(rows)
 
 
 def catalogue_entry(drg: str, scheme: str = MS_DRG_SCHEME) -> DrgCatalogue | None:
