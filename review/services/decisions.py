@@ -13,6 +13,7 @@ from review.extensions import db
 from review.models import Decision, ReviewItem
 from review.models.types import utcnow
 from review.services import activity, ledger
+from review.services.cycles import region_today
 from review.services.context import Actor, NotFound, ServiceError
 from review.services.items import get_item, move
 from review.tasks import render_letter
@@ -45,7 +46,9 @@ def issue(actor: Actor, decision_id: int) -> Decision:
     decision.status = "issued"
     decision.issued_at = now
     decision.issued_by_id = actor.user_id
-    decision.appeal_deadline = now.date() + timedelta(days=int(item.cycle.policy_snapshot["appeal_days"]))
+    # counted from the day of issue where the bureau is, as the letter prints it, not from the UTC date
+    decision.appeal_deadline = region_today(item.cycle.region) + timedelta(
+        days=int(item.cycle.policy_snapshot["appeal_days"]))
     item.issued_version = decision.version
     move(item, Action.ISSUE, actor, {"decision_id": decision.id, "amount_fen": decision.amount_fen})
     plan = decision_posting(decision.id, decision.version, decision.amount_fen, item.cycle.region.code,
