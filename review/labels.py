@@ -154,3 +154,22 @@ RUN_STAGE = {
     "proposed": _l("Proposal ready"),
     "failed": _l("Failed"),
 }
+
+ITEM_KIND = {
+    "application": _l("Special-case review"),
+    "sampled_record": _l("Medical record review"),
+}
+
+EXPORT_KIND = {
+    "letters_zip": _l("All decision letters (ZIP of PDFs)"),
+    "decisions_csv": _l("Decisions table (CSV)"),
+    "decisions_xlsx": _l("Decisions table (Excel XLSX)"),
+}
+
+EXPORT_STATUS = {
+    "queued": _l("Waiting to start"),
+    "running": _l("Being built"),
+    "done": _l("Ready to download"),
+    "failed": _l("Failed"),
+}
+"""Export states in the office's words; STATUS speaks of imports ("nothing imported")."""

@@ -294,7 +294,6 @@ def adjudicate(actor: Actor, assignment_id: int, rulings: dict[str, str | None])
     return decision
 
 
-
 @dataclass(frozen=True)
 class Preview:
     """What an expert's corrected codes would do to the case, shown beside the form as they type."""

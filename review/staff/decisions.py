@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
 from review import labels
@@ -14,20 +13,9 @@ from review.models import Cycle, Decision, Hospital, ReviewItem
 from review.pagination import paginate
 from review.services import decisions, exports
 from review.services.context import ServiceError, ValidationFailed
-from review.staff.forms import EXPORT_KIND_LABELS, ExportForm, IssueDecisionsForm
+from review.staff.forms import ExportForm, IssueDecisionsForm
 from review.staff.routes import OFFICE, READERS, bp
 
-EXPORT_STATUS = {
-    "queued": _l("Waiting to start"),
-    "running": _l("Being built"),
-    "done": _l("Ready to download"),
-    "failed": _l("Failed"),
-}
-"""Export states in the office's words; the shared STATUS labels speak of imports ("nothing imported")."""
-ITEM_KIND = {
-    "application": _l("Special-case review"),
-    "sampled_record": _l("Medical record review"),
-}
 SKIPPED_SHOWN = 20
 """Skipped decisions are flashed one by one up to this many, then counted: a page of 200 messages helps nobody."""
 
@@ -68,8 +56,7 @@ def decision_queue(cycle_id: int) -> object:
         "staff/decisions.html", cycle=cycle, page=paginate(query), outcome=outcome, hospital_id=hospital_id,
         hospitals=db.session.scalars(db.select(Hospital).order_by(Hospital.code)).all(),
         by_outcome=by_outcome, supplements_fen=supplements_fen, recoveries_fen=recoveries_fen, issued=issued,
-        form=IssueDecisionsForm(), export_form=ExportForm(), jobs=exports.recent_jobs(cycle.id),
-        item_kind=ITEM_KIND, export_kind=EXPORT_KIND_LABELS, export_status=EXPORT_STATUS)
+        form=IssueDecisionsForm(), export_form=ExportForm(), jobs=exports.recent_jobs(cycle.id))
 
 
 @bp.route("/cycles/<int:cycle_id>/decisions/issue", methods=["POST"])
@@ -122,7 +109,7 @@ def start_export(cycle_id: int) -> object:
 @roles_required(*READERS)
 def export(job_id: int) -> object:
     job = exports.get_job(current_actor(), job_id)
-    return render_template("staff/export.html", job=job, export_kind=EXPORT_KIND_LABELS, export_status=EXPORT_STATUS)
+    return render_template("staff/export.html", job=job)
 
 
 @bp.route("/exports/<int:job_id>/status")

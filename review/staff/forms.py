@@ -7,6 +7,7 @@ from wtforms import (BooleanField, DecimalField, IntegerField, RadioField, Selec
                      TextAreaField)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from review import labels
 from review.forms import choices
 
 
@@ -66,13 +67,6 @@ class IssueDecisionsForm(FlaskForm):
         return True
 
 
-EXPORT_KIND_LABELS = {
-    "letters_zip": _l("All decision letters (ZIP of PDFs)"),
-    "decisions_csv": _l("Decisions table (CSV)"),
-    "decisions_xlsx": _l("Decisions table (Excel XLSX)"),
-}
-
-
 class ExportForm(FlaskForm):
-    kind = RadioField(_l("What to export"), choices=choices(EXPORT_KIND_LABELS), default="letters_zip",
+    kind = RadioField(_l("What to export"), choices=choices(labels.EXPORT_KIND), default="letters_zip",
                       validators=[InputRequired()])
