@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from review.extensions import db
 from review.models.organisation import Hospital
-from review.models.types import UTCDateTime, utcnow
+from review.models.types import Fen, UTCDateTime, utcnow
 
 
 class Case(db.Model):
@@ -33,7 +33,7 @@ class Case(db.Model):
     principal_dx: Mapped[str] = mapped_column(String(8))
     secondary_dx: Mapped[list[str]] = mapped_column(JSON, default=list)
     procedures: Mapped[list[str]] = mapped_column(JSON, default=list)
-    total_cost_fen: Mapped[int]
+    total_cost_fen: Mapped[Fen]
     icu_days: Mapped[int] = mapped_column(default=0)
     birth_weight_grams: Mapped[int | None]
     mcc_codes: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
@@ -41,7 +41,7 @@ class Case(db.Model):
     cost_breakdown: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     drg: Mapped[str] = mapped_column(String(10))
     drg_weight: Mapped[Decimal] = mapped_column(Numeric(9, 4))
-    drg_payment_fen: Mapped[int]
+    drg_payment_fen: Mapped[Fen]
     grouper_version: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, Numeric, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from review.extensions import db
-from review.models.types import UTCDateTime, utcnow
+from review.models.types import Fen, UTCDateTime, utcnow
 
 
 class DrgCatalogue(db.Model):
@@ -33,7 +33,7 @@ class DrgAverageCost(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
     drg: Mapped[str] = mapped_column(String(10))
-    average_cost_fen: Mapped[int]
+    average_cost_fen: Mapped[Fen]
     case_count: Mapped[int]
     source: Mapped[str] = mapped_column(String(20), default="imported", server_default="imported")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, server_default=func.now())

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from review.extensions import db
 from review.models.review_item import Document, ReviewItem
-from review.models.types import UTCDateTime, utcnow
+from review.models.types import Fen, UTCDateTime, utcnow
 
 
 class Decision(db.Model):
@@ -28,15 +28,15 @@ class Decision(db.Model):
     outcome: Mapped[str] = mapped_column(String(24))
     approvals: Mapped[int]
     panel_size: Mapped[int]
-    deduction_fen: Mapped[int]
+    deduction_fen: Mapped[Fen]
     drg: Mapped[str] = mapped_column(String(10))
-    drg_payment_fen: Mapped[int]
-    total_cost_fen: Mapped[int]
-    amount_fen: Mapped[int]
+    drg_payment_fen: Mapped[Fen]
+    total_cost_fen: Mapped[Fen]
+    amount_fen: Mapped[Fen]
     """Positive: a supplement to the hospital; negative: a recovery."""
     drg_after: Mapped[str | None] = mapped_column(String(10))
     drg_weight_after: Mapped[str | None] = mapped_column(String(12))
-    drg_payment_after_fen: Mapped[int | None]
+    drg_payment_after_fen: Mapped[Fen | None]
     """Record review: the DRG and payment after the panel's coding corrections (equal to before when confirmed)."""
     admission_justified: Mapped[bool | None]
     coding: Mapped[dict | None] = mapped_column(JSON)

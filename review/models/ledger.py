@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from review.extensions import db
 from review.models.immutable import make_append_only
-from review.models.types import UTCDateTime, utcnow
+from review.models.types import Fen, UTCDateTime, utcnow
 
 
 class Account(db.Model):
@@ -18,7 +18,7 @@ class Account(db.Model):
     code: Mapped[str] = mapped_column(String(60), unique=True)
     kind: Mapped[str] = mapped_column(String(10))
     hospital_id: Mapped[int | None] = mapped_column(ForeignKey("hospitals.id"), unique=True)
-    balance_fen: Mapped[int] = mapped_column(default=0)
+    balance_fen: Mapped[Fen] = mapped_column(default=0)
 
 
 class JournalEntry(db.Model):
@@ -43,7 +43,7 @@ class JournalLine(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
-    amount_fen: Mapped[int]
+    amount_fen: Mapped[Fen]
 
     entry: Mapped[JournalEntry] = relationship(back_populates="lines")
     account: Mapped[Account] = relationship()

@@ -8,7 +8,7 @@ from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Numeric, Stri
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from review.extensions import db
-from review.models.types import UTCDateTime, utcnow
+from review.models.types import Fen, UTCDateTime, utcnow
 from workflows import scoresheets
 
 
@@ -41,7 +41,7 @@ class Policy(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
     version: Mapped[int]
-    base_rate_fen: Mapped[int]
+    base_rate_fen: Mapped[Fen]
     quota_share: Mapped[Decimal] = mapped_column(Numeric(6, 4), default=Decimal("0.05"))
     high_cost_multiple: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=Decimal("3"))
     long_stay_days: Mapped[int] = mapped_column(default=60)
@@ -49,7 +49,7 @@ class Policy(db.Model):
     panel_size: Mapped[int] = mapped_column(default=3)
     appeal_days: Mapped[int] = mapped_column(default=10)
     payment_method: Mapped[str] = mapped_column(String(20), default="fee_for_service")
-    fixed_loss_threshold_fen: Mapped[int] = mapped_column(default=0)
+    fixed_loss_threshold_fen: Mapped[Fen] = mapped_column(default=0)
     high_cost_bands: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     newborn_weight_grams: Mapped[int] = mapped_column(default=1500, server_default="1500")
     newborn_cost_multiple: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=Decimal("2.5"), server_default="2.5")

@@ -11,7 +11,7 @@ from review.models.case import Case
 from review.models.cycle import Cycle
 from review.models.organisation import Hospital
 from review.models.people import Expert
-from review.models.types import UTCDateTime, utcnow
+from review.models.types import Fen, UTCDateTime, utcnow
 from workflows.eligibility import Rule
 from workflows.states import ISSUED_STATES, ItemKind, State
 
@@ -123,7 +123,7 @@ class Scoresheet(db.Model):
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), unique=True)
     status: Mapped[str] = mapped_column(String(10), default="draft")
     recommendation: Mapped[str | None] = mapped_column(String(10))
-    unreasonable_cost_fen: Mapped[int] = mapped_column(default=0)
+    unreasonable_cost_fen: Mapped[Fen] = mapped_column(default=0)
     admission_justified: Mapped[bool] = mapped_column(Boolean, default=True)
     rationale: Mapped[str] = mapped_column(Text, default="")
     corrected_principal_dx: Mapped[str | None] = mapped_column(String(10))
