@@ -34,8 +34,17 @@ run: system demo
 	@echo "Serving on http://127.0.0.1:5000 (demo logins in README.md)"
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
+# The whole suite in parallel (one PostgreSQL database per xdist worker), after the date tests with the clock
+# moved 400 days back and forth (tests/conftest.py). PYTEST_ARGS narrows a run to what it names.
+PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 test: system venv translations
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+ifeq ($(strip $(PYTEST_ARGS)),)
+	$(PYTEST) -n auto -m clock_shift --clock-shift-days=-400
+	$(PYTEST) -n auto -m clock_shift --clock-shift-days=400
+	$(PYTEST) -n auto
+else
+	$(PYTEST) $(PYTEST_ARGS)
+endif
 
 bench: venv
 	@for script in bench/assign.py bench/case_entry.py bench/import.py bench/pdf.py; do echo "== $$script"; (cd bench && ../$(BIN)/python $$(basename $$script)) || exit 1; done

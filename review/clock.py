@@ -6,7 +6,9 @@ Services never call `datetime.now()` themselves, so tests move time by freezing 
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_ZONE = "Asia/Shanghai"
 
 
 def utcnow() -> datetime:
@@ -14,6 +16,14 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def region_today(zone: str) -> date:
+def zone(name: str | None) -> ZoneInfo:
+    """A region's zone; a missing or unknown name falls back to the product's default rather than failing a page."""
+    try:
+        return ZoneInfo(name or DEFAULT_ZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_ZONE)
+
+
+def today_in(zone_name: str | None) -> date:
     """Today's date in a region's time zone: windows, deadlines and letters count days there, not in UTC."""
-    return utcnow().astimezone(ZoneInfo(zone)).date()
+    return utcnow().astimezone(zone(zone_name)).date()

@@ -29,6 +29,11 @@ class BaseConfig:
     IMPORT_MAX_ROWS = 200_000
     IMPORT_WORKERS = int(os.environ.get("IMPORT_WORKERS", os.cpu_count() or 1))  # processes checking rows
     RATELIMIT_STORAGE_URI = "memory://"
+    # Redis down must not take the login with it: the throttle falls back to per-process memory (logged as a
+    # warning by Flask-Limiter) and goes back to Redis when it answers again.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute"
     VERIFY_RATE_LIMIT = "30 per minute"

@@ -1,29 +1,81 @@
 """Fixtures: an app per test on SQLite and, when TEST_DATABASE_URL is set, on PostgreSQL too.
 
 CI sets TEST_DATABASE_URL and REDIS_URL; with CI=true a missing one is an error, never a silent skip.
+
+The clock: every test runs at `TEST_NOW` (+ `--clock-shift-days`), frozen by time-machine and left ticking, so no
+test reads the real date and the suite gives the same answer on any day. Tests marked `clock_shift` are the ones
+whose subject is dates (windows, deadlines, reminders, letters' dates); CI runs them again 400 days before and
+after to prove they derive every date from the world they build. Tests marked `wall_clock` start real
+subprocesses (a Celery worker, gunicorn) that cannot share a frozen clock; they depend on elapsed time only.
+
+Under pytest-xdist each worker gets its own PostgreSQL database (`<name>_gw0`, …), created when missing.
 """
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import time_machine
 from flask import Flask
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from review import create_app
 from review.config import TestConfig
 from review.extensions import db
 
-PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+TEST_NOW = datetime(2026, 11, 16, 2, 0, tzinfo=timezone.utc)
+"""A Monday, 10:00 in Beijing: the moment every test lives in unless it moves the clock itself."""
+
+
+def _worker_database(url: str) -> str:
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+
+
+BASE_PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+PG_URL = _worker_database(BASE_PG_URL)
 REDIS_URL = os.environ.get("REDIS_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--clock-shift-days", type=int, default=0,
+                     help="move the tests' frozen clock by this many days (CI: -400 and +400 for clock_shift tests)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("CI") and not (PG_URL and REDIS_URL):
         raise pytest.UsageError("CI must set TEST_DATABASE_URL and REDIS_URL: PostgreSQL and worker tests may not be skipped")
+    config.addinivalue_line("markers", "clock_shift: a test about dates, run again with the clock moved ±400 days")
+    config.addinivalue_line("markers", "wall_clock: a test with real subprocesses; the clock is not frozen")
+    if PG_URL != BASE_PG_URL:
+        _create_database(BASE_PG_URL, make_url(PG_URL).database or "")
+
+
+def _create_database(base_url: str, name: str) -> None:
+    engine = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        if not connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}):
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(request: pytest.FixtureRequest) -> Iterator[datetime | None]:
+    """Every test at the same instant; the instant moves only by --clock-shift-days."""
+    if request.node.get_closest_marker("wall_clock"):
+        yield None
+        return
+    now = TEST_NOW + timedelta(days=request.config.getoption("--clock-shift-days"))
+    with time_machine.travel(now, tick=True):
+        yield now
 
 
 def make_config(database_url: str, upload_dir: Path, **overrides: object) -> TestConfig:

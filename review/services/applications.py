@@ -13,8 +13,9 @@ from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 
+from review import clock
 from review.extensions import db
-from review.models import Case, Cycle, CycleVolume, Hospital, ReviewItem
+from review.models import Case, Cycle, CycleVolume, Hospital, Region, ReviewItem
 from review.models.types import utcnow
 from review.services import activity
 from review.services.cases import get_case
@@ -47,6 +48,14 @@ class ApplicationRequest:
     reason: str
 
 
+def hospital_today(hospital_id: int | None) -> date:
+    """The application window is a range of the region's dates: a hospital applying at 07:00 Beijing time is on
+    that day, not on the UTC day before."""
+    zone = db.session.scalar(db.select(Region.timezone).join(Hospital, Hospital.region_id == Region.id)
+                             .where(Hospital.id == hospital_id))
+    return clock.today_in(zone)
+
+
 def cycle_for(region_id: int, discharge: date) -> Cycle | None:
     return db.session.scalars(db.select(Cycle).where(
         Cycle.region_id == region_id, Cycle.quarter_start <= discharge, Cycle.quarter_end >= discharge)).first()
@@ -77,7 +86,7 @@ class Check:
 def open_quotas(actor: Actor) -> list[Quota]:
     """The hospital's quota in every cycle whose application window is open today, for the screens."""
     actor.require(Role.HOSPITAL)
-    today = utcnow().date()
+    today = hospital_today(actor.hospital_id)
     hospital_region = db.select(Hospital.region_id).where(Hospital.id == actor.hospital_id).scalar_subquery()
     cycles = db.session.scalars(db.select(Cycle).where(
         Cycle.region_id == hospital_region, Cycle.status == "open", Cycle.application_opens <= today,
@@ -133,7 +142,7 @@ def apply_for_case(actor: Actor, case_id: int, category: str, reason: str) -> Re
     actor.require(Role.HOSPITAL)
     case = get_case(actor, case_id)
     quotas: dict[int, Quota] = {}
-    check = _check(case, category, reason, utcnow().date(), quotas)
+    check = _check(case, category, reason, hospital_today(actor.hospital_id), quotas)
     if not check.ok:
         if check.field in ("category", "reason"):
             raise ValidationFailed({check.field: [str(check.message)]})
@@ -149,7 +158,7 @@ def plan_many(actor: Actor, requests: list[ApplicationRequest],
     """Which of many requests can be made (in row order, the quota filling up as it goes) and why not the rest."""
     actor.require(Role.HOSPITAL)
     quotas: dict[int, Quota] = {}
-    today = utcnow().date()
+    today = hospital_today(actor.hospital_id)
     accepted: list[ApplicationRequest] = []
     refused: dict[int, tuple[str, str]] = {}
     for request in requests:
@@ -196,7 +205,7 @@ def resubmit(actor: Actor, item_id: int, category: str, reason: str) -> ReviewIt
     actor.require(Role.HOSPITAL)
     item = get_item(actor, item_id, for_update=True)
     cycle = item.cycle
-    today = utcnow().date()
+    today = clock.today_in(cycle.region.timezone)
     if cycle.status != "open" or not cycle.application_opens <= today <= cycle.application_closes:
         raise ServiceError(_l("Applications for cycle %(code)s are accepted from %(start)s to %(end)s only.",
                               code=cycle.code, start=cycle.application_opens, end=cycle.application_closes))

@@ -7,11 +7,11 @@ calendar twice on a day, or catching up after a missed day, does each thing once
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
+from review import clock
 from review.extensions import db
 from review.models import Assignment, Cycle, CycleEvent, Region, ReviewItem, Scoresheet, User
 from review.services import activity
@@ -48,8 +48,7 @@ def _once(cycle: Cycle, event: str, report: CalendarReport) -> bool:
 def today_in_region() -> date:
     """Deadlines are calendar days in the bureau's time zone, not in UTC."""
     region = db.session.scalars(db.select(Region).order_by(Region.id)).first()
-    zone = ZoneInfo(region.timezone if region else "Asia/Shanghai")
-    return datetime.now(zone).date()
+    return clock.today_in(region.timezone if region else None)
 
 
 def run(today: date) -> CalendarReport:

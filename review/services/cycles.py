@@ -4,14 +4,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
+from review import clock
 from review.extensions import db
 from review.models import Cycle, CycleVolume, Hospital, Region, ReviewItem
-from review.models.types import utcnow
 from review.services import activity
 from review.services.context import Actor, NotFound, ValidationFailed
 from workflows.states import ItemKind, Role
@@ -48,11 +47,7 @@ class CalendarRow:
 
 
 def region_today(region: Region) -> date:
-    try:
-        zone = ZoneInfo(region.timezone or "Asia/Shanghai")
-    except (KeyError, ValueError):
-        zone = ZoneInfo("Asia/Shanghai")
-    return utcnow().astimezone(zone).date()
+    return clock.today_in(region.timezone)
 
 
 def quarter_bounds(code: str) -> tuple[date, date]:

@@ -35,7 +35,7 @@ def test_roles_are_refused_outside_their_area(client, world) -> None:  # type: i
 
 def test_healthz_reports_database(client) -> None:  # type: ignore[no-untyped-def]
     body = client.get("/healthz").get_json()
-    assert body["database"] == "ok" and body["broker"] == "eager"
+    assert body["database"] == "ok" and body["redis"] == "not_used"
 
 
 def test_security_headers(client) -> None:  # type: ignore[no-untyped-def]

@@ -71,6 +71,7 @@ def vars_of(dates: cycles.CycleDates) -> dict[str, date]:
     return {name: getattr(dates, name) for name in cycles.DATE_FIELDS}
 
 
+@pytest.mark.clock_shift
 def test_cycle_dates_defaults_validation_and_duplicates(world) -> None:  # type: ignore[no-untyped-def]
     dates = cycles.default_dates("2026Q4")
     assert (dates.quarter_start, dates.quarter_end) == (date(2026, 10, 1), date(2026, 12, 31))
@@ -90,15 +91,16 @@ def test_cycle_dates_defaults_validation_and_duplicates(world) -> None:  # type:
     assert "already exists" in failure.value.errors["code"][0]
     with pytest.raises(PermissionDenied):
         cycles.create_cycle(world.actors["auditor"], world.region_id, "2026Q4", **vars_of(dates))
-    created = cycles.create_cycle(staff, world.region_id, "2026q4", **vars_of(dates))
-    assert created.code == "2026Q4" and created.status == "planned"
-    assert last_log("cycle.created").data["code"] == "2026Q4"
     today = cycles.region_today(db.session.get(Region, world.region_id))
+    later = f"{today.year + 1}Q4"  # its window opens after today, whatever today is
+    created = cycles.create_cycle(staff, world.region_id, later.lower(), **vars_of(cycles.default_dates(later)))
+    assert created.code == later and created.status == "planned"
+    assert last_log("cycle.created").data["code"] == later
     opened = cycles.create_cycle(staff, world.region_id, "2025Q1", today - timedelta(days=1), today,
                                  today + timedelta(days=1), today + timedelta(days=2), today + timedelta(days=3))
     assert opened.status == "open"
     rows = {row.cycle.code: row for row in cycles.calendar(world.region_id, today)}
-    assert rows["2025Q1"].open_window == "application" and rows["2026Q4"].open_window is None
+    assert rows["2025Q1"].open_window == "application" and rows[later].open_window is None
 
 
 def test_volumes_upsert_and_log(world) -> None:  # type: ignore[no-untyped-def]

@@ -91,10 +91,11 @@ def test_records_submission_needs_a_document(world) -> None:  # type: ignore[no-
     assert sampling.submit_records(world.actors["hosp1"], item.id).state == "records_received"
 
 
+@pytest.mark.clock_shift
 def test_calendar_reminds_then_marks_missing_records_once(world) -> None:  # type: ignore[no-untyped-def]
     _population(world)
     cycle = db.session.get(Cycle, world.cycle_id)
-    deadline = date(2026, 11, 20)
+    deadline = cycle.application_opens + timedelta(days=9)  # the window has opened by the days the calendar runs
     cycle.record_upload_deadline = deadline
     db.session.commit()
     plan = sampling.create_plan(world.actors["staff"], world.cycle_id, CONFIG, "0815")

@@ -18,7 +18,7 @@ from tests.conftest import PG_URL, REDIS_URL, empty_postgresql, make_config
 from tests.pdftext import pdf_text
 from workflows.money import format_fen
 
-pytestmark = pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL not set (CI always sets it)")
+pytestmark = [pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL not set (CI always sets it)"), pytest.mark.wall_clock]
 
 
 def _start_worker(database_url: str, upload_dir: Path, queue: str) -> subprocess.Popen:
