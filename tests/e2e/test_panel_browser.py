@@ -115,6 +115,7 @@ def test_submitted_sheet_hides_the_panel_and_the_route_refuses(client, world) ->
     assert f'data-item="{item.id}"' not in client.get("/expert/").text  # "to review" is the default filter
 
 
+@pytest.mark.clock_shift
 def test_inbox_orders_by_deadline_and_marks_overdue(client, world) -> None:  # type: ignore[no-untyped-def]
     add_expert(world, "expert7", "H2")
     first = apply_for_h1(world)

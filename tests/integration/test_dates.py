@@ -1,0 +1,62 @@
+"""Dates as the bureau counts them, whatever day the suite runs on (marked `clock_shift`: CI runs these again with
+the clock 400 days back and forth). Windows and deadlines are days in the region's zone (Asia/Shanghai, UTC+8):
+07:30 in Beijing is still the previous day in UTC, and that must never cost a hospital a day."""
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+
+from review.extensions import db
+from review.models import Cycle
+from review.services import applications, cases, decisions
+from review.services.context import ValidationFailed
+from tests.factories import ami_case, seat_panels
+from tests.integration.test_application_path import _apply, _review
+
+pytestmark = pytest.mark.clock_shift
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def _beijing(day, hour: int, minute: int = 0) -> datetime:  # type: ignore[no-untyped-def]
+    return datetime.combine(day, time(hour, minute), BEIJING).astimezone(timezone.utc)
+
+
+def _refused_outside_window(world, case_id: int) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValidationFailed) as refusal:
+        applications.apply_for_case(world.actors["hosp1"], case_id, "high_cost",
+                                    "Prolonged ICU stay with cardiogenic shock after PCI.")
+    assert "accepted from" in " ".join(refusal.value.errors["category"])
+
+
+def test_application_window_is_counted_in_beijing_days(world) -> None:  # type: ignore[no-untyped-def]
+    cycle = db.session.get(Cycle, world.cycle_id)
+    closes = cycle.application_closes
+    case = cases.create_case(world.actors["hosp1"], ami_case())
+    with time_machine.travel(_beijing(closes + timedelta(days=1), 7, 30)):  # the UTC date is still `closes`
+        _refused_outside_window(world, case.id)
+    with time_machine.travel(_beijing(closes, 23, 30)):  # the UTC date is the same day, 15:30
+        item = applications.apply_for_case(world.actors["hosp1"], case.id, "high_cost",
+                                           "Prolonged ICU stay with cardiogenic shock after PCI.")
+    assert item.state == "queued"
+
+
+def test_application_before_the_window_opens_is_refused(world) -> None:  # type: ignore[no-untyped-def]
+    cycle = db.session.get(Cycle, world.cycle_id)
+    case = cases.create_case(world.actors["hosp1"], ami_case())
+    with time_machine.travel(_beijing(cycle.application_opens - timedelta(days=1), 23, 59)):
+        _refused_outside_window(world, case.id)
+
+
+def test_appeal_deadline_counts_from_the_beijing_day_of_issue(world) -> None:  # type: ignore[no-untyped-def]
+    item = _apply(world)
+    seat_panels(world)
+    db.session.refresh(item)
+    decision = _review(world, item, [("approve", 0)] * 3)
+    issue_day = db.session.get(Cycle, world.cycle_id).application_closes + timedelta(days=20)
+    with time_machine.travel(_beijing(issue_day, 7, 0)):  # 23:00 UTC the day before
+        decisions.issue(world.actors["staff"], decision.id)
+    appeal_days = int(db.session.get(Cycle, world.cycle_id).policy_snapshot["appeal_days"])
+    assert decision.appeal_deadline == issue_day + timedelta(days=appeal_days)
