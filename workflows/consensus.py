@@ -74,6 +74,11 @@ def _median_fen(amounts: Sequence[Fen]) -> Fen:
     return round_half_up_fen(Decimal(ordered[middle - 1] + ordered[middle]) / 2)
 
 
+def is_majority(count: int, k: int) -> bool:
+    """More than half of a panel of k: the one rule every panel decision rests on (DESIGN §3 "Consensus")."""
+    return 2 * count > k
+
+
 def propose(votes: Sequence[Vote], k: int) -> Proposal:
     """Propose a decision once all k sheets are in; a missing or extra vote is a bug upstream."""
     if k < 3 or k % 2 == 0:
@@ -88,7 +93,7 @@ def propose(votes: Sequence[Vote], k: int) -> Proposal:
     ordered = tuple(sorted(votes, key=lambda vote: vote.expert_id))
     supporters = [v.unreasonable_cost_fen for v in ordered if v.recommendation == Recommendation.APPROVE]
     approvals = len(supporters)
-    if 2 * approvals <= k:
+    if not is_majority(approvals, k):
         return Proposal(Outcome.REJECTED, k, approvals, 0, ordered)
     deduction = _median_fen(supporters)
     outcome = Outcome.APPROVED if deduction == 0 else Outcome.PARTIALLY_APPROVED
@@ -180,7 +185,7 @@ def _adopt(before: str | None, proposals: Sequence[str | None], k: int, ruling: 
         value = before if proposal is None else proposal
         counts[value] = counts.get(value, 0) + 1
     for value, n in counts.items():
-        if 2 * n > k:
+        if is_majority(n, k):
             return CodeFinding(before, value, Decided.UNCHANGED if value == before else Decided.MAJORITY)
     options = sorted(counts, key=lambda v: (v != before, v or ""))
     if not ruled:

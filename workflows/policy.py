@@ -5,7 +5,7 @@ with `snapshot["panel_size"]` and a default at every call site wrote each defaul
 times; `PolicySnapshot.from_json` is now the only reader and `DEFAULTS` the only place a default is written. Older
 snapshots, frozen before a field existed, read as that field's default.
 
-The rules that are pure arithmetic on the policy (the quota, the majority) live here as methods, once.
+The quota, pure arithmetic on the policy, lives here as a method; the majority is `consensus.is_majority`.
 """
 from __future__ import annotations
 
@@ -91,10 +91,6 @@ class PolicySnapshot:
         if drg_discharges is None:
             return 0
         return math.floor(self.quota_share * drg_discharges)
-
-    def majority(self) -> int:
-        """Supporting votes that carry a decision: more than half of the panel."""
-        return self.panel_size // 2 + 1
 
 
 def _bands(raw: Any) -> tuple[tuple[Decimal, Decimal], ...]:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from review.extensions import db
 from review.models.organisation import Region
 from review.models.types import UTCDateTime, utcnow
+from workflows.policy import PolicySnapshot
 
 
 class Cycle(db.Model):
@@ -31,8 +32,14 @@ class Cycle(db.Model):
     settlement_date: Mapped[date | None]
     status: Mapped[str] = mapped_column(String(10), default="open")
     policy_snapshot: Mapped[dict] = mapped_column(JSON)
+    """The policy as frozen when the cycle opened; read it through `policy`."""
 
     region: Mapped[Region] = relationship()
+
+    @property
+    def policy(self) -> PolicySnapshot:
+        """The frozen policy, typed (`workflows.policy`): the only way services read it."""
+        return PolicySnapshot.from_json(self.policy_snapshot)
 
 
 class CycleVolume(db.Model):

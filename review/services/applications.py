@@ -6,7 +6,6 @@ discharges in the cycle, as recorded by the review office).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -22,7 +21,7 @@ from review.services.cases import get_case
 from review.services.catalogue import average_cost_fen
 from review.services.context import SYSTEM, Actor, ServiceError, ValidationFailed
 from review.services.items import get_item, move
-from workflows.eligibility import CaseFacts, Rule, Thresholds, screen
+from workflows.eligibility import CaseFacts, Rule, screen
 from workflows.states import Action, ItemKind, Role, State
 
 MIN_REASON_CHARS = 10
@@ -67,9 +66,7 @@ def quota_for(hospital_id: int, cycle: Cycle) -> Quota:
     used = db.session.scalar(db.select(db.func.count(ReviewItem.id)).where(
         ReviewItem.cycle_id == cycle.id, ReviewItem.hospital_id == hospital_id,
         ReviewItem.kind == ItemKind.APPLICATION.value, ReviewItem.state != State.WITHDRAWN.value)) or 0
-    share = Decimal(cycle.policy_snapshot["quota_share"])
-    allowed = 0 if discharges is None else math.floor(share * discharges)
-    return Quota(cycle_code=cycle.code, discharges=discharges, allowed=allowed, used=used)
+    return Quota(cycle_code=cycle.code, discharges=discharges, allowed=cycle.policy.quota_allowed(discharges), used=used)
 
 
 @dataclass(frozen=True)
@@ -121,7 +118,7 @@ def _check(case: Case, category: str, reason: str, today: date, quotas: dict[int
         return Check(cycle, "category", _l("The quota for cycle %(code)s is used up: %(allowed)s applications allowed "
                               "(%(share)s of %(n)s DRG discharges), %(used)s made.", code=cycle.code,
                               allowed=quota.allowed, n=quota.discharges, used=quota.used,
-                              share=f"{Decimal(cycle.policy_snapshot['quota_share']) * 100:g}%"))
+                              share=f"{cycle.policy.quota_share * 100:g}%"))
     return Check(cycle)
 
 
@@ -219,19 +216,6 @@ def resubmit(actor: Actor, item_id: int, category: str, reason: str) -> ReviewIt
     return item
 
 
-def thresholds_from(policy: dict) -> Thresholds:
-    """The eligibility thresholds frozen in a cycle's policy snapshot (older snapshots lack the newer keys)."""
-    return Thresholds(
-        high_cost_multiple=Decimal(policy["high_cost_multiple"]), long_stay_days=int(policy["long_stay_days"]),
-        icu_share=Decimal(policy["icu_share"]),
-        high_cost_bands=tuple((Decimal(band["max_weight"]), Decimal(band["multiple"]))
-                              for band in policy.get("high_cost_bands", [])),
-        newborn_weight_grams=int(policy.get("newborn_weight_grams", 1500)),
-        newborn_cost_multiple=Decimal(policy.get("newborn_cost_multiple", "2.5")),
-        new_technology_codes=frozenset(policy.get("new_technology_codes", [])),
-    )
-
-
 def override_eligibility(actor: Actor, item_id: int, note: str) -> ReviewItem:
     """Staff send a returned application to the panel anyway; the note and who decided are kept and logged."""
     actor.require(Role.STAFF, Role.ADMIN)
@@ -247,14 +231,13 @@ def override_eligibility(actor: Actor, item_id: int, note: str) -> ReviewItem:
 
 def _submit_and_screen(actor: Actor, item: ReviewItem, cycle: Cycle) -> None:
     move(item, Action.SUBMIT, actor)
-    policy = cycle.policy_snapshot
     case = item.case
     result = screen(
         CaseFacts(total_cost_fen=case.total_cost_fen, los_days=case.los_days, icu_days=case.icu_days,
                   drg=case.drg, drg_average_cost_fen=average_cost_fen(cycle.region_id, case.drg),
                   category=item.category or "", justification=item.reason or "", drg_weight=Decimal(case.drg_weight),
                   birth_weight_grams=case.birth_weight_grams, procedures=tuple(case.procedures)),
-        thresholds_from(policy),
+        cycle.policy.thresholds(),
     )
     item.screening = {
         "eligible": result.eligible,

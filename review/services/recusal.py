@@ -97,7 +97,7 @@ def fill_item(actor: Actor, item_id: int) -> list[Assignment]:
     if item.state not in OPEN_STATES:
         raise ServiceError(_l("This item is no longer open for review; it cannot change its panel."))
     active = sum(a.status == "active" for a in item.assignments)
-    if active >= int(item.cycle.policy_snapshot["panel_size"]):
+    if active >= item.cycle.policy.panel_size:
         raise ServiceError(_l("This item's panel is complete."))
     placed = fill_open_seats(actor, item)
     db.session.commit()

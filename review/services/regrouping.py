@@ -59,5 +59,5 @@ def regroup(case: Case, cycle: Cycle, principal_dx: str | None = None,
         raise ValidationFailed(errors)
     assert entry is not None and result.drg is not None
     weight = Decimal(entry.weight)
-    payment = drg_payment_fen(weight, int(cycle.policy_snapshot["base_rate_fen"]), Decimal(case.hospital.coefficient))
+    payment = drg_payment_fen(weight, cycle.policy.base_rate_fen, Decimal(case.hospital.coefficient))
     return Regrouping(drg=result.drg, weight=weight, payment_fen=payment, description=result.description)

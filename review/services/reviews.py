@@ -20,7 +20,8 @@ from review.services.context import SYSTEM, Actor, NotFound, ServiceError, Valid
 from review.services.items import move
 from review.services.notifications import notify
 from review.services.regrouping import coded, regroup
-from workflows.consensus import NeedsChair, Recommendation, RecordVote, Vote, propose, propose_record_review
+from workflows.consensus import (NeedsChair, Outcome, Recommendation, RecordVote, Vote, propose,
+                                 propose_record_review)
 from workflows.grouping import normalise_code
 from workflows.payment import PaymentMethod, record_review_adjustment_fen, supplement_fen
 from workflows.scoresheets import Definition, Problem, check, for_cycle
@@ -56,7 +57,7 @@ def get_assignment(actor: Actor, assignment_id: int) -> Assignment:
 
 def definition_for(item: ReviewItem) -> Definition:
     """The scoresheet the item's cycle froze for its kind."""
-    return for_cycle(item.cycle.policy_snapshot.get("scoresheets"), item.kind)
+    return for_cycle(item.cycle.policy.scoresheets, item.kind)
 
 
 def _yes(value: bool | None) -> str:
@@ -191,7 +192,7 @@ def _new_decision(item: ReviewItem, **values: object) -> Decision:
     case = item.case
     version = 1 + (db.session.scalar(db.select(db.func.max(Decision.version)).where(
         Decision.item_id == item.id)) or 0)
-    decision = Decision(item_id=item.id, version=version, panel_size=int(item.cycle.policy_snapshot["panel_size"]),
+    decision = Decision(item_id=item.id, version=version, panel_size=item.cycle.policy.panel_size,
                         drg=case.drg, drg_payment_fen=case.drg_payment_fen, total_cost_fen=case.total_cost_fen,
                         verification_code=secrets.token_hex(8).upper(), **values)
     db.session.add(decision)
@@ -203,8 +204,8 @@ def _new_decision(item: ReviewItem, **values: object) -> Decision:
 
 def _propose_if_complete(item: ReviewItem, rulings: dict[str, str | None] | None = None) -> Decision | None:
     sheets = _submitted_sheets(item)
-    policy = item.cycle.policy_snapshot
-    k = int(policy["panel_size"])
+    policy = item.cycle.policy
+    k = policy.panel_size
     if len(sheets) < k:
         return None
     if item.kind == ItemKind.SAMPLED_RECORD.value:
@@ -213,10 +214,9 @@ def _propose_if_complete(item: ReviewItem, rulings: dict[str, str | None] | None
                              unreasonable_cost_fen=s.unreasonable_cost_fen) for s in sheets], k)
     case = item.case
     amount = 0
-    if proposal.approvals * 2 > k:
-        amount = supplement_fen(PaymentMethod(policy["payment_method"]), case.total_cost_fen,
-                                proposal.deduction_fen, case.drg_payment_fen,
-                                int(policy["fixed_loss_threshold_fen"]))
+    if proposal.outcome != Outcome.REJECTED:
+        amount = supplement_fen(PaymentMethod(policy.payment_method), case.total_cost_fen,
+                                proposal.deduction_fen, case.drg_payment_fen, policy.fixed_loss_threshold_fen)
     return _new_decision(item, outcome=proposal.outcome.value, approvals=proposal.approvals,
                          deduction_fen=proposal.deduction_fen, amount_fen=amount, vote_snapshot=proposal.snapshot())
 
@@ -263,7 +263,7 @@ def chair_question(actor: Actor, assignment_id: int) -> dict[str, list[str | Non
             or _chair(item).id != assignment.id):
         return None
     sheets = _submitted_sheets(item)
-    k = int(item.cycle.policy_snapshot["panel_size"])
+    k = item.cycle.policy.panel_size
     if len(sheets) < k:
         return None
     try:

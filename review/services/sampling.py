@@ -158,8 +158,7 @@ def extrapolation(actor: Actor, plan_id: int) -> Report:
     strata = [StratumInput(name=s["name"], population_size=s["population_size"],
                            population_paid_fen=s["population_paid_fen"], reviewed=tuple(reviewed[s["name"]]))
               for s in plan.strata if s["population_size"] > 0]
-    minimum = int(plan_cycle(plan).policy_snapshot.get("min_reviewed_for_extrapolation", 30))
-    return extrapolate(strata, min_reviewed=minimum)
+    return extrapolate(strata, min_reviewed=plan_cycle(plan).policy.min_reviewed_for_extrapolation)
 
 
 def plan_cycle(plan: SamplingPlan) -> Cycle:

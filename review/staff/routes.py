@@ -12,6 +12,7 @@ from review.services import applications, decisions
 from review.services.documents import item_documents
 from review.services.items import get_item
 from review.staff.forms import ConfirmForm, OverrideForm
+from review.web import record_id
 from workflows.states import State
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -23,9 +24,9 @@ READERS = ("staff", "admin", "auditor")
 @roles_required(*READERS)
 def index() -> object:
     cycles = db.session.scalars(db.select(Cycle).order_by(Cycle.quarter_start.desc())).all()
-    cycle_id = request.args.get("cycle", type=int) or (cycles[0].id if cycles else None)
+    cycle_id = request.args.get("cycle", type=record_id) or (cycles[0].id if cycles else None)
     state = request.args.get("state", "")
-    hospital_id = request.args.get("hospital", type=int)
+    hospital_id = request.args.get("hospital", type=record_id)
     query = db.select(ReviewItem).where(ReviewItem.cycle_id == cycle_id).order_by(ReviewItem.id)
     if state in {s.value for s in State}:
         query = query.where(ReviewItem.state == state)
@@ -51,7 +52,7 @@ def item(item_id: int) -> object:
     run_ids = {a.run_id for a in review_item.assignments if a.run_id is not None}
     run_kinds = dict(db.session.execute(db.select(AssignmentRun.id, AssignmentRun.kind).where(
         AssignmentRun.id.in_(run_ids))).all()) if run_ids else {}
-    panel_size = int(review_item.cycle.policy_snapshot["panel_size"])
+    panel_size = review_item.cycle.policy.panel_size
     seated = sum(a.status == "active" for a in review_item.assignments)
     open_seats = (max(0, panel_size - seated)
                   if review_item.state in (State.ASSIGNED.value, State.IN_REVIEW.value) else 0)

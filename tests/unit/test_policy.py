@@ -58,12 +58,6 @@ def test_quota_is_zero_until_discharges_are_known() -> None:
     assert PolicySnapshot().quota_allowed(2000) == 100  # 5 % of 2,000
 
 
-@given(st.sampled_from([3, 5, 7, 9]))
-def test_majority_is_more_than_half(k: int) -> None:
-    needed = PolicySnapshot(panel_size=k).majority()
-    assert needed > k / 2 and needed - 1 <= k / 2
-
-
 def test_thresholds_carry_the_policy() -> None:
     snapshot = PolicySnapshot(high_cost_multiple=Decimal("4"), high_cost_bands=((Decimal("1"), Decimal("5")),),
                               new_technology_codes=frozenset({"XW033E5"}))
