@@ -64,6 +64,10 @@ class Role(StrEnum):
     SYSTEM = "system"
 
 
+PANEL_AT_WORK: tuple[State, ...] = (State.ASSIGNED, State.IN_REVIEW)
+"""A seated panel is reviewing: seats may change, sheets may be written, reminders go out."""
+
+
 class TransitionError(Exception):
     """A refused transition; the message is shown to users and written to logs as is."""
 

@@ -22,14 +22,13 @@ from review.models.types import utcnow
 from review.services.context import Actor, NotFound, ServiceError, ValidationFailed
 from review.services.cycles import region_today
 from workflows.money import format_fen
-from workflows.states import State
+from workflows.states import PANEL_AT_WORK
 
 bp = Blueprint("expert", __name__, url_prefix="/expert")
 EXPERT = "expert"
 RECUSAL_PREFIX = "recusal"
 INBOX_FILTERS = ("open", "submitted", "all")
 """open: still to do on an item under review; submitted: scoresheets handed in; all: every active assignment."""
-UNDER_REVIEW = (State.ASSIGNED.value, State.IN_REVIEW.value)
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ def _inbox_query(expert_id: int | None) -> Select:
 def _inbox_counts(expert_id: int | None) -> dict[str, int]:
     """The filter tabs' counts and the progress bar in one aggregate over the same scoped query."""
     submitted = Scoresheet.status == "submitted"
-    under_review = ReviewItem.state.in_(UNDER_REVIEW)
+    under_review = ReviewItem.state.in_(PANEL_AT_WORK)
     total, done, review, review_done = db.session.execute(
         _inbox_query(expert_id).with_only_columns(
             db.func.count(Assignment.id),
@@ -82,7 +81,7 @@ def index() -> object:
         show = "open"
     query = _inbox_query(actor.expert_id)
     if show == "open":
-        query = query.where(ReviewItem.state.in_(UNDER_REVIEW),
+        query = query.where(ReviewItem.state.in_(PANEL_AT_WORK),
                             db.or_(Scoresheet.id.is_(None), Scoresheet.status != "submitted"))
     elif show == "submitted":
         query = query.where(Scoresheet.status == "submitted")
@@ -157,7 +156,7 @@ def _pending(record: Assignment) -> bool:
     """The expert still owes a scoresheet on an item under review. These are also the conditions under which the
     recusal service accepts a step-down, so the recusal panel is offered exactly when it can succeed."""
     submitted = record.scoresheet is not None and record.scoresheet.status == "submitted"
-    return record.item.state in UNDER_REVIEW and not submitted
+    return record.item.state in PANEL_AT_WORK and not submitted
 
 
 @bp.route("/assignments/<int:assignment_id>", methods=["GET", "POST"])

@@ -18,7 +18,7 @@ from review.services import activity
 from review.services.context import SYSTEM
 from review.services.items import move
 from review.services.notifications import notify
-from workflows.states import Action, ItemKind, State
+from workflows.states import PANEL_AT_WORK, Action, ItemKind, State
 
 REMINDER_DAYS = 3
 
@@ -104,7 +104,7 @@ def _review_reminders(cycle: Cycle, today: date, report: CalendarReport) -> None
     open_sheets = db.select(Assignment.expert_id, db.func.count(Assignment.id)).join(ReviewItem).outerjoin(
         Scoresheet, Scoresheet.assignment_id == Assignment.id).where(
         ReviewItem.cycle_id == cycle.id, Assignment.status == "active",
-        ReviewItem.state.in_([State.ASSIGNED.value, State.IN_REVIEW.value]),
+        ReviewItem.state.in_(PANEL_AT_WORK),
         db.or_(Scoresheet.id.is_(None), Scoresheet.status != "submitted")).group_by(Assignment.expert_id)
     for expert_id, count in db.session.execute(open_sheets).all():
         user_id = db.session.scalar(db.select(User.id).where(User.expert_id == expert_id))

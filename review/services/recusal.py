@@ -18,10 +18,9 @@ from review.services.assignment_runs import build_problem, config_for, notify_ex
 from review.services.context import Actor, NotFound, ServiceError, ValidationFailed
 from review.services.cycles import region_today
 from workflows.assignment import seed_from
-from workflows.states import Role, State
+from workflows.states import PANEL_AT_WORK, Role
 
 MIN_REASON = 10
-OPEN_STATES = (State.ASSIGNED.value, State.IN_REVIEW.value)
 
 
 def _assignment_for(actor: Actor, assignment_id: int) -> Assignment:
@@ -43,7 +42,7 @@ def recuse(actor: Actor, assignment_id: int, reason: str, *, declare_conflict: b
         raise ValidationFailed({"reason": [str(_l("Give the reason for stepping down in at least %(n)s characters.",
                                                    n=MIN_REASON))]})
     item = db.session.scalars(db.select(ReviewItem).where(ReviewItem.id == assignment.item_id).with_for_update()).one()
-    if item.state not in OPEN_STATES:
+    if item.state not in PANEL_AT_WORK:
         raise ServiceError(_l("This item is no longer open for review; it cannot change its panel."))
     if assignment.scoresheet is not None and assignment.scoresheet.status == "submitted":
         raise ServiceError(_l("A submitted scoresheet cannot be withdrawn by stepping down."))
@@ -94,7 +93,7 @@ def fill_item(actor: Actor, item_id: int) -> list[Assignment]:
     item = db.session.scalars(db.select(ReviewItem).where(ReviewItem.id == item_id).with_for_update()).first()
     if item is None:
         raise NotFound(_l("No such review item."))
-    if item.state not in OPEN_STATES:
+    if item.state not in PANEL_AT_WORK:
         raise ServiceError(_l("This item is no longer open for review; it cannot change its panel."))
     active = sum(a.status == "active" for a in item.assignments)
     if active >= item.cycle.policy.panel_size:

@@ -13,7 +13,7 @@ from review.services.documents import item_documents
 from review.services.items import get_item
 from review.staff.forms import ConfirmForm, OverrideForm
 from review.web import record_id
-from workflows.states import State
+from workflows.states import PANEL_AT_WORK, State
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 OFFICE = ("staff", "admin")
@@ -55,7 +55,7 @@ def item(item_id: int) -> object:
     panel_size = review_item.cycle.policy.panel_size
     seated = sum(a.status == "active" for a in review_item.assignments)
     open_seats = (max(0, panel_size - seated)
-                  if review_item.state in (State.ASSIGNED.value, State.IN_REVIEW.value) else 0)
+                  if review_item.state in PANEL_AT_WORK else 0)
     return render_template("staff/item.html", item=review_item, decisions=item_decisions,
                            documents=item_documents(actor, review_item.id), form=ConfirmForm(),
                            override_form=OverrideForm(), run_kinds=run_kinds, panel_size=panel_size,
