@@ -10,6 +10,8 @@ from pathlib import Path
 
 from celery.schedules import crontab
 
+from review.clock import DEFAULT_ZONE
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -20,10 +22,15 @@ class BaseConfig:
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
     BABEL_DEFAULT_LOCALE = "en"
-    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    BABEL_DEFAULT_TIMEZONE = DEFAULT_ZONE
     LANGUAGES = ("en", "zh_CN")
-    MAX_CONTENT_LENGTH = 210 * 1024 * 1024  # the largest upload (an import file); refused above this before reading
+    MAX_CONTENT_LENGTH = 1024 * 1024
+    """Every request body not given its own limit below (forms, the API's GETs); refused before it is read."""
+    API_MAX_JSON_BYTES = 2 * 1024 * 1024
+    """A JSON body sent to the hospital API (a batch of MAX_CASES cases fits)."""
     UPLOAD_MAX_BYTES = 40 * 1024 * 1024
+    UPLOAD_MAX_REQUEST_BYTES = 5 * UPLOAD_MAX_BYTES
+    """One evidence form post, which may carry several files (each still within UPLOAD_MAX_BYTES)."""
     UPLOAD_MAX_FILES_PER_ITEM = 30
     IMPORT_MAX_BYTES = 200 * 1024 * 1024
     IMPORT_MAX_ROWS = 200_000
@@ -42,13 +49,26 @@ class BaseConfig:
     ASSIGNMENT_CANDIDATES_PER_ITEM = int(os.environ.get("ASSIGNMENT_CANDIDATES_PER_ITEM", 50))
     """Per item and specialty tier, the lowest-noise candidates the solver considers (0: all)."""
     DRG_WEIGHTS_FILE = str(PROJECT_ROOT / "review" / "data" / "ms_drg_v43_fy2026_weights.csv")
+    JOB_STALE_AFTER_SECONDS = float(os.environ.get("JOB_STALE_AFTER_SECONDS", 300))
+    """A running job whose heartbeat is older than this lost its worker; far above the slowest single step."""
+    JOB_LOST_AFTER_SECONDS = float(os.environ.get("JOB_LOST_AFTER_SECONDS", 1800))
+    """A job sent this long ago and not started is presumed lost with its message; above the longest queue wait."""
+    JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", 5))
+    JOB_SWEEP_SECONDS = float(os.environ.get("JOB_SWEEP_SECONDS", 60))
+    """How often Celery beat runs the sweeper (review.sweep_jobs)."""
     CELERY: dict = {
-        "timezone": "Asia/Shanghai",
-        "beat_schedule": {"calendar-daily": {"task": "review.run_calendar", "schedule": crontab(hour=0, minute=15)}},
+        "timezone": DEFAULT_ZONE,
+        "beat_schedule": {
+            "calendar-daily": {"task": "review.run_calendar", "schedule": crontab(hour=0, minute=15)},
+            # a sweep not run within its period is dropped: the next one does the same work
+            "jobs-sweep": {"task": "review.sweep_jobs", "schedule": JOB_SWEEP_SECONDS,
+                           "options": {"expires": JOB_SWEEP_SECONDS}},
+        },
         "task_ignore_result": True,
         "task_serializer": "json",
         "accept_content": ["json"],
         "task_acks_late": True,
+        "task_reject_on_worker_lost": True,  # a killed pool child hands its message back instead of losing it
         "worker_prefetch_multiplier": 1,
     }
     PAGE_SIZE = 25

@@ -22,7 +22,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, NamedTuple
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -33,6 +32,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import Select, or_, update
 
+from review import clock
 from review.extensions import db
 from review.intake.reports import neutralise
 from review.models import Case, Cycle, Decision, Document, ExportJob, Hospital, Region, ReviewItem
@@ -261,16 +261,9 @@ def decision_rows(cycle_id: int) -> list[DecisionRow]:
     return [DecisionRow(*row) for row in db.session.execute(query)]
 
 
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("Asia/Shanghai")
-
-
 def local_time(moment: datetime | None, zone_name: str | None) -> datetime | None:
     """Stored UTC shown as the bureau's wall-clock time (naive, as a spreadsheet cell holds it)."""
-    return None if moment is None else moment.astimezone(_zone(zone_name)).replace(tzinfo=None, microsecond=0)
+    return None if moment is None else moment.astimezone(clock.zone(zone_name)).replace(tzinfo=None, microsecond=0)
 
 
 def yuan(fen: int | None) -> Decimal | None:

@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, render_template
 from flask_babel import force_locale
 
+from review import clock
 from review.extensions import db
 from review.models import Decision, Document, ReviewItem
 from review.pdf import html_to_pdf
@@ -60,16 +60,9 @@ def letter_template(decision: Decision) -> str:
     raise UnknownLetterKind(f"No letter template for a {kind} decision with outcome {decision.outcome!r}.")
 
 
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("Asia/Shanghai")
-
-
 def local_date(moment: datetime | None, zone_name: str | None) -> date | None:
     """Times are stored in UTC; a letter dates itself in the region's time zone, as the bureau's stamp would."""
-    return None if moment is None else moment.astimezone(_zone(zone_name)).date()
+    return None if moment is None else moment.astimezone(clock.zone(zone_name)).date()
 
 
 def _weight_before(decision: Decision) -> Decimal | str | None:

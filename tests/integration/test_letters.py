@@ -251,7 +251,7 @@ def test_verify_shows_an_issued_decision(world, client) -> None:  # type: ignore
     page = response.get_data(as_text=True)
     for fact in ("This decision letter is authentic", "Test Pooling Area", "Hospital H1", "2026Q3",
                  decision.item.case.case_no, "Partially approved", format_fen(decision.amount_fen),
-                 decision.issued_at.astimezone(letters._zone("Asia/Shanghai")).date().isoformat(),
+                 letters.local_date(decision.issued_at, "Asia/Shanghai").isoformat(),
                  "No later version has replaced this decision"):
         assert fact in page, fact
     assert not any(trace in page for trace in EXPERT_TRACES + ("专家1", "Reviewed against the records"))
