@@ -1,10 +1,21 @@
-"""Translated wording for the structured problems the pure core reports in English."""
+"""The one catalogue that words what the pure core reports: problem codes with parameters, in the reader's language.
+
+The core (`workflows/`) returns `Problem(code, **params)`; services store the code and parameters; templates,
+PDFs and exports call `problem_text` at the moment of reading. A test checks that every code the core can return
+has a wording here and a Chinese translation.
+"""
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from review import labels
 from workflows.grouping import CodeIssue
+from workflows.money import format_fen
+from workflows.problems import Problem
 
 FIELD_LABELS = {
     "principal_dx": _l("principal diagnosis"),
@@ -32,3 +43,69 @@ def code_issue_message(issue: CodeIssue) -> str:
         return issue.message
     return _("The %(field)s %(code)s %(problem)s.", field=FIELD_LABELS.get(issue.field, issue.field),
              code=issue.code, problem=problem)
+
+
+# --- problems of the pure core (workflows.problems.Problem), one wording per code ---------------------------------
+
+PROBLEM_TEXT = {
+    "eligibility.no_average_cost": _l("no average cost on file for DRG %(drg)s, so the cost ratio cannot be computed"),
+    "eligibility.high_cost.met": _l("cost %(cost_fen)s yuan = %(ratio)s × the DRG's average %(average_fen)s yuan "
+                                    "≥ %(threshold)s"),
+    "eligibility.high_cost.not_met": _l("cost %(cost_fen)s yuan = %(ratio)s × the DRG's average %(average_fen)s "
+                                        "yuan < %(threshold)s"),
+    "eligibility.long_stay.met": _l("length of stay %(los_days)s days ≥ %(threshold)s days"),
+    "eligibility.long_stay.not_met": _l("length of stay %(los_days)s days < %(threshold)s days"),
+    "eligibility.icu_heavy.same_day_stay": _l("length of stay is 0 days, so the ICU share cannot be computed"),
+    "eligibility.icu_heavy.met": _l("ICU %(icu_days)s of %(los_days)s days = %(share)s of the stay ≥ %(threshold)s"),
+    "eligibility.icu_heavy.not_met": _l("ICU %(icu_days)s of %(los_days)s days = %(share)s of the stay "
+                                        "< %(threshold)s"),
+    "eligibility.complex_care.not_claimed": _l("the hospital did not claim complex multi-disciplinary care"),
+    "eligibility.complex_care.met": _l("complex care claimed with a justification of %(chars)s characters"),
+    "eligibility.complex_care.too_short": _l("complex care claimed but the justification has %(chars)s characters, "
+                                             "fewer than %(minimum)s"),
+    "eligibility.newborn.no_birth_weight": _l("no birth weight recorded (the rule is for newborns)"),
+    "eligibility.newborn.met": _l("birth weight %(grams)s g < %(limit)s g and cost %(ratio)s × the DRG's average "
+                                  "≥ %(multiple)s"),
+    "eligibility.newborn.not_met": _l("birth weight %(grams)s g (limit %(limit)s g, below it: %(light)s) and cost "
+                                      "%(ratio)s × the DRG's average (at least %(multiple)s: %(costly)s)"),
+    "eligibility.new_technology.met": _l("procedures on the region's new drug/technology list: %(codes)s"),
+    "eligibility.new_technology.not_met": _l("no procedure on the region's new drug/technology list"),
+}
+
+
+def _shown(key: str, value: object) -> str:
+    """A parameter as the reader reads it: fen as yuan, flags as yes/no, lists joined."""
+    if key.endswith("_fen") and isinstance(value, int):
+        return format_fen(value)
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, list):
+        return _(", ").join(str(item) for item in value)
+    return "" if value is None else str(value)
+
+
+def problem_text(problem: Problem | Mapping[str, Any]) -> str:
+    """One problem in the reader's language; stored problems are the JSON form of `Problem`."""
+    if not isinstance(problem, Problem):
+        problem = Problem.from_json(problem)
+    template = PROBLEM_TEXT[problem.code]
+    return str(template) % {key: _shown(key, value) for key, value in problem.params.items()}
+
+
+def screening_summary(screening: Mapping[str, Any] | None) -> str:
+    """The screening result as one sentence for the hospital: the rules that qualified the case, or every rule."""
+    if not screening:
+        return ""
+    results = screening.get("results") or []
+    shown = [r for r in results if r.get("met")] if screening.get("eligible") else results
+    grounds = _("; ").join(f"{labels.CATEGORY.get(r['rule'], r['rule'])}: {rule_text(r)}" for r in shown)
+    if screening.get("eligible"):
+        return _("Eligible: %(grounds)s.", grounds=grounds)
+    return _("Not eligible, no rule is met: %(grounds)s.", grounds=grounds)
+
+
+def rule_text(result: Mapping[str, Any]) -> str:
+    """One rule's finding; results screened before problems were stored keep their English sentence."""
+    if "problem" in result:
+        return problem_text(result["problem"])
+    return str(result.get("message", ""))

@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from workflows.money import Fen, format_fen
+from workflows.problems import Problem
 
 MIN_JUSTIFICATION_CHARS = 20
 """Enough to force a real sentence; a placeholder like "complex" must not pass."""
@@ -71,7 +72,9 @@ class RuleResult:
     met: bool
     evaluable: bool
     numbers: dict[str, str] = field(hash=False)
-    message: str
+    """The figures behind the result, as language-neutral text (amounts in yuan with separators)."""
+    problem: Problem
+    """What the rule found, for the shell to word (`review/messages.py`)."""
 
 
 @dataclass(frozen=True)
@@ -83,13 +86,10 @@ class Screening:
     def met_rules(self) -> tuple[Rule, ...]:
         return tuple(result.rule for result in self.results if result.met)
 
-    def reason(self) -> str:
-        """One sentence for the hospital: what qualified the case, or every rule that did not."""
-        if self.eligible:
-            met = "; ".join(f"{r.rule}: {r.message}" for r in self.results if r.met)
-            return f"Eligible: {met}."
-        failed = "; ".join(f"{r.rule}: {r.message}" for r in self.results)
-        return f"Not eligible, no rule is met: {failed}."
+    @property
+    def grounds(self) -> tuple[RuleResult, ...]:
+        """What the hospital is told: the rules that qualified the case, or, when none did, every rule."""
+        return tuple(r for r in self.results if r.met) if self.eligible else self.results
 
 
 def length_of_stay(admission: date, discharge: date) -> int:
@@ -115,12 +115,11 @@ def _high_cost(facts: CaseFacts, thresholds: Thresholds) -> RuleResult:
             met=False,
             evaluable=False,
             numbers={"total_cost": cost, "threshold": threshold},
-            message=f"no average cost on file for DRG {facts.drg}, so the cost ratio cannot be computed",
+            problem=Problem("eligibility.no_average_cost", drg=facts.drg),
         )
     ratio = Decimal(facts.total_cost_fen) / Decimal(average)
     met = ratio >= multiple
     shown_ratio = str(ratio.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
-    relation = "≥" if met else "<"
     return RuleResult(
         Rule.HIGH_COST,
         met=met,
@@ -131,22 +130,22 @@ def _high_cost(facts: CaseFacts, thresholds: Thresholds) -> RuleResult:
             "ratio": shown_ratio,
             "threshold": threshold,
         },
-        message=(
-            f"cost {cost} yuan = {shown_ratio} × the DRG's average "
-            f"{format_fen(average)} yuan {relation} {threshold}"
-        ),
+        problem=Problem("eligibility.high_cost.met" if met else "eligibility.high_cost.not_met",
+                        cost_fen=facts.total_cost_fen,
+                        average_fen=average, ratio=shown_ratio, threshold=threshold),
     )
 
 
 def _long_stay(facts: CaseFacts, thresholds: Thresholds) -> RuleResult:
     met = facts.los_days >= thresholds.long_stay_days
-    relation = "≥" if met else "<"
     return RuleResult(
         Rule.LONG_STAY,
         met=met,
         evaluable=True,
         numbers={"los_days": str(facts.los_days), "threshold": str(thresholds.long_stay_days)},
-        message=f"length of stay {facts.los_days} days {relation} {thresholds.long_stay_days} days",
+        problem=Problem("eligibility.long_stay.met" if met else "eligibility.long_stay.not_met",
+                        los_days=facts.los_days,
+                        threshold=thresholds.long_stay_days),
     )
 
 
@@ -159,11 +158,10 @@ def _icu_heavy(facts: CaseFacts, thresholds: Thresholds) -> RuleResult:
             met=False,
             evaluable=False,
             numbers=numbers,
-            message="length of stay is 0 days, so the ICU share cannot be computed",
+            problem=Problem("eligibility.icu_heavy.same_day_stay", icu_days=facts.icu_days),
         )
     required = thresholds.icu_share * facts.los_days
     met = facts.icu_days >= required
-    relation = "≥" if met else "<"
     shown_share = str(
         (Decimal(facts.icu_days) / facts.los_days).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     )
@@ -172,10 +170,9 @@ def _icu_heavy(facts: CaseFacts, thresholds: Thresholds) -> RuleResult:
         met=met,
         evaluable=True,
         numbers={**numbers, "share": shown_share},
-        message=(
-            f"ICU {facts.icu_days} of {facts.los_days} days = {shown_share} "
-            f"of the stay {relation} {share}"
-        ),
+        problem=Problem("eligibility.icu_heavy.met" if met else "eligibility.icu_heavy.not_met",
+                        icu_days=facts.icu_days,
+                        los_days=facts.los_days, share=shown_share, threshold=share),
     )
 
 
@@ -184,14 +181,10 @@ def _complex_care(facts: CaseFacts) -> RuleResult:
     length = sum(1 for char in facts.justification if not char.isspace())
     long_enough = length >= MIN_JUSTIFICATION_CHARS
     if not claimed:
-        message = "the hospital did not claim complex multi-disciplinary care"
-    elif long_enough:
-        message = f"complex care claimed with a justification of {length} characters"
+        problem = Problem("eligibility.complex_care.not_claimed")
     else:
-        message = (
-            f"complex care claimed but the justification has {length} characters, "
-            f"fewer than {MIN_JUSTIFICATION_CHARS}"
-        )
+        problem = Problem("eligibility.complex_care.met" if long_enough else "eligibility.complex_care.too_short",
+                          chars=length, minimum=MIN_JUSTIFICATION_CHARS)
     return RuleResult(
         Rule.COMPLEX_CARE,
         met=claimed and long_enough,
@@ -200,7 +193,7 @@ def _complex_care(facts: CaseFacts) -> RuleResult:
             "justification_chars": str(length),
             "threshold": str(MIN_JUSTIFICATION_CHARS),
         },
-        message=message,
+        problem=problem,
     )
 
 
@@ -209,31 +202,30 @@ def _newborn(facts: CaseFacts, thresholds: Thresholds) -> RuleResult:
     multiple = _decimal_text(thresholds.newborn_cost_multiple)
     if facts.birth_weight_grams is None:
         return RuleResult(Rule.NEWBORN, met=False, evaluable=False, numbers={"threshold": str(limit)},
-                          message="no birth weight recorded (the rule is for newborns)")
+                          problem=Problem("eligibility.newborn.no_birth_weight"))
     numbers = {"birth_weight": str(facts.birth_weight_grams), "threshold": str(limit), "multiple": multiple}
     light = facts.birth_weight_grams < limit
     average = facts.drg_average_cost_fen
     if average is None or average <= 0:
         return RuleResult(Rule.NEWBORN, met=False, evaluable=False, numbers=numbers,
-                          message=f"no average cost on file for DRG {facts.drg}, so the cost ratio cannot be computed")
+                          problem=Problem("eligibility.no_average_cost", drg=facts.drg))
     ratio = Decimal(facts.total_cost_fen) / Decimal(average)
     costly = ratio >= thresholds.newborn_cost_multiple
     shown = str(ratio.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
     return RuleResult(
         Rule.NEWBORN, met=light and costly, evaluable=True, numbers={**numbers, "ratio": shown},
-        message=(f"birth weight {facts.birth_weight_grams} g {'<' if light else '≥'} {limit} g and cost "
-                 f"{shown} × the DRG's average {'≥' if costly else '<'} {multiple}"),
+        problem=Problem("eligibility.newborn.met" if light and costly else "eligibility.newborn.not_met",
+                        grams=facts.birth_weight_grams, limit=limit, light=light, ratio=shown, multiple=multiple,
+                        costly=costly),
     )
 
 
 def _new_technology(facts: CaseFacts, thresholds: Thresholds) -> RuleResult:
     listed = sorted(code for code in set(facts.procedures) if code in thresholds.new_technology_codes)
-    if listed:
-        message = f"procedures on the region's new drug/technology list: {', '.join(listed)}"
-    else:
-        message = "no procedure on the region's new drug/technology list"
+    problem = (Problem("eligibility.new_technology.met", codes=listed) if listed
+               else Problem("eligibility.new_technology.not_met"))
     return RuleResult(Rule.NEW_TECHNOLOGY, met=bool(listed), evaluable=True,
-                      numbers={"listed_codes": ", ".join(listed) or "—"}, message=message)
+                      numbers={"listed_codes": ", ".join(listed) or "—"}, problem=problem)
 
 
 def screen(facts: CaseFacts, thresholds: Thresholds) -> Screening:

@@ -239,13 +239,13 @@ def _submit_and_screen(actor: Actor, item: ReviewItem, cycle: Cycle) -> None:
                   birth_weight_grams=case.birth_weight_grams, procedures=tuple(case.procedures)),
         cycle.policy.thresholds(),
     )
+    # Codes and figures, never sentences: the hospital reads the result in its own language (review/messages.py).
     item.screening = {
         "eligible": result.eligible,
         "met_rules": [rule.value for rule in result.met_rules],
-        "reason": result.reason(),
         "results": [{"rule": r.rule.value, "met": r.met, "evaluable": r.evaluable, "numbers": r.numbers,
-                     "message": r.message} for r in result.results],
+                     "problem": r.problem.to_json()} for r in result.results],
     }
     move(item, Action.SCREEN, SYSTEM, {"eligible": result.eligible})
     move(item, Action.QUEUE if result.eligible else Action.RETURN_INELIGIBLE, SYSTEM,
-         {"reason": result.reason()})
+         {"grounds": [r.problem.to_json() for r in result.grounds]})

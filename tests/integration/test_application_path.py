@@ -5,9 +5,11 @@ import io
 from decimal import Decimal
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from review import messages
 from review.extensions import db
 from review.models import (Account, ActivityLog, Assignment, Case, Decision, Document, JournalEntry, JournalLine,
                            ReviewItem)
@@ -79,9 +81,13 @@ def test_eligible_application_is_queued_with_the_figures(world) -> None:  # type
 def test_ordinary_case_is_returned_with_the_reason(world) -> None:  # type: ignore[no-untyped-def]
     item = _apply(world, total_cost_fen=6_000_000, icu_days=0)
     assert item.state == "returned"
-    assert "Not eligible" in item.screening["reason"]
     high_cost = next(r for r in item.screening["results"] if r["rule"] == "high_cost")
     assert high_cost["met"] is False and high_cost["numbers"]
+    assert high_cost["problem"]["code"] == "eligibility.high_cost.not_met"  # stored as a code, worded when read
+    with force_locale("en"):
+        assert messages.screening_summary(item.screening).startswith("Not eligible, no rule is met: High cost: cost")
+    with force_locale("zh_CN"):
+        assert messages.screening_summary(item.screening).startswith("不符合条件")
 
 
 def test_other_hospital_cannot_read_or_upload(world) -> None:  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ from workflows.eligibility import (
     length_of_stay,
     screen,
 )
+from workflows.problems import Problem
 
 DEFAULT = Thresholds()
 
@@ -43,7 +44,8 @@ def test_high_cost_example_message() -> None:
         "ratio": "4.20",
         "threshold": "3.0",
     }
-    assert r.message == "cost 186,400.00 yuan = 4.20 × the DRG's average 44,380.00 yuan ≥ 3.0"
+    assert r.problem == Problem("eligibility.high_cost.met", cost_fen=18_640_000, average_fen=4_438_000, ratio="4.20",
+                                threshold="3.0")
 
 
 def test_high_cost_boundary_is_inclusive_and_exact() -> None:
@@ -57,7 +59,7 @@ def test_high_cost_boundary_is_inclusive_and_exact() -> None:
 def test_high_cost_without_average_is_not_evaluable() -> None:
     r = result(facts(drg_average_cost_fen=None, total_cost_fen=10**9), Rule.HIGH_COST)
     assert not r.met and not r.evaluable
-    assert "no average cost on file for DRG 321" in r.message
+    assert r.problem == Problem("eligibility.no_average_cost", drg="321")
 
 
 @pytest.mark.parametrize(("los", "met"), [(59, False), (60, True), (61, True)])
@@ -90,21 +92,20 @@ def test_complex_care(category: str, justification: str, met: bool) -> None:
     assert r.met is met
 
 
-def test_ineligible_reason_lists_every_rule() -> None:
+def test_an_ineligible_case_is_told_every_rule() -> None:
     screening = screen(facts(), DEFAULT)
     assert not screening.eligible
     assert screening.met_rules == ()
-    reason = screening.reason()
-    assert reason.startswith("Not eligible")
-    for rule in Rule:
-        assert rule.value in reason
+    assert [r.rule for r in screening.grounds] == list(Rule)
+    assert all(r.problem.code.startswith("eligibility.") for r in screening.grounds)
 
 
 def test_several_rules_can_be_met() -> None:
     screening = screen(facts(total_cost_fen=5_000_000, los_days=70, icu_days=50), DEFAULT)
     assert screening.eligible
     assert screening.met_rules == (Rule.HIGH_COST, Rule.LONG_STAY, Rule.ICU_HEAVY)
-    assert screening.reason().startswith("Eligible: high_cost")
+    assert [r.problem.code for r in screening.grounds] == [
+        "eligibility.high_cost.met", "eligibility.long_stay.met", "eligibility.icu_heavy.met"]
 
 
 def test_thresholds_are_configurable() -> None:
@@ -178,7 +179,7 @@ def test_newborn_rule_not_evaluable_without_birth_weight() -> None:
 def test_new_technology_list() -> None:
     thresholds = Thresholds(new_technology_codes=frozenset({"XW033C3"}))
     listed = _rule(screen(_facts(procedures=("02703DZ", "XW033C3")), thresholds), Rule.NEW_TECHNOLOGY)
-    assert listed.met and "XW033C3" in listed.message
+    assert listed.met and listed.problem == Problem("eligibility.new_technology.met", codes=["XW033C3"])
     assert not _rule(screen(_facts(procedures=("02703DZ",)), thresholds), Rule.NEW_TECHNOLOGY).met
 
 

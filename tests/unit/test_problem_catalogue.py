@@ -1,0 +1,49 @@
+"""Every problem code the pure core can return has a wording in the shell's catalogue, and no wording is dead.
+
+The codes are read from the core's source (every string given as the code of a `Problem(...)`), so a new code
+without a wording fails here before any reader meets a raw code. Translations of the wordings are checked by
+test_translations.py like every other UI string.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from flask import Flask
+from flask_babel import Babel, force_locale
+
+from review import messages
+from workflows.problems import Problem
+
+WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
+
+
+def _codes_in_core() -> set[str]:
+    codes: set[str] = set()
+    for path in WORKFLOWS.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Problem" and node.args:
+                codes |= {c.value for c in ast.walk(node.args[0])
+                          if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+    return codes
+
+
+def test_every_code_has_a_wording_and_every_wording_a_code() -> None:
+    codes = _codes_in_core()
+    assert "eligibility.high_cost.met" in codes
+    assert sorted(codes - set(messages.PROBLEM_TEXT)) == []
+    assert sorted(set(messages.PROBLEM_TEXT) - codes) == []
+
+
+def test_a_stored_problem_reads_in_the_readers_language() -> None:
+    app = Flask(__name__)
+    Babel(app, default_translation_directories=str(Path(messages.__file__).parent / "translations"))
+    stored = Problem("eligibility.high_cost.met", cost_fen=18_640_000, average_fen=4_438_000, ratio="4.20",
+                     threshold="3.0").to_json()
+    with app.app_context():
+        with force_locale("en"):
+            assert messages.problem_text(stored) == (
+                "cost 186,400.00 yuan = 4.20 × the DRG's average 44,380.00 yuan ≥ 3.0")
+        with force_locale("zh_CN"):
+            chinese = messages.problem_text(stored)
+    assert "186,400.00" in chinese and "元" in chinese and "yuan" not in chinese
