@@ -56,6 +56,26 @@ RECOMMENDATION = {
     "reject": _l("Reject"),
 }
 
+ACTION = {
+    "submit": _l("submit"),
+    "screen": _l("screen"),
+    "return_ineligible": _l("return as ineligible"),
+    "queue": _l("queue for a panel"),
+    "override_eligibility": _l("override the screening"),
+    "assign": _l("assign a panel"),
+    "start_review": _l("start the review"),
+    "propose": _l("propose a decision"),
+    "issue": _l("issue the decision"),
+    "settle": _l("settle"),
+    "appeal": _l("appeal"),
+    "start_appeal_review": _l("start the appeal review"),
+    "propose_appeal": _l("propose the appeal decision"),
+    "withdraw": _l("withdraw"),
+    "request_records": _l("request the records"),
+    "receive_records": _l("receive the records"),
+    "mark_records_missing": _l("mark the records missing"),
+}
+
 ROLE = {
     "hospital": _l("Hospital insurance office"),
     "expert": _l("Review expert"),

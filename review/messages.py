@@ -70,13 +70,31 @@ PROBLEM_TEXT = {
                                       "%(ratio)s × the DRG's average (at least %(multiple)s: %(costly)s)"),
     "eligibility.new_technology.met": _l("procedures on the region's new drug/technology list: %(codes)s"),
     "eligibility.new_technology.not_met": _l("no procedure on the region's new drug/technology list"),
+    "transition.impossible": _l("the step “%(action)s” does not apply to a %(kind)s item in the state "
+                                "“%(state)s”"),
+    "transition.not_for_role": _l("the step “%(action)s” on a %(kind)s item in the state “%(state)s” is not for "
+                                  "the role %(role)s"),
+    "extrapolation.too_few_reviewed": _l("Only %(reviewed)s records have been reviewed; at least %(minimum)s are "
+                                         "required before the findings are extrapolated."),
+    "extrapolation.stratum_unreviewed": _l("Stratum %(stratum)s has %(cases)s cases but none reviewed; its error "
+                                           "ratio is unknown and is not taken as 0. Review records from it or leave "
+                                           "it out of the report."),
+    "extrapolation.stratum_single": _l("Stratum %(stratum)s has only 1 reviewed record; its variance cannot be "
+                                       "estimated. Review at least 2 records from it."),
+    "extrapolation.stratum_unpaid": _l("Stratum %(stratum)s: the reviewed records were paid 0 fen in total, so a "
+                                       "value-weighted error ratio is undefined."),
 }
+
+# Parameters that hold a coded value are shown by their label.
+CODED_PARAMS = {"kind": labels.ITEM_KIND, "state": labels.STATE, "action": labels.ACTION, "role": labels.ROLE}
 
 
 def _shown(key: str, value: object) -> str:
     """A parameter as the reader reads it: fen as yuan, flags as yes/no, lists joined."""
     if key.endswith("_fen") and isinstance(value, int):
         return format_fen(value)
+    if key in CODED_PARAMS and isinstance(value, str):
+        return str(CODED_PARAMS[key].get(value, value))
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(value, list):

@@ -25,6 +25,7 @@ from decimal import ROUND_CEILING, Context, Decimal, localcontext
 from fractions import Fraction
 
 from workflows.money import Fen, round_half_up_fen
+from workflows.problems import ProblemError
 
 METHOD = (
     "combined ratio estimator per stratum (estimate = Σ overpaid / Σ paid of the reviewed "
@@ -42,8 +43,8 @@ _BETACF_TINY = 1e-300
 _BETACF_MAX_ITERATIONS = 10_000
 
 
-class InsufficientSample(ValueError):
-    """The review does not support an extrapolated figure; the message says why."""
+class InsufficientSample(ProblemError):
+    """The review does not support an extrapolated figure; the problem says why."""
 
 
 @dataclass(frozen=True)
@@ -222,22 +223,13 @@ class _Stratum:
 def _stratum(stratum: StratumInput) -> _Stratum:
     n, big_n = len(stratum.reviewed), stratum.population_size
     if n == 0:
-        raise InsufficientSample(
-            f"Stratum {stratum.name!r} has {big_n} cases but none reviewed; its error ratio is "
-            "unknown and is not taken as 0. Review records from it or leave it out of the report."
-        )
+        raise InsufficientSample("extrapolation.stratum_unreviewed", stratum=stratum.name, cases=big_n)
     if n == 1:
-        raise InsufficientSample(
-            f"Stratum {stratum.name!r} has only 1 reviewed record; its variance cannot be "
-            "estimated. Review at least 2 records from it."
-        )
+        raise InsufficientSample("extrapolation.stratum_single", stratum=stratum.name)
     paid = sum(record.paid_fen for record in stratum.reviewed)
     overpaid = sum(record.overpaid_fen for record in stratum.reviewed)
     if paid == 0:
-        raise InsufficientSample(
-            f"Stratum {stratum.name!r}: the reviewed records were paid 0 fen in total, so a "
-            "value-weighted error ratio is undefined."
-        )
+        raise InsufficientSample("extrapolation.stratum_unpaid", stratum=stratum.name)
     ratio = Fraction(overpaid, paid)
     estimate = ratio * stratum.population_paid_fen
     # The residuals sum to zero by construction of the ratio, so their mean drops
@@ -270,10 +262,7 @@ def extrapolate(
         raise ValueError(f"Stratum names must be distinct, got {names}.")
     reviewed = sum(len(stratum.reviewed) for stratum in strata)
     if reviewed < min_reviewed:
-        raise InsufficientSample(
-            f"Only {reviewed} records have been reviewed; at least {min_reviewed} are required "
-            "before the findings are extrapolated."
-        )
+        raise InsufficientSample("extrapolation.too_few_reviewed", reviewed=reviewed, minimum=min_reviewed)
     computed = [_stratum(stratum) for stratum in strata]
     degrees_of_freedom = sum(item.result.n - 1 for item in computed)
     variance = sum((item.variance for item in computed), Fraction(0))

@@ -56,3 +56,11 @@ def _json_safe(value: Any) -> Param:
     if value is None or isinstance(value, (str, int, bool)):
         return value
     return str(value)
+
+
+class ProblemError(Exception):
+    """A refusal from the core that carries its `Problem`; the shell words it, `str()` is only the code for logs."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        self.problem = Problem(code, **params)
+        super().__init__(code)

@@ -8,6 +8,8 @@ their life but start differently.
 
 from enum import StrEnum
 
+from workflows.problems import ProblemError
+
 
 class ItemKind(StrEnum):
     APPLICATION = "application"
@@ -68,8 +70,8 @@ PANEL_AT_WORK: tuple[State, ...] = (State.ASSIGNED, State.IN_REVIEW)
 """A seated panel is reviewing: seats may change, sheets may be written, reminders go out."""
 
 
-class TransitionError(Exception):
-    """A refused transition; the message is shown to users and written to logs as is."""
+class TransitionError(ProblemError):
+    """A refused transition: no such step from this state, or not for this role."""
 
     def __init__(
         self, kind: ItemKind, current: State, action: Action, role: Role | None = None
@@ -79,15 +81,10 @@ class TransitionError(Exception):
         self.action = action
         self.role = role
         if role is None:
-            message = (
-                f"An item of kind '{kind}' in state '{current}' cannot take the action '{action}'."
-            )
+            super().__init__("transition.impossible", kind=kind.value, state=current.value, action=action.value)
         else:
-            message = (
-                f"Role '{role}' may not take the action '{action}' "
-                f"on an item of kind '{kind}' in state '{current}'."
-            )
-        super().__init__(message)
+            super().__init__("transition.not_for_role", role=role.value, kind=kind.value, state=current.value,
+                             action=action.value)
 
 
 A = ItemKind.APPLICATION

@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select
 
 from review.extensions import db
+from review.messages import problem_text
 from review.models import Assignment, ReviewItem
 from review.services import activity
 from review.services.context import Actor, NotFound, PermissionDenied, ServiceError
@@ -42,7 +43,7 @@ def move(item: ReviewItem, action: Action, actor: Actor, data: dict | None = Non
     try:
         after = transition(ItemKind(item.kind), before, action, actor.role)
     except TransitionError as error:
-        raise ServiceError(_l("This step is not possible now: %(why)s", why=str(error))) from error
+        raise ServiceError(_l("This step is not possible now: %(why)s", why=problem_text(error.problem))) from error
     item.state = after.value
     activity.record(actor, f"item.{action.value}", "review_item", item.id, item.hospital_id,
                     {"from": before.value, "to": after.value, **(data or {})})

@@ -15,6 +15,7 @@ from review.models import Cycle, ReviewItem, SamplingPlan
 from review.pagination import paginate
 from review.services import sampling
 from review.services.context import ValidationFailed
+from review.messages import problem_text
 from review.staff.forms import ConfirmForm, SamplingForm
 from review.staff.routes import READERS, bp
 from workflows.extrapolation import InsufficientSample, Report
@@ -61,7 +62,7 @@ def sampling_plan(plan_id: int) -> object:
     try:
         report, refusal = sampling.extrapolation(current_actor(), plan.id), None
     except InsufficientSample as error:
-        report, refusal = None, str(error)
+        report, refusal = None, problem_text(error.problem)
     return render_template("staff/sampling_plan.html", plan=plan, cycle=sampling.plan_cycle(plan), page=items,
                            form=form, verification=verification, report=report, refusal=refusal)
 
@@ -74,7 +75,7 @@ def extrapolation_export(plan_id: int) -> Response:
     try:
         report = sampling.extrapolation(current_actor(), plan.id)
     except InsufficientSample as error:
-        flash(str(error), "error")
+        flash(problem_text(error.problem), "error")
         return redirect(url_for("staff.sampling_plan", plan_id=plan.id))  # type: ignore[return-value]
     buffer = io.StringIO()
     csv.writer(buffer).writerows(_report_rows(report))

@@ -14,6 +14,7 @@ from workflows.extrapolation import (
     student_t_cdf,
     student_t_quantile,
 )
+from workflows.problems import Problem
 
 
 def records(*pairs: tuple[int, int]) -> tuple[ReviewedRecord, ...]:
@@ -135,31 +136,36 @@ def test_census_stratum_has_no_sampling_error() -> None:
 
 
 def test_refused_below_min_reviewed() -> None:
-    with pytest.raises(InsufficientSample, match="Only 7 records have been reviewed; at least 30"):
+    with pytest.raises(InsufficientSample) as refusal:
         extrapolate([STRATUM_A, STRATUM_B], min_reviewed=30)
+    assert refusal.value.problem == Problem("extrapolation.too_few_reviewed", reviewed=7, minimum=30)
 
 
 def test_refused_with_nothing_at_all() -> None:
-    with pytest.raises(InsufficientSample, match="Only 0 records"):
+    with pytest.raises(InsufficientSample) as refusal:
         extrapolate([], min_reviewed=2)
+    assert refusal.value.problem.params["reviewed"] == 0
 
 
 def test_stratum_without_reviewed_records_is_refused_not_taken_as_zero() -> None:
     unreviewed = StratumInput("hospital:7", 40, 900_000, ())
-    with pytest.raises(InsufficientSample, match="'hospital:7' has 40 cases but none reviewed"):
+    with pytest.raises(InsufficientSample) as refusal:
         extrapolate([STRATUM_A, unreviewed], min_reviewed=2)
+    assert refusal.value.problem == Problem("extrapolation.stratum_unreviewed", stratum="hospital:7", cases=40)
 
 
 def test_stratum_with_one_reviewed_record_is_refused() -> None:
     single = StratumInput("hospital:8", 40, 900_000, records((10_000, 0)))
-    with pytest.raises(InsufficientSample, match="'hospital:8' has only 1 reviewed record"):
+    with pytest.raises(InsufficientSample) as refusal:
         extrapolate([STRATUM_A, single], min_reviewed=2)
+    assert refusal.value.problem == Problem("extrapolation.stratum_single", stratum="hospital:8")
 
 
 def test_stratum_with_nothing_paid_is_refused() -> None:
     unpaid = StratumInput("hospital:9", 40, 900_000, records((0, 0), (0, 0)))
-    with pytest.raises(InsufficientSample, match="'hospital:9'.*paid 0 fen"):
+    with pytest.raises(InsufficientSample) as refusal:
         extrapolate([STRATUM_A, unpaid], min_reviewed=2)
+    assert refusal.value.problem == Problem("extrapolation.stratum_unpaid", stratum="hospital:9")
 
 
 @pytest.mark.parametrize(

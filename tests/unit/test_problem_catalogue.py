@@ -19,12 +19,24 @@ WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 
 
 def _codes_in_core() -> set[str]:
+    """Codes given to `Problem(...)`, to a `ProblemError` subclass, or to `super().__init__` inside one."""
+    trees = [ast.parse(path.read_text(encoding="utf-8")) for path in WORKFLOWS.glob("*.py")]
+    carriers = {"Problem", "ProblemError"}
+    for tree in trees:
+        carriers |= {node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef)
+                     and any(getattr(base, "id", None) == "ProblemError" for base in node.bases)}
     codes: set[str] = set()
-    for path in WORKFLOWS.glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Problem" and node.args:
-                codes |= {c.value for c in ast.walk(node.args[0])
-                          if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+    for tree in trees:
+        for scope in ast.walk(tree):
+            inside_carrier = isinstance(scope, ast.ClassDef) and scope.name in carriers
+            for node in ast.walk(scope) if inside_carrier or isinstance(scope, ast.Module) else ():
+                if not (isinstance(node, ast.Call) and node.args):
+                    continue
+                named = getattr(node.func, "id", None) in carriers
+                via_super = inside_carrier and isinstance(node.func, ast.Attribute) and node.func.attr == "__init__"
+                if named or via_super:
+                    codes |= {c.value for c in ast.walk(node.args[0])
+                              if isinstance(c, ast.Constant) and isinstance(c.value, str)}
     return codes
 
 
