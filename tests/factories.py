@@ -7,10 +7,10 @@ from decimal import Decimal
 
 from flask import current_app
 
+from review import clock
 from review.auth import hash_password
 from review.extensions import db
 from review.models import Cycle, CycleVolume, DrgAverageCost, DrgCatalogue, Expert, Hospital, Policy, Region, User
-from review.models.types import utcnow
 from review.services.cases import CaseInput
 from review.services.catalogue import load_weights
 from review.services.context import Actor
@@ -66,7 +66,7 @@ def build_world() -> World:
     db.session.execute(db.insert(DrgAverageCost), [
         {"region_id": region.id, "drg": drg, "case_count": 10, "average_cost_fen": int(Decimal(weight) * BASE_RATE_FEN)}
         for drg, weight in db.session.execute(db.select(DrgCatalogue.drg, DrgCatalogue.weight))])
-    today = utcnow().date()
+    today = clock.today_in(region.timezone)  # the frozen test clock (tests/conftest.py), in Beijing days
     cycle = Cycle(region_id=region.id, code="2026Q3", quarter_start=date(2026, 7, 1), quarter_end=date(2026, 9, 30),
                   application_opens=today - timedelta(days=5), application_closes=today + timedelta(days=10),
                   review_deadline=today + timedelta(days=40), status="open",
