@@ -1,4 +1,4 @@
-"""Operator commands: `flask --app wsgi demo|activity|ledger ...`."""
+"""Operator commands: `flask --app wsgi demo|activity|ledger|jobs ...`."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -160,6 +160,19 @@ def register_cli(app: Flask) -> None:
         click.echo(f"{day}: events {report.events or 'none'}, records missing {report.records_missing}, "
                    f"reminders {report.reminders}")
 
+    jobs_cli = AppGroup("jobs", help="Background jobs.")
+
+    @jobs_cli.command("sweep")
+    def sweep_jobs() -> None:
+        """Send again the jobs whose message was lost or whose worker stopped beating; fail those out of attempts
+        (what Celery beat runs every JOB_SWEEP_SECONDS)."""
+        from review.services.jobs import sweep
+
+        report = sweep()
+        click.echo(f"jobs sent again: {', '.join(map(str, report.sent)) or 'none'}; "
+                   f"jobs failed: {', '.join(map(str, report.failed)) or 'none'}")
+
+    app.cli.add_command(jobs_cli)
     app.cli.add_command(sampling_cli)
     app.cli.add_command(assignment_cli)
     app.cli.add_command(calendar_cli)

@@ -1,32 +1,69 @@
-"""Celery tasks: ids in, one service call, safe to run twice."""
+"""Celery tasks: ids in, one service call, safe to run twice.
+
+Every job task runs through the one job runner (`review.services.jobs`): its row is claimed before the work and
+closed after it, a lost worker's message comes back (`acks_late`, `reject_on_worker_lost`), and the sweeper sends
+again what was lost. The kinds' services only have to be idempotent.
+"""
 from __future__ import annotations
 
-from celery import shared_task
+from collections.abc import Callable
+from datetime import date
 
-from review.services import assignment_runs, calendar, exports, intake, letters
+from celery import Task, shared_task
+from flask_babel import lazy_gettext as _l
+
+from review.services import assignment_runs, calendar, exports, intake, jobs, letters
 
 
-@shared_task(name="review.render_letter", autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
-def render_letter(decision_id: int) -> int | None:
-    return letters.render_letter(decision_id)
+def job_task(kind: str, name: str, label: object, *, give_up: Callable[..., None] | None = None,
+             revive: Callable[..., None] | None = None) -> Callable[[Callable[..., object]], Task]:
+    """Register a kind of job and make its work a Celery task that runs through the job runner."""
+    jobs.register(jobs.Kind(kind, name, label, give_up, revive))
+
+    def decorate(work: Callable[..., object]) -> Task:
+        def run(self: Task, *args: int | str) -> None:
+            jobs.perform(self, list(args), lambda: work(*args))
+
+        run.__doc__ = work.__doc__
+        return shared_task(name=name, bind=True, acks_late=True, reject_on_worker_lost=True)(run)  # type: ignore[return-value]
+
+    return decorate
 
 
-@shared_task(name="review.run_import")
+@job_task("letter", "review.render_letter", _l("Decision letter"))
+def render_letter(decision_id: int) -> None:
+    letters.render_letter(decision_id)
+
+
+@job_task("import", "review.run_import", _l("Case import"), give_up=intake.give_up, revive=intake.revive)
 def run_import(job_id: int) -> None:
     intake.run_job(job_id)
 
 
-@shared_task(name="review.run_calendar")
-def run_calendar() -> None:
-    """Daily (Celery beat): the calendar for today in the bureau's time zone."""
-    calendar.run(calendar.today_in_region())
+@job_task("assignment", "review.run_assignment", _l("Panel assignment run"), give_up=assignment_runs.give_up,
+          revive=assignment_runs.revive)
+def run_assignment(job_id: int) -> None:
+    assignment_runs.execute(job_id)
 
 
-@shared_task(name="review.run_assignment")
-def run_assignment(job_id: int) -> int | None:
-    return assignment_runs.execute(job_id)
-
-
-@shared_task(name="review.run_export")
+@job_task("export", "review.run_export", _l("Export"), give_up=exports.give_up, revive=exports.revive)
 def run_export(job_id: int) -> None:
     exports.run(job_id)
+
+
+@job_task("calendar", "review.run_calendar_day", _l("Quarterly calendar"))
+def run_calendar_day(day: str) -> None:
+    """One day of the calendar (windows, reminders, records missing); idempotent, as the calendar itself is."""
+    calendar.run(date.fromisoformat(day))
+
+
+@shared_task(name="review.run_calendar")
+def run_calendar() -> None:
+    """Daily (Celery beat): today's calendar in the bureau's time zone, queued as a job of its own, once a day."""
+    jobs.submit(run_calendar_day, calendar.today_in_region().isoformat())
+
+
+@shared_task(name="review.sweep_jobs")
+def sweep_jobs() -> None:
+    """Every JOB_SWEEP_SECONDS (Celery beat): send again the jobs that were lost or stalled."""
+    jobs.sweep()

@@ -7,6 +7,7 @@ from review.models.cycle import Cycle, CycleEvent, CycleVolume
 from review.models.decision import Decision
 from review.models.exports import ExportJob
 from review.models.intake import ApiToken, IdempotencyRecord, ImportJob
+from review.models.jobs import Job
 from review.models.ledger import Account, JournalEntry, JournalLine
 from review.models.organisation import Hospital, Policy, Region
 from review.models.people import Expert, User
@@ -17,6 +18,6 @@ from review.models.sampling import Notification, SamplingPlan
 __all__ = [
     "Account", "ActivityLog", "AssignmentJob", "AssignmentRun", "ApiToken", "IdempotencyRecord", "ImportJob", "Assignment", "Case", "Cycle", "CycleEvent", "CycleVolume", "Decision", "Document", "DrgAverageCost",
     "ExportJob",
-    "DrgCatalogue", "Expert", "ExpertConflict", "Hospital", "JournalEntry", "JournalLine", "Notification", "Policy", "Region", "ReviewItem", "SamplingPlan", "SpecialtyRelation",
+    "DrgCatalogue", "Expert", "ExpertConflict", "Hospital", "Job", "JournalEntry", "JournalLine", "Notification", "Policy", "Region", "ReviewItem", "SamplingPlan", "SpecialtyRelation",
     "Scoresheet", "User",
 ]

@@ -21,7 +21,7 @@ from review.extensions import db
 from review.models import (Assignment, AssignmentJob, AssignmentRun, Case, Cycle, DrgCatalogue, Expert, ExpertConflict,
                            Hospital, ReviewItem, SpecialtyRelation, User)
 from review.models.types import utcnow
-from review.services import activity
+from review.services import activity, jobs
 from review.services.context import SYSTEM, Actor, NotFound, ServiceError
 from review.services.cycles import cycle_for_draw
 from review.services.items import move
@@ -124,24 +124,28 @@ def draw_seed(published_value: str, cycle: Cycle, input_hash: str) -> str:
 # --- jobs: start, execute (worker), apply ---------------------------------------------------------
 
 
-def start(actor: Actor, cycle_id: int, published_value: str) -> AssignmentJob:
-    cycle, published_value = cycle_for_draw(actor, cycle_id, published_value)
+def _refuse_if_busy(cycle_id: int) -> None:
     busy = db.session.scalar(db.select(AssignmentJob.id).where(
-        AssignmentJob.cycle_id == cycle.id, AssignmentJob.status.in_(("queued", "running"))))
+        AssignmentJob.cycle_id == cycle_id, AssignmentJob.status.in_(("queued", "running"))))
     if busy is not None:
         raise ServiceError(_l("An assignment run for this cycle is already in progress."))
+
+
+def start(actor: Actor, cycle_id: int, published_value: str) -> AssignmentJob:
+    cycle, published_value = cycle_for_draw(actor, cycle_id, published_value)
+    _refuse_if_busy(cycle.id)
     job = AssignmentJob(cycle_id=cycle.id, published_value=published_value, created_by_id=actor.user_id)
     db.session.add(job)
     db.session.flush()
     activity.record(actor, "assignment_run.requested", "assignment_job", job.id, None,
                     {"cycle": cycle.code, "published_value": published_value})
     job_id = job.id
-    db.session.commit()
     from review.tasks import run_assignment  # here, not at the top: the task module imports this one
 
-    # Nothing is read between the commit and the enqueue: an eager task runs in its own session, and a read
-    # here would pin this session to a snapshot from before the run.
-    run_assignment.delay(job_id)
+    jobs.enqueue(run_assignment, job_id, actor=actor)  # committed with the request, sent after it
+    # Nothing is read between the commit (which sends the task) and the return: an eager task runs in its own
+    # session, and a read here would pin this session to a snapshot from before the run.
+    db.session.commit()
     return db.session.get(AssignmentJob, job_id)  # type: ignore[return-value]
 
 
@@ -151,9 +155,12 @@ def _progress(job: AssignmentJob, stage: str, progress: int) -> None:
 
 
 def execute(job_id: int) -> int | None:
-    """Compute the run for a queued job (Celery); a job already started or finished is left alone."""
+    """Compute the run for a queued job (Celery); a job already started or finished is left alone. Under the job
+    runner a job its killed predecessor left `running` is resumed: the run and the job's result are committed
+    together, so nothing of that attempt was kept."""
+    claimable = ("queued", "running") if jobs.leased() else ("queued",)
     job = db.session.scalars(db.select(AssignmentJob).where(AssignmentJob.id == job_id).with_for_update()).first()
-    if job is None or job.status != "queued":
+    if job is None or job.status not in claimable:
         db.session.rollback()
         return None
     job.status = "running"
@@ -165,13 +172,8 @@ def execute(job_id: int) -> int | None:
         _progress(job, "solving", 40)
         run, solution = record_run(cycle, "draw", job.published_value, seed, problem, config_for(cycle),
                                    job.created_by_id)
-    except Exception as error:  # the job must end visibly failed, whatever went wrong in the solve
-        db.session.rollback()
-        job = db.session.get(AssignmentJob, job_id)
-        job.status, job.stage, job.finished_at = "failed", "failed", utcnow()  # type: ignore[union-attr]
-        job.message = str(error)[:500]  # type: ignore[union-attr]
-        activity.record(SYSTEM, "assignment_run.failed", "assignment_job", job_id, None, {"error": job.message})  # type: ignore[union-attr]
-        db.session.commit()
+    except Exception:
+        db.session.rollback()  # the job runner tries again, and fails the job visibly when it gives up
         raise
     job.run_id, job.status, job.stage, job.progress, job.finished_at = run.id, "done", "proposed", 100, utcnow()
     activity.record(SYSTEM, "assignment_run.computed", "assignment_run", run.id, None, {
@@ -180,6 +182,22 @@ def execute(job_id: int) -> int | None:
         "unfilled": len(solution.unfilled), "solve_ms": run.solve_ms})
     db.session.commit()
     return run.id
+
+
+def give_up(job_id: int, message: str) -> None:
+    """The job runner stopped trying; in its transaction. The cycle is free for a new run."""
+    job = db.session.get(AssignmentJob, job_id)
+    assert job is not None
+    job.status, job.stage, job.finished_at, job.message = "failed", "failed", utcnow(), message[:500]
+    activity.record(SYSTEM, "assignment_run.failed", "assignment_job", job_id, None, {"error": job.message})
+
+
+def revive(job_id: int) -> None:
+    """Staff retry the job; refused while another run of the cycle is under way."""
+    job = db.session.get(AssignmentJob, job_id)
+    assert job is not None
+    _refuse_if_busy(job.cycle_id)
+    job.status, job.stage, job.progress, job.message, job.finished_at = "queued", "queued", 0, "", None
 
 
 def get_job(actor: Actor, job_id: int) -> AssignmentJob:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from review.extensions import db
 from review.models import Decision, ReviewItem
 from review.models.types import utcnow
-from review.services import activity, ledger
+from review.services import activity, jobs, ledger
 from review.services.cycles import region_today
 from review.services.context import Actor, NotFound, ServiceError
 from review.services.items import get_item, move
@@ -33,7 +33,8 @@ def get_decision(actor: Actor, decision_id: int) -> Decision:
 
 
 def issue(actor: Actor, decision_id: int) -> Decision:
-    """Issue once: the item moves to issued, the adjustment is posted under `decision:{id}:v{n}`."""
+    """Issue once: the item moves to issued, the adjustment is posted under `decision:{id}:v{n}`, and the letter
+    job is written in the same transaction, so a broker that is down delays the letter but never loses it."""
     actor.require(Role.STAFF, Role.ADMIN)
     decision = db.session.scalars(db.select(Decision).where(Decision.id == decision_id).with_for_update()).first()
     if decision is None:
@@ -57,8 +58,8 @@ def issue(actor: Actor, decision_id: int) -> Decision:
         entry = ledger.post(plan, item.cycle.code, decision.id, actor.user_id)
         activity.record(actor, "ledger.posted", "journal_entry", entry.id, item.hospital_id,
                         {"key": plan.idempotency_key, "amount_fen": decision.amount_fen})
+    jobs.enqueue(render_letter, decision.id, actor=actor)  # committed with the issue, sent after it
     db.session.commit()
-    render_letter.delay(decision.id)
     return decision
 
 

@@ -38,7 +38,7 @@ from review.intake.reports import neutralise
 from review.models import Case, Cycle, Decision, Document, ExportJob, Hospital, Region, ReviewItem
 from review.models.exports import EXPORT_KINDS
 from review.models.types import utcnow
-from review.services import activity, letters
+from review.services import activity, jobs, letters
 from review.services.context import SYSTEM, Actor, NotFound, ServiceError, ValidationFailed
 from review.services.documents import store
 from workflows.states import Role
@@ -107,12 +107,12 @@ def start(actor: Actor, cycle_id: int, kind: str) -> ExportJob:
     activity.record(actor, "export.requested", "export_job", job.id, None,
                     {"cycle": cycle.code, "kind": kind, "decisions": count})
     job_id = job.id
-    db.session.commit()
     from review.tasks import run_export  # here, not at the top: the task module imports this one
 
-    # Nothing is read between the commit and the enqueue: an eager task runs in its own session, and a read here
-    # would pin this session to a snapshot from before the export.
-    run_export.delay(job_id)
+    jobs.enqueue(run_export, job_id, actor=actor)  # committed with the request, sent after it
+    # Nothing is read between the commit (which sends the task) and the return: an eager task runs in its own
+    # session, and a read here would pin this session to a snapshot from before the export.
+    db.session.commit()
     return db.session.get(ExportJob, job_id)  # type: ignore[return-value]
 
 
@@ -173,9 +173,10 @@ def run(job_id: int) -> None:
     except ExportFailed as failure:
         _fail(job_id, str(failure))
         return
-    except Exception as error:  # the job must end visibly failed, whatever went wrong
-        _fail(job_id, f"unexpected error: {type(error).__name__}")
+    except Exception:
+        db.session.rollback()  # the job runner tries again, and fails the export visibly when it gives up
         raise
+    jobs.note_file(stored.sha256, "export", job_id)
     job = db.session.get(ExportJob, job_id)
     assert job is not None
     cycle_code = db.session.scalar(db.select(Cycle.code).where(Cycle.id == cycle_id)) or str(cycle_id)
@@ -190,12 +191,14 @@ def run(job_id: int) -> None:
 
 def _claim(job_id: int) -> bool:
     """A conditional update, so two deliveries of the same task cannot both build: only a queued job, or a
-    running one whose worker has gone silent for STALE_AFTER, is taken."""
+    running one whose worker has gone silent for STALE_AFTER (or, under the job runner, whose worker died: nothing
+    else can hold it then), is taken."""
     now = utcnow()
+    abandoned = ExportJob.status == "running"
+    if not jobs.leased():
+        abandoned = abandoned & (ExportJob.updated_at < now - STALE_AFTER)
     claimed = db.session.execute(
-        update(ExportJob).where(ExportJob.id == job_id, or_(
-            ExportJob.status == "queued",
-            (ExportJob.status == "running") & (ExportJob.updated_at < now - STALE_AFTER)))
+        update(ExportJob).where(ExportJob.id == job_id, or_(ExportJob.status == "queued", abandoned))
         .values(status="running", started_at=now, updated_at=now, progress=0, done=0, message="")
         .execution_options(synchronize_session=False)).rowcount
     db.session.commit()
@@ -204,11 +207,24 @@ def _claim(job_id: int) -> bool:
 
 def _fail(job_id: int, message: str) -> None:
     db.session.rollback()
+    give_up(job_id, message)
+    db.session.commit()
+
+
+def give_up(job_id: int, message: str) -> None:
+    """The export ends failed with nothing stored; also what the job runner calls, in its transaction, when it
+    stops trying."""
     job = db.session.get(ExportJob, job_id)
     assert job is not None
     job.status, job.message, job.finished_at = "failed", message[:2000], utcnow()
     activity.record(SYSTEM, "export.failed", "export_job", job.id, None, {"kind": job.kind, "message": job.message})
-    db.session.commit()
+
+
+def revive(job_id: int) -> None:
+    """Staff retry the job: the export waits to be built again."""
+    job = db.session.get(ExportJob, job_id)
+    assert job is not None
+    job.status, job.message, job.finished_at, job.progress, job.done = "queued", "", None, 0, 0
 
 
 def _advance(job: ExportJob, done: int, total: int) -> None:

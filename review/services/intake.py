@@ -26,7 +26,7 @@ from review.intake.parallel import checked_rows
 from review.intake.readers import FileRejected, Table, open_table, rows_as_dicts
 from review.models import Case, DrgCatalogue, Hospital, ImportJob
 from review.models.types import utcnow
-from review.services import activity, applications
+from review.services import activity, applications, jobs
 from review.services.cases import grouper
 from review.services.catalogue import MS_DRG_SCHEME
 from review.services.context import Actor, ServiceError, ValidationFailed
@@ -305,10 +305,10 @@ def start(actor: Actor, job_id: int, mode: str) -> ImportJob:
         raise ServiceError(_l("This import has already been started."))
     job.mode, job.status = mode, "queued"
     activity.record(actor, "import.started", "import_job", job.id, job.hospital_id, {"mode": mode})
-    db.session.commit()
     from review.tasks import run_import  # here, not at the top: the task module imports this one
 
-    run_import.delay(job.id)
+    jobs.enqueue(run_import, job.id, actor=actor)  # committed with the start, sent after it
+    db.session.commit()
     return job
 
 
@@ -329,8 +329,11 @@ def _count_rows(job: ImportJob) -> int:
 
 
 def run_job(job_id: int) -> None:
-    """Worker side; claims the job with a conditional update so a redelivered task never runs it twice."""
-    claimed = db.session.execute(update(ImportJob).where(ImportJob.id == job_id, ImportJob.status == "queued")
+    """Worker side; claims the job with a conditional update so a redelivered task never runs it twice. Under the
+    job runner an import its killed predecessor left `running` is resumed: the cases and the result are committed
+    together at the end, so nothing of that run was kept."""
+    claimable = ("queued", "running") if jobs.leased() else ("queued",)
+    claimed = db.session.execute(update(ImportJob).where(ImportJob.id == job_id, ImportJob.status.in_(claimable))
                                  .values(status="running")).rowcount
     db.session.commit()
     if not claimed:
@@ -346,6 +349,7 @@ def run_job(job_id: int) -> None:
         with engine.begin() as connection:
             connection.execute(update(ImportJob).where(ImportJob.id == job_id)
                                .values(processed_rows=done, rejected=rejected))
+            jobs.beat(connection)
             return not connection.scalar(db.select(ImportJob.cancel_requested).where(ImportJob.id == job_id))
 
     try:
@@ -360,19 +364,35 @@ def run_job(job_id: int) -> None:
         _close(job_id, "failed", f"the file was refused: {error}; nothing was imported")
     except (ValidationFailed, ServiceError) as error:
         _close(job_id, "failed", str(getattr(error, "errors", None) or error.message))
-    except Exception as error:
-        _close(job_id, "failed", f"unexpected error: {type(error).__name__}")
+    except Exception:
+        db.session.rollback()  # the job runner tries again, and closes the import when it gives up
         raise
 
 
 def _close(job_id: int, status: str, message: str) -> None:
     db.session.rollback()
+    _end(job_id, status, message)
+    db.session.commit()
+
+
+def _end(job_id: int, status: str, message: str) -> None:
     job = db.session.get(ImportJob, job_id)
     assert job is not None
     job.status, job.message, job.finished_at = status, message, utcnow()
     activity.record(Actor(user_id=job.created_by_id, role=Role.HOSPITAL, hospital_id=job.hospital_id),
                     f"import.{status}", "import_job", job.id, job.hospital_id, {"message": message})
-    db.session.commit()
+
+
+def give_up(job_id: int, message: str) -> None:
+    """The job runner stopped trying (the worker kept dying, or the import kept failing); in its transaction."""
+    _end(job_id, "failed", f"{message}; nothing was imported")
+
+
+def revive(job_id: int) -> None:
+    """Staff retry the job: the import waits to start again, from the first row."""
+    job = db.session.get(ImportJob, job_id)
+    assert job is not None
+    job.status, job.message, job.finished_at, job.processed_rows, job.rejected = "queued", "", None, 0, 0
 
 
 def iter_errors(job: ImportJob) -> Iterator[RowError]:

@@ -8,6 +8,7 @@ decision?" for anyone holding a copy, without a login, and so shows only what th
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -17,10 +18,11 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 
 from review import clock
+from review.documents import StoredFile
 from review.extensions import db
 from review.models import Decision, Document, ReviewItem
 from review.pdf import html_to_pdf
-from review.services import activity
+from review.services import activity, jobs
 from review.services.catalogue import catalogue_entry
 from review.services.context import SYSTEM
 from review.services.documents import LETTER_TYPE, store
@@ -148,14 +150,15 @@ def letter_filename(decision: Decision, locale: str | None = None) -> str:
 
 
 def render_letter(decision_id: int) -> int | None:
-    """Idempotent: a second call (a retried task) finds the letter and does nothing."""
+    """Idempotent: a second call (a retried task) finds the letter and does nothing, and a retry of a run killed
+    between storing the PDF and recording it adopts that PDF: each letter is rendered and stored once."""
     decision = db.session.scalars(db.select(Decision).where(Decision.id == decision_id).with_for_update()).first()
     if decision is None or decision.status != "issued":
         return None
     if decision.letter_document_id is not None:
         return decision.letter_document_id
-    pdf = html_to_pdf(letter_html(decision, stored_locale()))
-    stored = store().put_bytes(pdf, max_bytes=len(pdf) + 1)
+    adopted = _unrecorded_letter(decision_id)
+    stored = adopted or _render_and_store(decision)
     document = Document(hospital_id=decision.item.hospital_id, item_id=decision.item_id, doc_type=LETTER_TYPE,
                         filename=letter_filename(decision), content_type=stored.content_type,
                         size_bytes=stored.size_bytes, sha256=stored.sha256)
@@ -163,9 +166,26 @@ def render_letter(decision_id: int) -> int | None:
     db.session.flush()
     decision.letter_document_id = document.id
     activity.record(SYSTEM, "letter.rendered", "decision", decision.id, decision.item.hospital_id,
-                    {"document_id": document.id, "sha256": stored.sha256})
+                    {"document_id": document.id, "sha256": stored.sha256, "adopted": adopted is not None})
     db.session.commit()
     return document.id
+
+
+def _render_and_store(decision: Decision) -> StoredFile:
+    """The PDF is noted on the running job before it reaches the store, so a kill before the Document row is
+    committed leaves a file the next run finds."""
+    pdf = html_to_pdf(letter_html(decision, stored_locale()))
+    jobs.note_file(hashlib.sha256(pdf).hexdigest(), "letter", decision.id)
+    return store().put_bytes(pdf, max_bytes=len(pdf) + 1)
+
+
+def _unrecorded_letter(decision_id: int) -> StoredFile | None:
+    """The PDF an earlier run of this job stored for the decision and did not live to record, if it is intact."""
+    sha256 = jobs.unrecorded_file("letter", decision_id)
+    path = store().path_for(sha256 or "")
+    if sha256 is None or not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != sha256:
+        return None
+    return StoredFile(sha256=sha256, size_bytes=path.stat().st_size, content_type="application/pdf")
 
 
 @dataclass(frozen=True)
