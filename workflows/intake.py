@@ -15,6 +15,7 @@ from datetime import date
 
 from workflows.eligibility import Rule
 from workflows.grouping import MAX_AGE, MAX_PROCEDURES, MAX_SECONDARY_DX, Sex, normalise_code
+from workflows.identifiers import normalise_identifier
 from workflows.money import Fen, MoneyError, format_fen, parse_yuan
 
 
@@ -63,7 +64,15 @@ MAX_CASE_NO_CHARS = 40
 MAX_BIRTH_WEIGHT_GRAMS = 9999
 MAX_HOSPITAL_DRG_CHARS = 10
 MAX_CELL_CHARS = 4000
-"""Longest accepted code list or reason; also keeps a pasted giant cell from costing real work."""
+"""Longest accepted code list or reason."""
+MAX_ANY_CELL_CHARS = 32_767
+"""Excel's own limit for one cell: a longer value did not come from a spreadsheet and is refused before any other
+work is spent on it."""
+DEFAULT_MAX_CASE_COST_FEN: Fen = 10**10
+"""¥100,000,000: the policy's default ceiling for one stay's total cost; a larger figure is a typing error."""
+_FREE_TEXT = frozenset({"reason"})
+"""Kept as typed; every other cell is an identifier, a number, a date or a list of codes and is normalised (a list
+code by code, since a full-width or no-break space between two codes separates them)."""
 MIN_REASON_CHARS = 10
 """A reason must say something; a placeholder such as "see notes" is refused."""
 COST_TOLERANCE_FEN: Fen = 100
@@ -150,8 +159,8 @@ class CaseRow:
 
 
 def _header_token(text: str) -> str:
-    """Headers are retyped by hand in Excel, often with stray or full-width spaces."""
-    return " ".join(text.replace("\u3000", "").split()).casefold()
+    """Headers are retyped by hand in Excel, often with stray, full-width or invisible spaces."""
+    return " ".join(normalise_identifier(text).split()).casefold()
 
 
 _HEADER_LOOKUP: dict[str, str] = {
@@ -212,8 +221,12 @@ class _Row:
         self.errors.append(RowError(self.row, key, label + message, shown[:MAX_VALUE_CHARS]))
 
     def cell(self, key: str) -> str | None:
-        """The stripped value, or None when it is empty, a formula, or missing though required."""
-        text = self.raw(key).strip()
+        """The normalised value, or None when it is empty, too long, a formula, or missing though required."""
+        raw = self.raw(key)
+        if len(raw) > MAX_ANY_CELL_CHARS:
+            self.fail(key, f"the cell has {len(raw)} characters, at most {MAX_ANY_CELL_CHARS} allowed in any cell")
+            return None
+        text = raw.strip() if key in _FREE_TEXT or _BY_KEY[key].kind == "codes" else normalise_identifier(raw)
         if text.startswith("="):
             self.fail(key, f"{_quote(text)} is a formula; formulas are not accepted; paste values")
             return None
@@ -269,7 +282,8 @@ def _parse_codes(r: _Row, key: str, limit: int) -> tuple[str, ...] | None:
     text = r.cell(key)
     if text is None:
         return None if _BY_KEY[key].required else ()
-    codes = [token for token in _CODE_SEPARATORS.split(text) if token]
+    pairs = [(token, normalise_code(token)) for token in _CODE_SEPARATORS.split(text)]
+    codes = [raw for raw, code in pairs if code]
     if not codes and _BY_KEY[key].required:
         r.fail(key, f"no code given; {_describe(_BY_KEY[key])} is required")
         return None
@@ -280,22 +294,27 @@ def _parse_codes(r: _Row, key: str, limit: int) -> tuple[str, ...] | None:
     if len(text) > MAX_CELL_CHARS:
         r.fail(key, f"the cell has {len(text)} characters, at most {MAX_CELL_CHARS} allowed")
         return None
-    normalised = tuple(normalise_code(code) for code in codes)
+    normalised = tuple(code for _, code in pairs if code)
     bad = [raw for raw, code in zip(codes, normalised) if not _CODE.fullmatch(code)]
     for raw in bad:
         r.fail(key, f"code {_quote(raw)} is not a valid code (expected 3–7 letters and digits, e.g. I21.4)")
     return None if bad else normalised
 
 
-def _parse_money(r: _Row, key: str) -> Fen | None:
+def _parse_money(r: _Row, key: str, high: Fen | None = None) -> Fen | None:
     text = r.cell(key)
     if text is None:
         return None
     try:
-        return parse_yuan(text)
+        fen = parse_yuan(text)
     except MoneyError as error:
         r.fail(key, str(error))
         return None
+    if high is not None and fen > high:
+        r.fail(key, f"{format_fen(fen)} yuan is outside the range accepted for one case "
+                    f"(0.00–{format_fen(high)} yuan)")
+        return None
+    return fen
 
 
 def _parse_text(r: _Row, key: str, limit: int, allowed_controls: str = "") -> str | None:
@@ -311,8 +330,12 @@ def _parse_text(r: _Row, key: str, limit: int, allowed_controls: str = "") -> st
     return text
 
 
-def parse_row(row: int, values: Mapping[str, str]) -> CaseRow | list[RowError]:
-    """Parse one row of raw strings keyed by column key; never raises on user data."""
+def parse_row(row: int, values: Mapping[str, str],
+              max_case_cost_fen: Fen = DEFAULT_MAX_CASE_COST_FEN) -> CaseRow | list[RowError]:
+    """Parse one row of raw strings keyed by column key; never raises on user data.
+
+    `max_case_cost_fen` is the policy's ceiling for a stay's total cost.
+    """
     r = _Row(row, values)
     for key, value in values.items():
         if key not in _BY_KEY and value and value.strip():
@@ -346,7 +369,7 @@ def parse_row(row: int, values: Mapping[str, str]) -> CaseRow | list[RowError]:
     secondary = _parse_codes(r, "secondary_dx", MAX_SECONDARY_DX)
     procedures = _parse_codes(r, "procedures", MAX_PROCEDURES)
 
-    total = _parse_money(r, "total_cost")
+    total = _parse_money(r, "total_cost", max_case_cost_fen)
     parts = {key: _parse_money(r, key) for key in COST_PARTS if r.raw(key).strip()}
     breakdown = {key: fen for key, fen in parts.items() if fen is not None}
     if total is not None and parts and len(breakdown) == len(parts):
@@ -421,9 +444,10 @@ def parse_row(row: int, values: Mapping[str, str]) -> CaseRow | list[RowError]:
     )
 
 
-def parse_rows(rows: Iterable[tuple[int, Mapping[str, str]]]) -> Iterator[CaseRow | list[RowError]]:
+def parse_rows(rows: Iterable[tuple[int, Mapping[str, str]]],
+               max_case_cost_fen: Fen = DEFAULT_MAX_CASE_COST_FEN) -> Iterator[CaseRow | list[RowError]]:
     """Lazily, so a 200,000-row file is parsed as it is read."""
-    return (parse_row(row, values) for row, values in rows)
+    return (parse_row(row, values, max_case_cost_fen) for row, values in rows)
 
 
 def duplicate_key(row: CaseRow) -> tuple[str, date]:

@@ -22,9 +22,12 @@ def _yuan(form: FlaskForm, field: StringField) -> None:
 
 
 class CaseForm(FlaskForm):
-    case_no = StringField(_l("Case number"), validators=[DataRequired(), Length(max=40)])
+    case_no = StringField(_l("Case number"), validators=[DataRequired()])
+    """Its length is checked by the service after normalisation, as for imported case numbers."""
     age = IntegerField(_l("Age (years)"), validators=[InputRequired(), NumberRange(min=0, max=124)])
-    sex = SelectField(_l("Sex"), choices=choices(labels.SEX))
+    sex = SelectField(_l("Sex"), choices=choices({"": _l("Choose…"), **labels.SEX}),
+                      validators=[DataRequired(message=_l("Choose the patient's sex."))])
+    """No default: a preselected sex is saved unread, and a wrong one turns into a sex conflict or a wrong DRG."""
     admission_date = DateField(_l("Admission date"), validators=[InputRequired()])
     discharge_date = DateField(_l("Discharge date"), validators=[InputRequired()])
     principal_dx = StringField(_l("Principal diagnosis (ICD-10-CM)"), validators=[DataRequired(), Length(max=10)])

@@ -8,7 +8,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import chain, islice
 
 from workflows.grouping import Grouper, MsDrgGrouper
-from workflows.row_check import RowCheck, check_row
+from workflows.row_check import RowCheck, RowRules, check_row
 
 CHUNK = 2000
 _worker_grouper: MsDrgGrouper | None = None
@@ -19,26 +19,26 @@ def _start_worker() -> None:
     _worker_grouper = MsDrgGrouper()
 
 
-def _check_chunk(chunk: list[tuple[int, dict[str, str]]]) -> list[RowCheck]:
+def _check_chunk(chunk: list[tuple[int, dict[str, str]]], rules: RowRules) -> list[RowCheck]:
     assert _worker_grouper is not None
-    return [check_row(row, values, _worker_grouper) for row, values in chunk]
+    return [check_row(row, values, _worker_grouper, rules) for row, values in chunk]
 
 
 def checked_rows(rows: Iterable[tuple[int, dict[str, str]]], grouper: Grouper, workers: int,
-                 chunk_size: int = CHUNK) -> Iterator[RowCheck]:
+                 rules: RowRules = RowRules(), chunk_size: int = CHUNK) -> Iterator[RowCheck]:
     """Row checks in input order. Runs in this process for inputs of one chunk or less, when one worker is
     asked for, or when this process may not have children (a Celery prefork child is daemonic)."""
     iterator = iter(rows)
     first = list(islice(iterator, chunk_size))
     if workers <= 1 or len(first) < chunk_size or multiprocessing.current_process().daemon:
         for row, values in chain(first, iterator):
-            yield check_row(row, values, grouper)
+            yield check_row(row, values, grouper, rules)
         return
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker) as pool:
-        pending: deque[Future[list[RowCheck]]] = deque([pool.submit(_check_chunk, first)])
+        pending: deque[Future[list[RowCheck]]] = deque([pool.submit(_check_chunk, first, rules)])
         while chunk := list(islice(iterator, chunk_size)):
-            pending.append(pool.submit(_check_chunk, chunk))
+            pending.append(pool.submit(_check_chunk, chunk, rules))
             if len(pending) >= 2 * workers:
                 yield from pending.popleft().result()
         while pending:

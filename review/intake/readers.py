@@ -9,6 +9,7 @@ held in memory.
 
 import codecs
 import csv
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,13 +28,19 @@ MAX_UNCOMPRESSED_BYTES = 300 * MB
 MAX_COMPRESSION_RATIO = 200
 RATIO_CHECK_MIN_BYTES = 1 * MB
 """Tiny entries compress absurdly well without being dangerous, so the ratio only counts above this."""
-MAX_EMPTY_RUN = 1000
-"""A sheet formatted down to row 1,048,576 reads as a million empty rows; that many blanks ends the data."""
+MAX_CSV_FIELD_CHARS = 16 * MB
+"""Python's csv module refuses a field over 128 KiB as a malformed file; a long cell is a row's problem, reported
+by the row checks with its row, column and limit, so only a cell beyond this refuses the whole file."""
 _ZIP_MAGIC = b"PK\x03\x04"
 _UTF8_BOM = codecs.BOM_UTF8
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _DELIMITERS = (",", ";", "\t")
 _TEXT_CONTROLS = frozenset(b"\t\n\r\f")
+_WIDE_CHARACTER = re.compile("[^\x00-\u07ff]")
+"""A character UTF-8 spells in three bytes or more."""
+
+
+csv.field_size_limit(max(csv.field_size_limit(), MAX_CSV_FIELD_CHARS))
 
 
 class FileRejected(ValueError):
@@ -137,17 +144,11 @@ def _open_xlsx(path: Path, max_rows: int) -> Table:
 def _xlsx_rows(
     workbook: Workbook, handle: IO[bytes], values: Iterator[tuple[object, ...]]
 ) -> Iterator[tuple[int, list[str]]]:
-    empty_run = 0
+    """Every row to the sheet's last, however many blank rows come between: data below a gap is data. A sheet
+    formatted down to row 1,048,576 costs a pass over empty rows, which `_limited` skips."""
     try:
         for number, row in enumerate(values, start=1):
-            cells = [_cell_text(value) for value in row]
-            if any(cell.strip() for cell in cells):
-                empty_run = 0
-            else:
-                empty_run += 1
-                if empty_run >= MAX_EMPTY_RUN:
-                    return
-            yield number, cells
+            yield number, [_cell_text(value) for value in row]
     finally:
         workbook.close()
         handle.close()
@@ -181,22 +182,23 @@ def _open_csv(path: Path, sample: bytes, max_rows: int) -> Table:
     controls = sum(1 for byte in sample if byte < 0x20 and byte not in _TEXT_CONTROLS)
     if b"\x00" in sample or controls > MAX_CONTROL_SHARE * len(sample):
         raise FileRejected("the file is binary, not CSV text")
+    utf8_bad, utf8_wide = _utf8_lines(path)
     if sample.startswith(_UTF8_BOM):
         encoding, label = "utf-8-sig", "csv-utf8-bom"
-        bad_line = _first_bad_line(path, "utf-8-sig")
-        if bad_line is not None:
-            raise FileRejected(f"the file starts as UTF-8 but is not valid UTF-8 (line {bad_line})")
+        if utf8_bad is not None:
+            raise FileRejected(f"the file starts as UTF-8 but is not valid UTF-8 (line {utf8_bad})")
+    elif utf8_bad is None:
+        encoding, label = "utf-8", "csv-utf8"
+    elif utf8_wide is not None:
+        raise FileRejected(
+            f"the file mixes text encodings: line {utf8_wide} is UTF-8 but line {utf8_bad} is not; "
+            "save the whole file in one encoding, e.g. as 'CSV UTF-8'"
+        )
     else:
-        utf8_bad = _first_bad_line(path, "utf-8")
-        if utf8_bad is None:
-            encoding, label = "utf-8", "csv-utf8"
-        else:
-            gb_bad = _first_bad_line(path, "gb18030")
-            if gb_bad is not None:
-                raise FileRejected(
-                    f"the file is neither UTF-8 nor GB18030 text (line {max(utf8_bad, gb_bad)})"
-                )
-            encoding, label = "gb18030", "csv-gb18030"
+        gb_bad = _first_bad_line(path, "gb18030")
+        if gb_bad is not None:
+            raise FileRejected(f"the file is neither UTF-8 nor GB18030 text (line {max(utf8_bad, gb_bad)})")
+        encoding, label = "gb18030", "csv-gb18030"
     text = path.open(encoding=encoding, newline="")
     delimiter = _sniff_delimiter(text.readline())
     text.seek(0)
@@ -204,6 +206,44 @@ def _open_csv(path: Path, sample: bytes, max_rows: int) -> Table:
     first = next(rows, None)
     headers = [] if first is None else first[1]
     return Table(headers, _limited(rows, max_rows), label, encoding)
+
+
+def _utf8_lines(path: Path) -> tuple[int | None, int | None]:
+    """(first line that is not UTF-8, first line that can only be UTF-8), so a file mixing encodings is refused
+    rather than decoded whole as GB18030, which turns its UTF-8 lines into mojibake without an error.
+
+    A line "can only be UTF-8" when it decodes as UTF-8 with a character of three bytes or more, as every Chinese
+    character is; two-byte sequences prove nothing, since GB18030 text often forms them (女 is C5 AE, "Ů" in
+    UTF-8). Neither encoding puts a newline byte inside a character, so each line is judged on its own, read in
+    pieces of at most 1 MB so a file without line breaks is never held whole.
+    """
+    bad: int | None = None
+    wide: int | None = None
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    number, failed, ends = 1, False, True
+    with path.open("rb") as handle:
+        while bad is None or wide is None:
+            piece = handle.readline(MB)
+            if not piece:
+                break
+            ends = piece.endswith(b"\n")
+            if not failed and (not piece.isascii() or decoder.getstate()[0]):
+                try:
+                    text = decoder.decode(piece, final=ends)
+                except UnicodeDecodeError:
+                    failed, bad = True, bad or number
+                else:
+                    if wide is None and _WIDE_CHARACTER.search(text):
+                        wide = number
+            if ends:
+                number, failed = number + 1, False
+                decoder.reset()
+    if not ends and not failed and bad is None:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            bad = number
+    return bad, wide
 
 
 def _first_bad_line(path: Path, encoding: str) -> int | None:

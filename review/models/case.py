@@ -37,6 +37,8 @@ class Case(db.Model):
     icu_days: Mapped[int] = mapped_column(default=0)
     birth_weight_grams: Mapped[int | None]
     mcc_codes: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    code_warnings: Mapped[list[dict]] = mapped_column(JSON, default=list, server_default="[]")
+    """Code-editor findings the policy records rather than refuses: [{"field", "code", "kind"}]."""
     hospital_drg: Mapped[str | None] = mapped_column(String(10))
     cost_breakdown: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     drg: Mapped[str] = mapped_column(String(10))

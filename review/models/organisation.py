@@ -1,15 +1,19 @@
 """Region, its versioned Policy, and contracted hospitals."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from review.clock import DEFAULT_ZONE
 from review.extensions import db
 from review.models.types import Fen, UTCDateTime, utcnow
 from workflows import scoresheets
+from workflows.grouping import DEFAULT_BLOCKING_EDITS
+from workflows.intake import DEFAULT_MAX_CASE_COST_FEN
 
 
 class Region(db.Model):
@@ -18,7 +22,7 @@ class Region(db.Model):
     code: Mapped[str] = mapped_column(String(20), unique=True)
     name_en: Mapped[str] = mapped_column(String(200))
     name_zh: Mapped[str] = mapped_column(String(200))
-    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_ZONE)
 
     def current_policy(self) -> "Policy":
         return db.session.scalars(
@@ -33,6 +37,7 @@ class Policy(db.Model):
     __table_args__ = (
         UniqueConstraint("region_id", "version"),
         CheckConstraint("base_rate_fen > 0", name="base_rate_positive"),
+        CheckConstraint("max_case_cost_fen > 0", name="max_case_cost_positive"),
         CheckConstraint("panel_size >= 3 AND panel_size % 2 = 1", name="panel_size_odd"),
         CheckConstraint("payment_method IN ('fee_for_service', 'cms_outlier')", name="payment_method"),
         CheckConstraint("panel_min_title IN ('chief_physician', 'deputy_chief_physician', 'attending_physician', "
@@ -60,6 +65,12 @@ class Policy(db.Model):
     panel_hospital_levels: Mapped[list] = mapped_column(JSON, default=lambda: ["tertiary"],
                                                         server_default='["tertiary"]')
     panel_one_per_hospital: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    max_case_cost_fen: Mapped[Fen] = mapped_column(default=DEFAULT_MAX_CASE_COST_FEN,
+                                                   server_default=str(DEFAULT_MAX_CASE_COST_FEN))
+    """Intake refuses a stay whose total cost is above this: a figure beyond it is a typing error."""
+    blocking_code_edits: Mapped[list] = mapped_column(JSON, default=lambda: list(DEFAULT_BLOCKING_EDITS),
+                                                      server_default=json.dumps(list(DEFAULT_BLOCKING_EDITS)))
+    """Code-editor findings that refuse a case; the others are recorded with it (workflows.grouping.EDIT_KINDS)."""
     note: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -88,6 +99,8 @@ class Policy(db.Model):
             "panel_min_title": self.panel_min_title,
             "panel_hospital_levels": list(self.panel_hospital_levels or []),
             "panel_one_per_hospital": self.panel_one_per_hospital,
+            "max_case_cost_fen": self.max_case_cost_fen,
+            "blocking_code_edits": list(self.blocking_code_edits or []),
             "scoresheets": scoresheets.snapshot(),
         }
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import atexit
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -11,13 +12,16 @@ from flask_babel import lazy_gettext as _l
 
 from review.extensions import db
 from review.messages import code_issue_message
-from review.models import Case, Hospital
+from review.models import Case, Hospital, Policy
 from review.services import activity
 from review.services.catalogue import catalogue_entry
 from review.services.context import Actor, PermissionDenied, ValidationFailed
 from review.services.scope import get_hospital_owned
 from workflows.eligibility import length_of_stay
-from workflows.grouping import CaseCoding, GroupingResult, MsDrgGrouper, Sex, normalise_code
+from workflows.grouping import CaseCoding, CodeIssue, GroupingResult, MsDrgGrouper, Sex, normalise_code
+from workflows.identifiers import normalise_identifier
+from workflows.intake import MAX_CASE_NO_CHARS
+from workflows.money import format_fen
 from workflows.payment import drg_payment_fen
 from workflows.states import Role
 
@@ -45,14 +49,27 @@ class CaseInput:
     birth_weight_grams: int | None = None
 
 
-def _field_errors(data: CaseInput) -> dict[str, list[str]]:
+def warning_records(issues: Iterable[CodeIssue]) -> list[dict[str, str | None]]:
+    """Code-editor findings as kept with a case: what and where, the wording is left to whoever shows them."""
+    return [{"field": issue.field, "code": issue.code, "kind": issue.kind} for issue in issues]
+
+
+def _field_errors(data: CaseInput, policy: Policy) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
-    if not data.case_no.strip():
+    case_no = normalise_identifier(data.case_no)
+    if not case_no:
         errors.setdefault("case_no", []).append(str(_l("The case number is required.")))
+    elif len(case_no) > MAX_CASE_NO_CHARS:
+        errors.setdefault("case_no", []).append(str(_l("The case number has %(n)s characters; at most %(max)s are "
+                                                       "allowed.", n=len(case_no), max=MAX_CASE_NO_CHARS)))
     if data.discharge_date < data.admission_date:
         errors.setdefault("discharge_date", []).append(str(_l("The discharge date is before the admission date.")))
     if data.total_cost_fen < 0:
         errors.setdefault("total_cost", []).append(str(_l("The total cost cannot be negative.")))
+    elif data.total_cost_fen > policy.max_case_cost_fen:
+        errors.setdefault("total_cost", []).append(str(_l(
+            "%(cost)s yuan is outside the range accepted for one case (0.00–%(max)s yuan).",
+            cost=format_fen(data.total_cost_fen), max=format_fen(policy.max_case_cost_fen))))
     if data.icu_days < 0:
         errors.setdefault("icu_days", []).append(str(_l("ICU days cannot be negative.")))
     elif data.discharge_date >= data.admission_date and data.icu_days > length_of_stay(
@@ -78,14 +95,16 @@ def create_case(actor: Actor, data: CaseInput) -> Case:
     hospital = db.session.get(Hospital, actor.hospital_id)
     if hospital is None:
         raise PermissionDenied(_l("Your account is not linked to a hospital."))
-    errors = _field_errors(data)
+    policy = hospital.region.current_policy()
+    errors = _field_errors(data, policy)
     if errors:
         raise ValidationFailed(errors)
     result = group_coding(data)
-    if not result.ok:
-        for issue in result.issues:
+    blocking, warnings = result.split(policy.blocking_code_edits or ())
+    if blocking or not result.grouped:
+        for issue in blocking:
             errors.setdefault(issue.field, []).append(code_issue_message(issue))
-        if not result.issues:
+        if not blocking:
             errors.setdefault("principal_dx", []).append(
                 str(_l("The case could not be grouped (grouper answer: %(code)s).", code=result.return_code)))
         raise ValidationFailed(errors)
@@ -93,21 +112,22 @@ def create_case(actor: Actor, data: CaseInput) -> Case:
     entry = catalogue_entry(result.drg)
     if entry is None:
         raise ValidationFailed({"principal_dx": [str(_l("DRG %(drg)s is not in the weight catalogue.", drg=result.drg))]})
+    case_no = normalise_identifier(data.case_no)
     duplicate = db.session.scalars(db.select(Case.id).where(
-        Case.hospital_id == hospital.id, Case.case_no == data.case_no.strip(),
+        Case.hospital_id == hospital.id, Case.case_no == case_no,
         Case.discharge_date == data.discharge_date)).first()
     if duplicate is not None:
         raise ValidationFailed({"case_no": [str(_l("This case number with this discharge date is already recorded."))]})
-    base_rate_fen = hospital.region.current_policy().base_rate_fen
+    base_rate_fen = policy.base_rate_fen
     case = Case(
-        hospital_id=hospital.id, case_no=data.case_no.strip(), age=data.age, sex=data.sex,
+        hospital_id=hospital.id, case_no=case_no, age=data.age, sex=data.sex,
         admission_date=data.admission_date, discharge_date=data.discharge_date,
         los_days=length_of_stay(data.admission_date, data.discharge_date),
         principal_dx=normalise_code(data.principal_dx),
         secondary_dx=[normalise_code(c) for c in data.secondary_dx],
         procedures=[normalise_code(c) for c in data.procedures],
         total_cost_fen=data.total_cost_fen, icu_days=data.icu_days, birth_weight_grams=data.birth_weight_grams,
-        mcc_codes=list(result.mcc_codes), drg=result.drg,
+        mcc_codes=list(result.mcc_codes), code_warnings=warning_records(warnings), drg=result.drg,
         drg_weight=Decimal(entry.weight),
         drg_payment_fen=drg_payment_fen(Decimal(entry.weight), base_rate_fen, Decimal(hospital.coefficient)),
         grouper_version=grouper().version, created_by_id=actor.user_id,

@@ -24,15 +24,16 @@ from review.documents import BlobStore, RejectedFile
 from review.extensions import db
 from review.intake.parallel import checked_rows
 from review.intake.readers import FileRejected, Table, open_table, rows_as_dicts
-from review.models import Case, DrgCatalogue, Hospital, ImportJob
+from review.models import Case, DrgCatalogue, Hospital, ImportJob, Policy
 from review.models.types import utcnow
 from review.services import activity, applications, jobs
-from review.services.cases import grouper
+from review.services.cases import grouper, warning_records
 from review.services.catalogue import MS_DRG_SCHEME
 from review.services.context import Actor, ServiceError, ValidationFailed
 from review.services.scope import get_hospital_owned
 from workflows.intake import CaseRow, HeaderError, RowError, duplicate_key, map_headers, parse_row
 from workflows.payment import drg_payment_fen
+from workflows.row_check import RowRules
 from workflows.states import Role
 
 MODES = ("all_or_nothing", "valid_rows")
@@ -63,6 +64,7 @@ class _Valid:
     row: CaseRow
     drg: str
     mcc_codes: tuple[str, ...]
+    warnings: list[dict[str, str | None]]
 
 
 def _hospital(actor: Actor) -> Hospital:
@@ -73,7 +75,12 @@ def _hospital(actor: Actor) -> Hospital:
     return hospital
 
 
-def _validate(rows: Iterable[tuple[int, dict[str, str]]], weights: Mapping[str, Decimal],
+def _row_rules(policy: Policy) -> RowRules:
+    """The figures of the current policy a row is checked against (intake belongs to no cycle)."""
+    return RowRules(policy.max_case_cost_fen, frozenset(policy.blocking_code_edits or ()))
+
+
+def _validate(rows: Iterable[tuple[int, dict[str, str]]], weights: Mapping[str, Decimal], rules: RowRules,
               progress: Progress | None, every: int) -> tuple[list[_Valid], list[RowError], int]:
     """Check every row (in several processes for large inputs); a repeat of an earlier row of the same input
     is an error naming that row."""
@@ -82,7 +89,8 @@ def _validate(rows: Iterable[tuple[int, dict[str, str]]], weights: Mapping[str, 
     rejected_rows: set[int] = set()
     first_seen: dict[tuple[str, object], int] = {}
     count = 0
-    for count, check in enumerate(checked_rows(rows, grouper(), current_app.config["IMPORT_WORKERS"]), start=1):
+    for count, check in enumerate(checked_rows(rows, grouper(), current_app.config["IMPORT_WORKERS"], rules),
+                                  start=1):
         row_errors = list(check.errors)
         parsed = check.parsed
         if parsed is not None:
@@ -97,7 +105,7 @@ def _validate(rows: Iterable[tuple[int, dict[str, str]]], weights: Mapping[str, 
                     row_errors = [RowError(check.row, "principal_dx", f"DRG {check.drg} has no weight in the "
                                            "catalogue; the case cannot be priced", check.drg)]
                 elif not row_errors and check.drg is not None:
-                    valid.append(_Valid(parsed, check.drg, check.mcc_codes))
+                    valid.append(_Valid(parsed, check.drg, check.mcc_codes, warning_records(check.warnings)))
         if row_errors:
             errors.extend(row_errors)
             rejected_rows.add(check.row)
@@ -133,6 +141,7 @@ def _insert(actor: Actor, hospital: Hospital, new: list[_Valid], weights: Mappin
         "secondary_dx": list(v.row.secondary_dx), "procedures": list(v.row.procedures),
         "total_cost_fen": v.row.total_cost_fen, "cost_breakdown": dict(v.row.cost_breakdown),
         "icu_days": v.row.icu_days, "birth_weight_grams": v.row.birth_weight_grams, "mcc_codes": list(v.mcc_codes),
+        "code_warnings": v.warnings,
         "hospital_drg": v.row.hospital_drg, "drg": v.drg,
         "drg_weight": weights[v.drg], "drg_payment_fen": prices[v.drg], "grouper_version": grouper().version,
         "created_at": now, "created_by_id": actor.user_id, "import_job_id": job_id,
@@ -178,7 +187,7 @@ def import_rows(actor: Actor, rows: Iterable[tuple[int, Mapping[str, str]]], *, 
     hospital = _hospital(actor)
     weights = {drg: Decimal(weight) for drg, weight in db.session.execute(
         db.select(DrgCatalogue.drg, DrgCatalogue.weight).where(DrgCatalogue.scheme == MS_DRG_SCHEME))}
-    valid, errors, total = _validate(rows, weights, progress, every)
+    valid, errors, total = _validate(rows, weights, _row_rules(hospital.region.current_policy()), progress, every)
     recorded = _already_recorded(hospital.id, valid)
     new = [v for v in valid if duplicate_key(v.row) not in recorded]
     outcome = ImportOutcome(rejected=len({e.row for e in errors}), skipped=len(valid) - len(new), errors=errors)
@@ -284,10 +293,11 @@ def get_job(actor: Actor, job_id: int) -> ImportJob:
 def preview(job: ImportJob) -> list[tuple[int, dict[str, str], list[RowError]]]:
     """The first rows as the import will read them, with the problems each has (grouping not included)."""
     table, mapping = open_job_table(job)
+    max_cost = db.session.get_one(Hospital, job.hospital_id).region.current_policy().max_case_cost_fen
     shown = []
     try:
         for row_number, values in rows_as_dicts(table, mapping):
-            parsed = parse_row(row_number, values)
+            parsed = parse_row(row_number, values, max_cost)
             shown.append((row_number, values, parsed if isinstance(parsed, list) else []))
             if len(shown) >= PREVIEW_ROWS:
                 break

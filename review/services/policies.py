@@ -6,6 +6,7 @@ after it and never to a running cycle.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -16,7 +17,8 @@ from review.extensions import db
 from review.models import Policy, Region
 from review.services import activity
 from review.services.context import Actor, NotFound, PermissionDenied, ServiceError, ValidationFailed
-from workflows.grouping import normalise_code
+from workflows.grouping import EDIT_KINDS, normalise_code
+from workflows.money import MAX_FEN, format_fen
 from workflows.pool import HOSPITAL_LEVELS, TITLES
 from workflows.states import Role
 
@@ -25,7 +27,7 @@ EDITABLE = (
     "base_rate_fen", "quota_share", "high_cost_multiple", "high_cost_bands", "long_stay_days", "icu_share",
     "newborn_weight_grams", "newborn_cost_multiple", "new_technology_codes", "panel_size", "appeal_days",
     "payment_method", "fixed_loss_threshold_fen", "min_reviewed_for_extrapolation",
-    "panel_min_title", "panel_hospital_levels", "panel_one_per_hospital",
+    "panel_min_title", "panel_hospital_levels", "panel_one_per_hospital", "max_case_cost_fen", "blocking_code_edits",
 )
 DECIMAL_FIELDS = ("quota_share", "high_cost_multiple", "icu_share", "newborn_cost_multiple")
 PCS_CODE = re.compile(r"[0-9A-Z]{7}")
@@ -119,18 +121,32 @@ def parse_codes(text: str | list[str] | tuple[str, ...]) -> list[str]:
     return codes
 
 
-def normalise_levels(levels: object) -> list[str] | None:
-    """Hospital levels in the canonical order of HOSPITAL_LEVELS, without repeats.
+def _canonical(values: object, known: tuple[str, ...]) -> list[str] | None:
+    """`values` in the canonical order of `known`, without repeats; None when it is not a list of known values.
 
     The order a form or a caller lists them in means nothing, so ["secondary", "tertiary"] and
-    ["tertiary", "secondary"] must compare equal and not make a new version; None when `levels` is not a
-    list of known levels (the check then names the field).
+    ["tertiary", "secondary"] must compare equal and not make a new version; on None the check names the field.
     """
-    if isinstance(levels, str) or not isinstance(levels, (list, tuple, set, frozenset)):
+    if isinstance(values, str) or not isinstance(values, (list, tuple, set, frozenset)):
         return None
-    if any(level not in HOSPITAL_LEVELS for level in levels):
+    if any(value not in known for value in values):
         return None
-    return [level for level in HOSPITAL_LEVELS if level in levels]
+    return [value for value in known if value in values]
+
+
+def normalise_levels(levels: object) -> list[str] | None:
+    """Hospital levels in the canonical order of HOSPITAL_LEVELS, without repeats (see _canonical)."""
+    return _canonical(levels, HOSPITAL_LEVELS)
+
+
+def normalise_edits(kinds: object) -> list[str] | None:
+    """Blocking code-editor edits in the canonical order of EDIT_KINDS, without repeats (see _canonical)."""
+    return _canonical(kinds, EDIT_KINDS)
+
+
+CHOSEN_LISTS: dict[str, Callable[[object], list[str] | None]] = {
+    "panel_hospital_levels": normalise_levels, "blocking_code_edits": normalise_edits}
+"""Policy fields that are a choice among known values."""
 
 
 def _values(policy: Policy) -> dict[str, object]:
@@ -145,8 +161,8 @@ def _values(policy: Policy) -> dict[str, object]:
                      for b in value or []]
         elif name == "new_technology_codes":
             value = list(value or [])
-        elif name == "panel_hospital_levels":
-            value = normalise_levels(value or []) or list(value or [])
+        elif name in CHOSEN_LISTS:
+            value = CHOSEN_LISTS[name](value or []) or list(value or [])
         values[name] = value
     return values
 
@@ -185,6 +201,12 @@ def _check(values: dict[str, object]) -> dict[str, list[str]]:
     integer("appeal_days", 1, _l("The appeal window must be at least 1 day."))
     integer("fixed_loss_threshold_fen", 0, _l("The fixed-loss threshold must be 0 yuan or more."))
     integer("min_reviewed_for_extrapolation", 1, _l("At least 1 reviewed record is needed for extrapolation."))
+    integer("max_case_cost_fen", 1, _l("The highest cost of one case must be more than 0 yuan."))
+    if isinstance(values["max_case_cost_fen"], int) and values["max_case_cost_fen"] > MAX_FEN:
+        fail("max_case_cost_fen", _l("The highest cost of one case must be at most %(max)s yuan.",
+                                     max=format_fen(MAX_FEN)))
+    if normalise_edits(values["blocking_code_edits"]) is None:
+        fail("blocking_code_edits", _l("Choose among the code-editor findings listed."))
     panel = values["panel_size"]
     if isinstance(panel, bool) or not isinstance(panel, int) or panel < 3 or panel % 2 == 0:
         fail("panel_size", _l("The panel size must be an odd number of 3 or more."))
@@ -242,8 +264,8 @@ def new_version(actor: Actor, region_id: int, changes: dict[str, object]) -> Pol
                 values[name] = parse_codes(value)  # type: ignore[arg-type]
             elif name in DECIMAL_FIELDS:
                 values[name] = _dec(value)
-            elif name == "panel_hospital_levels":
-                normalised = normalise_levels(value)
+            elif name in CHOSEN_LISTS:
+                normalised = CHOSEN_LISTS[name](value)
                 values[name] = value if normalised is None else normalised  # a bad value is named by _check
             else:
                 values[name] = value

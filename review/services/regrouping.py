@@ -47,9 +47,10 @@ def regroup(case: Case, cycle: Cycle, principal_dx: str | None = None,
         principal_dx=normalise_code(principal_dx) if principal_dx else case.principal_dx,
         secondary_dx=tuple(case.secondary_dx or ()), procedures=tuple(procedures)))
     errors: dict[str, list[str]] = {}
-    for issue in result.issues:
+    blocking, _ = result.split(cycle.policy.blocking_code_edits)
+    for issue in blocking:
         errors.setdefault(FIELD_OF.get(issue.field, "corrected_principal_dx"), []).append(code_issue_message(issue))
-    if not errors and not result.ok:
+    if not errors and not result.grouped:
         errors["corrected_principal_dx"] = [str(_l("The case could not be grouped (grouper answer: %(code)s).",
                                                    code=result.return_code))]
     entry = catalogue_entry(result.drg) if result.drg else None

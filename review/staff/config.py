@@ -18,7 +18,8 @@ from review.models import DrgAverageCost, User
 from review.pagination import paginate
 from review.services import average_costs, cycles, policies
 from review.services.context import ValidationFailed
-from review.staff.config_forms import AverageCostUploadForm, ComputeForm, CycleForm, PolicyForm, VolumesForm
+from review.staff.config_forms import (EDIT_KIND, AverageCostUploadForm, ComputeForm, CycleForm, PolicyForm,
+                                       VolumesForm)
 from review.staff.routes import OFFICE, READERS, bp
 from workflows.money import format_fen
 
@@ -49,6 +50,8 @@ POLICY_FIELDS = {
     "panel_min_title": _l("Lowest title on panels"),
     "panel_hospital_levels": _l("Hospital levels on panels"),
     "panel_one_per_hospital": _l("One expert per hospital on an item"),
+    "max_case_cost_fen": _l("Highest cost of one case"),
+    "blocking_code_edits": _l("Code-editor findings that refuse a case"),
 }
 PAYMENT_METHOD_SHORT = {"fee_for_service": _l("Fee for service"), "cms_outlier": _l("CMS outlier")}
 SOURCE = {"imported": _l("Imported"), "computed": _l("Computed from cases")}
@@ -73,6 +76,8 @@ def _shown(name: str, value: object) -> str:
         return str(TITLE.get(str(value), value))
     if name == "panel_hospital_levels":
         return ", ".join(str(HOSPITAL_LEVEL.get(level, level)) for level in value)  # type: ignore[attr-defined]
+    if name == "blocking_code_edits":
+        return "; ".join(str(EDIT_KIND.get(kind, kind)) for kind in value)  # type: ignore[attr-defined]
     if name.endswith("_fen"):
         return "¥ " + format_fen(int(value))  # type: ignore[call-overload]
     if name in ("quota_share", "icu_share"):
@@ -98,7 +103,8 @@ def _policy_page(form: PolicyForm, status: int = 200) -> tuple[str, int]:
     policy = region.current_policy()
     return render_template("staff/policy.html", region=region, policy=policy, form=form, history=history,
                            payment_label=_shown("payment_method", policy.payment_method),
-                           levels_label=_shown("panel_hospital_levels", policy.panel_hospital_levels)), status
+                           levels_label=_shown("panel_hospital_levels", policy.panel_hospital_levels),
+                           blocking_label=_shown("blocking_code_edits", policy.blocking_code_edits)), status
 
 
 @bp.route("/policy")

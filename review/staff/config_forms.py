@@ -21,6 +21,29 @@ PAYMENT_METHOD = {
     "fee_for_service": _l("Fee for service: cost − unreasonable cost − DRG payment"),
     "cms_outlier": _l("CMS outlier: 80% × (cost − DRG payment − fixed-loss threshold)"),
 }
+EDIT_KIND = {
+    "invalid_code": _l("Invalid code"),
+    "sex_conflict": _l("Code conflicts with the patient's sex"),
+    "age_conflict": _l("Code conflicts with the patient's age"),
+    "unacceptable_pdx": _l("Code unacceptable as principal diagnosis"),
+    "e_code_as_pdx": _l("External-cause code as principal diagnosis"),
+    "manifestation_as_pdx": _l("Manifestation code as principal diagnosis"),
+    "duplicate_code": _l("Diagnosis listed twice"),
+    "non_covered": _l("Non-covered procedure (Medicare)"),
+    "limited_coverage": _l("Limited-coverage procedure, e.g. organ transplants (Medicare)"),
+    "questionable_admission": _l("Questionable admission (Medicare)"),
+    "questionable_obstetric_admission": _l("Questionable obstetric admission (Medicare)"),
+    "medicare_is_secondary_payer": _l("Medicare as secondary payer (Medicare)"),
+    "nonspecific_pdx": _l("Non-specific principal diagnosis"),
+    "nonspecific_or": _l("Non-specific operating-room procedure"),
+    "open_biopsy": _l("Open biopsy"),
+    "bilateral": _l("Bilateral procedures"),
+    "requires_sdx": _l("Code that needs a secondary diagnosis"),
+    "wrong_procedure_performed": _l("Wrong procedure performed"),
+    "inconsistent_with_length_of_stay": _l("Code inconsistent with the length of stay"),
+    "unspecified": _l("Other code-editor finding"),
+}
+"""The code-editor findings a payer may make blocking, in the order of workflows.grouping.EDIT_KINDS."""
 
 
 class PolicyForm(FlaskForm):
@@ -55,6 +78,10 @@ class PolicyForm(FlaskForm):
                                        validators=[DataRequired(), Length(max=30)])
     min_reviewed_for_extrapolation = IntegerField(_l("Minimum reviewed records before extrapolating"),
                                                   validators=[InputRequired(), NumberRange(min=1, max=100000)])
+    max_case_cost = StringField(_l("Highest total cost of one case (yuan)"), validators=[Optional(), Length(max=30)])
+    """Optional in the request so a form posted without it keeps the current figure; the page always fills it."""
+    blocking_code_edits = MultiCheckboxField(_l("Code-editor findings that refuse a case"),
+                                             choices=choices(EDIT_KIND))
     note = TextAreaField(_l("Why does the policy change? (kept with the version)"),
                          validators=[DataRequired(), Length(max=2000)])
 
@@ -77,6 +104,8 @@ class PolicyForm(FlaskForm):
         self.payment_method.data = policy.payment_method
         self.fixed_loss_threshold.data = format_fen(policy.fixed_loss_threshold_fen).replace(",", "")
         self.min_reviewed_for_extrapolation.data = policy.min_reviewed_for_extrapolation
+        self.max_case_cost.data = format_fen(policy.max_case_cost_fen).replace(",", "")
+        self.blocking_code_edits.data = list(policy.blocking_code_edits or [])
 
     def changes(self) -> dict[str, object]:
         """The typed figures as the service takes them; raises ValidationFailed naming the fields."""
@@ -101,6 +130,8 @@ class PolicyForm(FlaskForm):
 
         money(self.base_rate, "base_rate_fen")
         money(self.fixed_loss_threshold, "fixed_loss_threshold_fen")
+        if (self.max_case_cost.data or "").strip():
+            money(self.max_case_cost, "max_case_cost_fen")
         number(self.quota_share, "quota_share", 100)
         number(self.icu_share, "icu_share", 100)
         number(self.high_cost_multiple, "high_cost_multiple")
@@ -117,6 +148,7 @@ class PolicyForm(FlaskForm):
             payment_method=self.payment_method.data, panel_min_title=self.panel_min_title.data,
             panel_hospital_levels=list(self.panel_hospital_levels.data or []),
             panel_one_per_hospital=bool(self.panel_one_per_hospital.data),
+            blocking_code_edits=list(self.blocking_code_edits.data or []),
             min_reviewed_for_extrapolation=self.min_reviewed_for_extrapolation.data, note=self.note.data or "")
         if errors:
             raise ValidationFailed(errors)

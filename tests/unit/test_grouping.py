@@ -5,9 +5,13 @@ from datetime import date
 import pytest
 
 from workflows.grouping import (
+    DEFAULT_BLOCKING_EDITS,
+    EDIT_KINDS,
     CaseCoding,
     CatalogueGrouper,
+    CodeIssue,
     Grouper,
+    GroupingResult,
     MsDrgGrouper,
     Sex,
     normalise_code,
@@ -142,3 +146,63 @@ def test_mcc_codes_name_the_secondary_that_made_the_mcc() -> None:
     assert result.drg == "321" and result.mcc_codes == ("I5021",)
     without = MsDrgGrouper().group(CaseCoding(67, Sex.MALE, date(2026, 8, 20), "I214", ("N179",), ("02703DZ",)))
     assert without.mcc_codes == ()
+
+
+# --- which findings refuse a case -------------------------------------------------------
+
+LIVER_TRANSPLANT = coding(pdx="K7469", sdx=("I10",), procs=("0FY00Z0",), age=55)
+"""Cirrhosis, liver transplant (ICD-10-PCS 0FY00Z0): Medicare's limited-coverage edit fires on every one."""
+
+
+def test_liver_transplant_groups_and_its_coverage_edit_is_only_recorded(grouper: MsDrgGrouper) -> None:
+    result = grouper.group(LIVER_TRANSPLANT)
+    assert result.drg == "006"
+    assert kinds(grouper, LIVER_TRANSPLANT) == {("procedures", "0FY00Z0", "limited_coverage")}
+    blocking, warnings = result.split(DEFAULT_BLOCKING_EDITS)
+    assert blocking == () and [w.kind for w in warnings] == ["limited_coverage"]
+    blocking, warnings = result.split([*DEFAULT_BLOCKING_EDITS, "limited_coverage"])
+    assert [b.kind for b in blocking] == ["limited_coverage"] and warnings == ()
+
+
+def test_default_blocking_edits_are_those_that_make_grouping_meaningless() -> None:
+    assert set(DEFAULT_BLOCKING_EDITS) == {"invalid_code", "sex_conflict", "age_conflict", "unacceptable_pdx",
+                                           "e_code_as_pdx", "manifestation_as_pdx"}
+    assert set(DEFAULT_BLOCKING_EDITS) <= set(EDIT_KINDS)
+    assert not {"non_covered", "limited_coverage", "questionable_admission",
+                "medicare_is_secondary_payer"} & set(DEFAULT_BLOCKING_EDITS)
+
+
+def test_unknown_findings_and_ungroupable_cases_block_whatever_the_payer_list(grouper: MsDrgGrouper) -> None:
+    future_edit = CodeIssue("procedures", None, "edit_of_a_later_msdrg", "The code editor reports a new edit.")
+    grouped = GroupingResult("321", 5, "", "OK", (future_edit,))
+    assert grouped.split(()) == ((future_edit,), ())
+    ungroupable = grouper.group(coding(pdx="XXXX", sdx=(), procs=()))
+    assert ungroupable.drg is None and ungroupable.issues
+    assert ungroupable.split(()) == (ungroupable.issues, ())
+
+
+def test_male_delivery_after_fy2024_is_a_sex_conflict_naming_each_code(grouper: MsDrgGrouper) -> None:
+    """CMS dropped the sex edits from FY2025; the codes are still impossible for a man."""
+    delivery = coding(pdx="O80", sdx=("Z370",), procs=("10E0XZZ",), age=30)
+    result = grouper.group(delivery)
+    assert {(i.field, i.code, i.kind) for i in result.issues} == {
+        ("principal_dx", "O80", "sex_conflict"), ("secondary_dx", "Z370", "sex_conflict"),
+        ("procedures", "10E0XZZ", "sex_conflict")}
+    assert "The principal diagnosis O80 conflicts with the patient's sex." in [i.message for i in result.issues]
+    assert not grouper.group(coding(pdx="O80", sdx=("Z370",), procs=("10E0XZZ",), age=30, sex=Sex.FEMALE)).issues
+    assert not grouper.group(coding(pdx="O80", sdx=("Z370",), procs=("10E0XZZ",), age=30, sex=Sex.UNKNOWN)).issues
+
+
+def test_drg_998_is_not_a_drg_but_a_problem_of_the_principal_diagnosis(grouper: MsDrgGrouper) -> None:
+    male = grouper.group(coding(pdx="O80", sdx=(), procs=(), age=30))
+    assert male.drg is None
+    assert [(i.field, i.code, i.kind) for i in male.issues] == [("principal_dx", "O80", "sex_conflict")]
+    female = grouper.group(coding(pdx="O80", sdx=(), procs=(), age=30, sex=Sex.FEMALE))
+    assert female.drg is None
+    assert [i.message for i in female.issues] == [
+        "The principal diagnosis O80 is invalid as a discharge diagnosis (MS-DRG 998)."]
+
+
+def test_full_width_and_invisible_characters_in_codes() -> None:
+    assert normalise_code("Ｉ２１．４") == "I214"
+    assert normalise_code("\ufeffI21.4\u200b") == "I214"

@@ -5,8 +5,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from workflows.grouping import MAX_PROCEDURES, MAX_SECONDARY_DX, Sex
+from workflows.identifiers import normalise_identifier
 from workflows.intake import (
     COLUMNS,
+    DEFAULT_MAX_CASE_COST_FEN,
     CaseRow,
     HeaderError,
     RowError,
@@ -254,9 +256,9 @@ def test_code_count_limits(key: str, limit: int) -> None:
     )
 
 
-def test_ten_thousand_codes_give_one_error() -> None:
-    found = errors(secondary_dx=",".join(["A00"] * 10_000))
-    assert [error.message for error in found] == ["secondary_dx: 10000 codes given, at most 24 allowed"]
+def test_five_thousand_codes_give_one_error() -> None:
+    found = errors(secondary_dx=",".join(["A00"] * 5_000))
+    assert [error.message for error in found] == ["secondary_dx: 5000 codes given, at most 24 allowed"]
     assert len(found[0].value) == 80
 
 
@@ -368,7 +370,8 @@ def valid_rows(draw: st.DrawFn) -> tuple[dict[str, str], dict[str, object]]:
     los = draw(st.integers(0, min(400, (date(2100, 12, 31) - admission).days)))
     sex = draw(st.sampled_from(list(Sex)))
     parts = draw(st.dictionaries(st.sampled_from(["drug_cost", "consumables_cost", "examination_cost", "treatment_cost", "other_cost"]), st.integers(0, 10**9)))
-    total = max(0, sum(parts.values()) + draw(st.integers(-100, 100))) if parts else draw(st.integers(0, 10**12))
+    total = (max(0, sum(parts.values()) + draw(st.integers(-100, 100))) if parts
+             else draw(st.integers(0, DEFAULT_MAX_CASE_COST_FEN)))
     category = draw(st.none() | st.sampled_from(sorted(_CATEGORY_TEXT)))
     expected: dict[str, object] = {
         "case_no": draw(st.from_regex(r"[A-Za-z0-9\-/]{1,40}", fullmatch=True)),
@@ -440,3 +443,65 @@ def test_errors_name_the_broken_column(case: tuple[dict[str, str], dict[str, obj
 def test_birth_weight_is_for_newborns_only() -> None:
     assert parsed(age="0", birth_weight="1250").birth_weight_grams == 1250
     assert only_error("birth_weight", age="3", birth_weight="1250").startswith("birth_weight: a birth weight is given")
+
+
+# --- identifiers, cost range and oversize cells -----------------------------------------
+
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00a0", "\u3000", "\u202f", "\u00ad", "\u200e"]
+"""Zero-width space, non-joiner and joiner, word joiner, BOM, no-break, full-width and narrow no-break spaces, soft
+hyphen, left-to-right mark: what copying out of Excel, Word and chat programs leaves in a case number."""
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [("ZY001\u200b", "ZY001"), ("\ufeffZY001", "ZY001"), ("ZY\u00a0001", "ZY001"), ("\u3000ZY001\u3000", "ZY001"),
+     ("ＺＹ００１", "ZY001"), (" ZY-001 ", "ZY-001"), ("ZY\u2060001\u200d", "ZY001"), ("病案\u200b号", "病案号")],
+)
+def test_normalise_identifier(raw: str, clean: str) -> None:
+    assert normalise_identifier(raw) == clean
+
+
+@given(st.text())
+def test_normalising_twice_changes_nothing(text: str) -> None:
+    once = normalise_identifier(text)
+    assert normalise_identifier(once) == once
+
+
+@given(st.from_regex(r"[A-Za-z0-9\-/]{1,30}", fullmatch=True),
+       st.lists(st.tuples(st.integers(0, 30), st.sampled_from(INVISIBLE)), max_size=5))
+def test_invisible_characters_never_change_the_duplicate_key(case_no: str, inserts: list[tuple[int, str]]) -> None:
+    disguised = case_no
+    for position, char in inserts:
+        disguised = disguised[:position] + char + disguised[position:]
+    assert duplicate_key(parsed(case_no=disguised)) == duplicate_key(parsed(case_no=case_no))
+
+
+def test_codes_are_normalised_one_by_one() -> None:
+    row = parsed(principal_dx="Ｉ２１．４\u200b", secondary_dx="I10\u3000E11.9\u00a0N18.30；\ufeffI50.1",
+                 hospital_drg="ＦＭ１９", sex="Ｍ")
+    assert (row.principal_dx, row.secondary_dx) == ("I214", ("I10", "E119", "N1830", "I501"))
+    assert (row.hospital_drg, row.sex) == ("FM19", Sex.MALE)
+    assert only_error("principal_dx", principal_dx="\u200b") == (
+        "principal_dx: no code given; 'Principal diagnosis' (主要诊断编码) is required")
+
+
+def test_case_no_length_counts_the_normalised_number() -> None:
+    assert parsed(case_no="A" * 40 + "\u200b").case_no == "A" * 40
+    assert only_error("case_no", case_no="ＡＢ" * 21) == "case_no: 42 characters given, at most 40 allowed"
+
+
+def test_total_cost_is_bounded_by_the_policy() -> None:
+    assert parsed(total_cost="100000000.00").total_cost_fen == DEFAULT_MAX_CASE_COST_FEN
+    assert only_error("total_cost", total_cost="100000000.01") == (
+        "total_cost: 100,000,000.01 yuan is outside the range accepted for one case (0.00–100,000,000.00 yuan)")
+    assert parsed(total_cost="30000000").total_cost_fen == 3_000_000_000
+    strict = parse_row(2, {**VALID, "total_cost": "30000000"}, max_case_cost_fen=1_000_000_000)
+    assert isinstance(strict, list) and [e.column for e in strict] == ["total_cost"]
+    assert "(0.00–10,000,000.00 yuan)" in strict[0].message
+    assert "negative; amounts must be zero or more" in only_error("total_cost", total_cost="-1")
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_a_one_mebibyte_cell_is_one_error_naming_its_column_and_the_limit(key: str) -> None:
+    message = only_error(key, **{key: "9" * (1 << 20)})
+    assert message == f"{key}: the cell has 1048576 characters, at most 32767 allowed in any cell"

@@ -97,6 +97,40 @@ def test_invalid_encoding_names_the_line(tmp_path: Path) -> None:
         open_table(write(tmp_path, b"case_no\nA1\n\xff\x80\xfa\n"))
 
 
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (["病案号,性别", "ZY001,男".encode("utf-8"), "ZY002,男".encode("gb18030"), "ZY003,女".encode("utf-8")],
+         "line 1 is UTF-8 but line 3 is not"),
+        (["病案号,性别".encode("gb18030"), "ZY001,男".encode("gb18030"), "ZY002,女".encode("utf-8")],
+         "line 3 is UTF-8 but line 1 is not"),
+        (["case_no,reason", "A1," + "x" * (1024 * 1024 - 1) + "病" * 10, "A2,病".encode("gb18030")],
+         "line 2 is UTF-8 but line 3 is not"),
+    ],
+    ids=["utf8-with-a-gb18030-line", "gb18030-with-a-utf8-line", "utf8-line-longer-than-a-read"],
+)
+def test_mixed_encodings_are_refused_naming_the_lines(tmp_path: Path, lines: list, message: str) -> None:
+    data = b"\n".join(line if isinstance(line, bytes) else line.encode("utf-8") for line in lines) + b"\n"
+    with pytest.raises(FileRejected) as refused:
+        open_table(write(tmp_path, data))
+    assert str(refused.value) == (f"the file mixes text encodings: {message}; save the whole file in one encoding, "
+                                  "e.g. as 'CSV UTF-8'")
+
+
+def test_a_one_mebibyte_cell_is_a_row_error(tmp_path: Path) -> None:
+    """Not a refused file: the rows around it import, and the report names the row, the column and the limit.
+    (An XLSX cell cannot hold more than 32,767 characters, so only CSV can carry one.)"""
+    header = ["case_no", "age", "sex", "admission_date", "discharge_date", "principal_dx", "total_cost", "reason"]
+    good = ["ZY1", "67", "M", "2025-03-02", "2025-03-20", "I21.4", "1000", ""]
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([header, good, ["ZY2", *good[1:-1], "病" * (1 << 20)], ["ZY3", *good[1:]]])
+    table = open_table(write(tmp_path, buffer.getvalue().encode("utf-8")))
+    results = list(parse_rows(rows_as_dicts(table, map_headers(table.headers))))
+    assert isinstance(results[0], CaseRow) and isinstance(results[2], CaseRow)
+    assert results[1] == [RowError(3, "reason", "reason: the cell has 1048576 characters, at most 32767 allowed "
+                                                "in any cell", "病" * 80)]
+
+
 def test_utf16_is_refused_with_advice(tmp_path: Path) -> None:
     with pytest.raises(FileRejected, match="UTF-16"):
         open_table(write(tmp_path, "case_no\nA1\n".encode("utf-16")))
@@ -127,15 +161,18 @@ def test_xlsx_cells_become_strings(tmp_path: Path) -> None:
     ]
 
 
-def test_xlsx_stops_after_a_long_run_of_empty_rows(tmp_path: Path) -> None:
+def test_xlsx_reads_past_a_long_run_of_empty_rows(tmp_path: Path) -> None:
     workbook = Workbook()
     sheet = workbook.active
-    sheet.append(["case_no"])
-    sheet.append(["A1"])
-    sheet.cell(row=500_000, column=1, value=" ")
-    sheet.cell(row=1_000_000, column=1, value="lost")
+    sheet.append(["case_no", "age"])
+    sheet.append(["A1", 67])
+    for row in range(3, 1503):  # 1,500 blank rows, formatted as a hospital export leaves them
+        sheet.cell(row=row, column=1, value=None).number_format = "@"
+    sheet.cell(row=1503, column=1, value="A2")
+    sheet.cell(row=500_000, column=2, value=" ")
+    sheet.cell(row=1_000_000, column=1, value="A3")
     table = open_table(save(workbook, tmp_path))
-    assert rows(table) == [(2, ["A1"])]
+    assert rows(table) == [(2, ["A1", "67"]), (1503, ["A2"]), (1_000_000, ["A3"])]
 
 
 def test_xlsx_too_many_rows(tmp_path: Path) -> None:
