@@ -44,6 +44,9 @@ def create_app(config: object | None = None) -> Flask:
     if isinstance(config, str):
         config_class = CONFIGS[config]
         config = config_class()
+    from review.web import RecordIdConverter, limit_request_body
+
+    app.url_map.converters["int"] = RecordIdConverter  # before any route is added
     app.config.from_object(config)
     if isinstance(config, dict):
         app.config.update(config)
@@ -53,6 +56,7 @@ def create_app(config: object | None = None) -> Flask:
 
     from review.extensions import babel, celery_init_app, csrf, db, limiter, login_manager, migrate
 
+    app.before_request(limit_request_body)  # before the CSRF check, which reads the form
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)

@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import tempfile
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable
@@ -21,10 +23,20 @@ SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\xff\xd8\xff", "image/jpeg"),
 )
 EXTENSIONS = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}
+UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
+"""Control (NUL, escapes), format (bidi overrides, zero-width) and unpaired surrogate characters."""
 
 
 class RejectedFile(ValueError):
     """The file is refused; the message says why in terms the uploader can act on."""
+
+
+def clean_filename(name: str, fallback: str = "upload") -> str:
+    """The name kept for an uploaded file: its last path part (either slash), without the characters that
+    cannot be stored (NUL) or that disguise a name on screen (bidi overrides), NFC, at most 255 characters."""
+    base = re.split(r"[/\\]", name)[-1]
+    kept = "".join(ch for ch in unicodedata.normalize("NFC", base) if unicodedata.category(ch) not in UNSAFE_CATEGORIES)
+    return kept.strip()[:255] or fallback
 
 
 def sniff(head: bytes) -> str | None:
@@ -40,6 +52,8 @@ class StoredFile:
     sha256: str
     size_bytes: int
     content_type: str
+    created: bool = False
+    """These bytes were new to the store: a refused upload removes them again (see `discard`)."""
 
 
 class BlobStore:
@@ -75,12 +89,13 @@ class BlobStore:
                 raise RejectedFile("the file is empty")
             sha = digest.hexdigest()
             target = self.path_for(sha)
-            if target.exists():
-                os.unlink(temp_name)
-            else:
+            created = not target.exists()
+            if created:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(temp_name, target)
-            return StoredFile(sha256=sha, size_bytes=size, content_type=content_type)
+            else:
+                os.unlink(temp_name)
+            return StoredFile(sha256=sha, size_bytes=size, content_type=content_type, created=created)
         except BaseException:
             if os.path.exists(temp_name):
                 os.unlink(temp_name)
@@ -88,3 +103,7 @@ class BlobStore:
 
     def put_bytes(self, data: bytes, max_bytes: int) -> StoredFile:
         return self.put_stream(io.BytesIO(data), max_bytes)
+
+    def discard(self, sha256: str) -> None:
+        """Remove stored bytes that nothing refers to (the caller checked)."""
+        self.path_for(sha256).unlink(missing_ok=True)

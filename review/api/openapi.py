@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from review.services.documents import EVIDENCE_TYPES
+from review.web import MAX_RECORD_ID
 from workflows.eligibility import Rule
 from workflows.intake import COLUMNS
 from workflows.states import ItemKind, State
@@ -22,12 +23,15 @@ def _error(description: str) -> dict:
 
 
 ERRORS = {
-    "400": _error("Malformed request (not a JSON object, bad Idempotency-Key)."),
+    "400": _error("Malformed request: not a JSON object, invalid JSON or nested more than 16 levels, a value of the "
+                  "wrong type or out of range, a NUL character, or a bad Idempotency-Key. `rows[0].column` names "
+                  "the field (e.g. `case_id`, `cases[3].age`; `body` when the JSON itself is unreadable)."),
     "401": _error("Missing, unknown or revoked API token."),
     "403": _error("The token may not take this action."),
     "404": _error("No such object for this hospital."),
     "409": _error("The step is not possible now (e.g. the application window is closed)."),
-    "413": _error("The request is too large."),
+    "413": _error("The request is too large: JSON bodies may be at most 2 MB, a document its upload limit; the "
+                  "message gives the limit. Refused from Content-Length, before the body is read."),
     "422": _error("Validation failed, or Idempotency-Key reused with a different request."),
 }
 
@@ -42,6 +46,12 @@ IDEMPOTENCY_KEY = {
 
 def _errors(*codes: str) -> dict:
     return {code: ERRORS[code] for code in codes}
+
+
+def _id(name: str) -> dict:
+    """An id in the path: primary keys are 32-bit, so an id outside 1..2^31-1 names nothing (404)."""
+    return {"name": name, "in": "path", "required": True,
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_RECORD_ID}}
 
 
 def _case_schema() -> dict:
@@ -99,7 +109,7 @@ def build_document(server_url: str = "/api/v1") -> dict:
         },
         "ApplicationRequest": {
             "type": "object", "required": ["case_id", "category", "reason"],
-            "properties": {"case_id": {"type": "integer"},
+            "properties": {"case_id": {"type": "integer", "minimum": 1, "maximum": MAX_RECORD_ID},
                            "category": {"type": "string", "enum": [rule.value for rule in Rule]},
                            "reason": {"type": "string", "minLength": 10}},
         },
@@ -168,43 +178,43 @@ def build_document(server_url: str = "/api/v1") -> dict:
             "security": secured, "parameters": [IDEMPOTENCY_KEY],
             "requestBody": {"required": True, "content": _json(_ref("ApplicationRequest"))},
             "responses": {"201": {"description": "Created and screened", "content": _json(_ref("Application"))},
-                          **_errors("400", "401", "403", "404", "409", "422")},
+                          **_errors("400", "401", "403", "404", "409", "413", "422")},
         }},
         "/items": {"get": {
             "summary": "The hospital's review items, newest first, 100 per page", "operationId": "listItems",
             "security": secured,
             "parameters": [{"name": "state", "in": "query", "schema": {"type": "string", "enum": states}},
-                           {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}}],
+                           {"name": "page", "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_RECORD_ID}}],
             "responses": {"200": {"description": "A page of items", "content": _json(_ref("ItemPage"))},
                           **_errors("400", "401", "422")},
         }},
         "/items/{item_id}": {"get": {
             "summary": "One review item", "operationId": "getItem", "security": secured,
-            "parameters": [{"name": "item_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "parameters": [_id("item_id")],
             "responses": {"200": {"description": "The item", "content": _json(_ref("Item"))},
                           **_errors("401", "404")},
         }},
         "/items/{item_id}/documents": {"post": {
             "summary": "Upload evidence (PDF, PNG or JPEG, recognised by content)", "operationId": "uploadDocument",
             "security": secured,
-            "parameters": [{"name": "item_id", "in": "path", "required": True, "schema": {"type": "integer"}},
-                           IDEMPOTENCY_KEY],
+            "parameters": [_id("item_id"), IDEMPOTENCY_KEY],
             "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
                 "type": "object", "required": ["file", "doc_type"],
                 "properties": {"file": {"type": "string", "format": "binary"},
                                "doc_type": {"type": "string", "enum": list(EVIDENCE_TYPES)}}}}}},
             "responses": {"201": {"description": "Stored", "content": _json(_ref("Document"))},
-                          **_errors("401", "404", "409", "413", "422")},
+                          **_errors("400", "401", "404", "409", "413", "422")},
         }},
         "/decisions/{decision_id}": {"get": {
             "summary": "An issued decision", "operationId": "getDecision", "security": secured,
-            "parameters": [{"name": "decision_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "parameters": [_id("decision_id")],
             "responses": {"200": {"description": "The decision", "content": _json(_ref("Decision"))},
                           **_errors("401", "404")},
         }},
         "/decisions/{decision_id}/letter.pdf": {"get": {
             "summary": "The decision letter as PDF", "operationId": "getDecisionLetter", "security": secured,
-            "parameters": [{"name": "decision_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "parameters": [_id("decision_id")],
             "responses": {
                 "200": {"description": "The letter",
                         "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},

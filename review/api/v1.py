@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from functools import wraps
 from typing import Callable, TypeVar
 
@@ -24,12 +25,17 @@ from review.services import api_tokens, applications, documents, idempotency, in
 from review.services.context import NotFound, PermissionDenied, ServiceError, ValidationFailed
 from review.services.decisions import get_decision
 from review.services.items import get_item, scoped
+from review.web import MAX_RECORD_ID, error_message
 from workflows.states import State
 
 F = TypeVar("F", bound=Callable)
 API_TOKEN = frozenset({"api_token"})
 ITEMS_PER_PAGE = 100
 CODE_LIST_COLUMNS = ("principal_dx", "secondary_dx", "procedures")
+MAX_JSON_DEPTH = 16
+"""Levels of objects and arrays in a body; a case batch needs four."""
+MAX_JSON_INTEGER = 2**53
+"""Integers beyond this are not exact in every JSON client (RFC 7493), and no field here needs them."""
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
@@ -100,8 +106,7 @@ def token_required(view: F) -> F:
             return _json_error(*_service_error(error))
         except HTTPException as error:
             db.session.rollback()
-            status = error.code or 500
-            return _json_error(error_body(HTTP_CODES.get(status, "error"), error.description or error.name), status)
+            return http_error_response(error)
 
     wrapper.allowed_roles = API_TOKEN  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
@@ -111,11 +116,66 @@ def _actor() -> api_tokens.TokenActor:
     return g.api_actor
 
 
+def _bad_request(field: str, message: str) -> ApiError:
+    return ApiError(400, "bad_request", message, [{"row": None, "column": field, "message": message}])
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(_("%(name)s is not a JSON number", name=name))
+
+
 def _json_object() -> dict:
-    body = request.get_json(silent=True)
+    """The body as a JSON object, or 400 naming what is wrong and where: not JSON, nested too deeply, a number
+    out of range, text the database cannot hold. Checked before any field is used, so nothing half-runs."""
+    if not request.is_json:
+        raise _bad_request("body", _("The request body must be a JSON object (Content-Type: application/json)."))
+    try:
+        body = json.loads(request.get_data(cache=True), parse_constant=_refuse_constant)
+    except RecursionError:
+        raise _bad_request("body", _("The JSON is nested too deeply: at most %(n)s levels of objects and arrays.",
+                                     n=MAX_JSON_DEPTH)) from None
+    except json.JSONDecodeError as error:
+        raise _bad_request("body", _("The body is not valid JSON: %(why)s at line %(line)s, column %(column)s.",
+                                     why=error.msg, line=error.lineno, column=error.colno)) from None
+    except ValueError as error:  # not UTF-8, NaN/Infinity, an integer of thousands of digits
+        raise _bad_request("body", _("The body is not valid JSON: %(why)s.", why=str(error))) from None
     if not isinstance(body, dict):
-        raise ApiError(400, "bad_request", _("The request body must be a JSON object (Content-Type: application/json)."))
+        raise _bad_request("body", _("The request body must be a JSON object (Content-Type: application/json)."))
+    _check_json_values(body)
     return body
+
+
+def _check_json_values(body: dict) -> None:
+    """Walk the parsed body without recursion; the first bad value is refused with its path (cases[3].age)."""
+    pending: list[tuple[object, str, int]] = [(body, "", 0)]
+    while pending:
+        value, path, depth = pending.pop()
+        field = path or "body"
+        if depth > MAX_JSON_DEPTH:
+            raise _bad_request(field, _("%(field)s is nested too deeply: at most %(n)s levels of objects and "
+                                        "arrays.", field=field, n=MAX_JSON_DEPTH))
+        if isinstance(value, dict):
+            for key, item in value.items():
+                _check_text(key, field)
+                pending.append((item, f"{path}.{key}" if path else key, depth + 1))
+        elif isinstance(value, list):
+            pending.extend((item, f"{field}[{index}]", depth + 1) for index, item in enumerate(value))
+        elif isinstance(value, str):
+            _check_text(value, field)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise _bad_request(field, _("%(field)s is too large a number.", field=field))
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_JSON_INTEGER:
+            raise _bad_request(field, _("%(field)s is out of range: numbers run from -2^53 to 2^53.", field=field))
+
+
+def _check_text(text: str, field: str) -> None:
+    if "\x00" in text:
+        raise _bad_request(field, _("%(field)s contains a NUL character; remove it and send again.", field=field))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate escape such as "\ud800"
+        raise _bad_request(field, _("%(field)s contains an unpaired UTF-16 surrogate; send valid Unicode text.",
+                                    field=field)) from None
 
 
 def _canonical(body: object) -> bytes:
@@ -263,14 +323,14 @@ def create_application() -> object:
     def run() -> tuple[dict, int]:
         case_id = body.get("case_id")
         if isinstance(case_id, bool) or not isinstance(case_id, int):
-            raise ApiError(422, "validation_failed", _("case_id must be the integer id of one of your cases."),
-                           [{"row": None, "column": "case_id", "message": _("case_id must be an integer.")}])
+            raise _bad_request("case_id", _("case_id must be the integer id of one of your cases."))
+        if not 1 <= case_id <= MAX_RECORD_ID:
+            raise _bad_request("case_id", _("case_id is out of range: ids run from 1 to %(max)s.", max=MAX_RECORD_ID))
         category, reason = body.get("category"), body.get("reason")
-        if not isinstance(category, str) or not isinstance(reason, str):
-            raise ApiError(422, "validation_failed", _("category and reason must be strings."),
-                           [{"row": None, "column": name, "message": _("%(name)s must be a string.", name=name)}
-                            for name, value in (("category", category), ("reason", reason))
-                            if not isinstance(value, str)])
+        not_text = [{"row": None, "column": name, "message": _("%(name)s must be a string.", name=name)}
+                    for name, value in (("category", category), ("reason", reason)) if not isinstance(value, str)]
+        if not_text:
+            raise ApiError(400, "bad_request", " ".join(row["message"] for row in not_text), not_text)
         item = applications.apply_for_case(_actor(), case_id, category, reason)
         return {"item_id": item.id, "state": item.state, "screening": item.screening,
                 "url": url_for("api_v1.item", item_id=item.id)}, 201
@@ -318,8 +378,8 @@ def items() -> object:
                            [{"row": None, "column": "state", "message": _("Unknown state.")}])
         query = query.where(ReviewItem.state == state)
     page = request.args.get("page", 1, type=int) or 1
-    if page < 1:
-        raise ApiError(400, "bad_request", _("page must be 1 or more."))
+    if not 1 <= page <= MAX_RECORD_ID:
+        raise _bad_request("page", _("page must be from 1 to %(max)s.", max=MAX_RECORD_ID))
     total = db.session.scalar(db.select(db.func.count()).select_from(query.order_by(None).subquery())) or 0
     found = list(db.session.scalars(query.limit(ITEMS_PER_PAGE).offset((page - 1) * ITEMS_PER_PAGE)))
     decisions = _issued_decisions(found)
@@ -376,11 +436,17 @@ def openapi() -> object:
     return jsonify(build_document(request.url_root.rstrip("/") + bp.url_prefix))  # type: ignore[operator]
 
 
-@bp.errorhandler(413)
+def http_error_response(error: HTTPException) -> Response:
+    """Any HTTP error under /api/v1, whether a view raised it or no route matched, in the API's JSON shape."""
+    status = error.code or 500
+    message = error_message(error) if status < 500 else _("Internal error; the request may be retried.")
+    field = getattr(error, "field", None)
+    rows = [{"row": None, "column": field, "message": message}] if field else []
+    return _json_error(error_body(HTTP_CODES.get(status, "internal_error"), message, rows), status)
+
+
 @bp.errorhandler(500)
-def _json_http_error(error: HTTPException) -> Response:
-    """Errors raised outside a view's own handling (a body over the size limit, an unexpected failure)."""
+def _json_internal_error(error: HTTPException) -> Response:
+    """An unexpected failure outside a view's own handling; whatever it wrote is rolled back."""
     db.session.rollback()
-    status = getattr(error, "code", None) or 500
-    message = error.description if status != 500 else _("Internal error; the request may be retried.")
-    return _json_error(error_body(HTTP_CODES.get(status, "internal_error"), str(message)), status)
+    return http_error_response(error)

@@ -5,6 +5,7 @@ from flask import Response, flash, jsonify, redirect, render_template, request, 
 from flask_babel import gettext as _
 
 from review.auth import current_actor, roles_required
+from review.documents import clean_filename
 from review.extensions import db
 from review.forms import attach_errors
 from review.hospital.forms import BulkApplyForm, ImportStartForm, ImportUploadForm
@@ -28,7 +29,7 @@ def imports() -> object:
     if form.validate_on_submit():
         upload = form.file.data
         try:
-            job = intake.upload(actor, upload.stream, upload.filename or "upload")
+            job = intake.upload(actor, upload.stream, clean_filename(upload.filename or ""))
         except ValidationFailed as failure:
             for message in attach_errors(form, failure):
                 flash(message, "error")

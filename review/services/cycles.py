@@ -22,6 +22,8 @@ RECORD_UPLOAD_DAYS = 14
 REVIEW_DAYS = 45
 SETTLEMENT_DAYS = 30
 """Default gaps, in calendar days, after the window closes (record upload, review) and after the review deadline."""
+MAX_DISCHARGES = 10_000_000
+"""A hospital's DRG discharges in one quarter: far above any hospital, far below the INTEGER column's limit."""
 
 DATE_FIELDS = ("application_opens", "application_closes", "record_upload_deadline", "review_deadline",
                "settlement_date")
@@ -209,8 +211,10 @@ def set_volumes(actor: Actor, cycle_id: int, figures: dict[int, int | None]) -> 
         if hospital_id not in hospitals:
             errors.setdefault("__all__", []).append(str(_l("Hospital %(id)s is not in this cycle's region.",
                                                             id=hospital_id)))
-        elif value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            errors[f"volume-{hospital_id}"] = [str(_l("Enter a whole number of discharges, 0 or more."))]
+        elif value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                    or not 0 <= value <= MAX_DISCHARGES):
+            errors[f"volume-{hospital_id}"] = [str(_l("Enter a whole number of discharges from 0 to %(max)s.",
+                                                      max=MAX_DISCHARGES))]
     if errors:
         raise ValidationFailed(errors)
     existing = {v.hospital_id: v for v in db.session.scalars(

@@ -7,9 +7,9 @@ from typing import BinaryIO
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from review.documents import BlobStore, RejectedFile
+from review.documents import BlobStore, RejectedFile, StoredFile, clean_filename
 from review.extensions import db
-from review.models import Document
+from review.models import Document, ReviewItem
 from review.services import activity
 from review.services.context import Actor, NotFound, ServiceError, ValidationFailed
 from review.services.items import get_item
@@ -27,24 +27,41 @@ def store() -> BlobStore:
 
 
 def upload_evidence(actor: Actor, item_id: int, stream: BinaryIO, filename: str, doc_type: str) -> Document:
-    """Attach one file to the hospital's own item; a refused file leaves no row and no bytes behind."""
+    """Attach one file to the hospital's own item; a refused file leaves no row and no bytes behind.
+
+    The bytes are stored first, outside any lock; then the item row is locked, so that its state and the
+    per-item file cap are checked and the document inserted in one transaction: concurrent uploads wait for
+    each other and cannot pass the cap together."""
     actor.require(Role.HOSPITAL)
-    item = get_item(actor, item_id)
+    get_item(actor, item_id)
     if doc_type not in EVIDENCE_TYPES:
         raise ValidationFailed({"doc_type": [str(_l("Choose the document type."))]})
-    if State(item.state) not in UPLOAD_STATES:
-        raise ServiceError(_l("Evidence can no longer be added: the item is already with the panel."))
-    count = db.session.scalar(db.select(db.func.count(Document.id)).where(Document.item_id == item.id))
-    if count >= current_app.config["UPLOAD_MAX_FILES_PER_ITEM"]:
-        raise ServiceError(_l("This item already has the maximum of %(n)s files.",
-                              n=current_app.config["UPLOAD_MAX_FILES_PER_ITEM"]))
+    name = clean_filename(filename)
     try:
         stored = store().put_stream(stream, current_app.config["UPLOAD_MAX_BYTES"])
     except RejectedFile as error:
-        raise ValidationFailed({"files": [str(_l("File %(name)s refused: %(why)s.", name=filename, why=str(error)))]})
-    document = Document(hospital_id=item.hospital_id, item_id=item.id, doc_type=doc_type,
-                        filename=Path(filename).name[:255] or "upload", content_type=stored.content_type,
-                        size_bytes=stored.size_bytes, sha256=stored.sha256, uploaded_by_id=actor.user_id)
+        raise ValidationFailed({"files": [str(_l("File %(name)s refused: %(why)s.", name=name, why=str(error)))]})
+    try:
+        return _attach(actor, item_id, stored, name, doc_type)
+    except BaseException:
+        db.session.rollback()
+        if stored.created and db.session.scalar(db.select(Document.id).where(
+                Document.sha256 == stored.sha256).limit(1)) is None:
+            store().discard(stored.sha256)
+        raise
+
+
+def _attach(actor: Actor, item_id: int, stored: StoredFile, filename: str, doc_type: str) -> Document:
+    item = db.session.scalars(db.select(ReviewItem).where(ReviewItem.id == item_id).with_for_update()
+                              .execution_options(populate_existing=True)).one()
+    if State(item.state) not in UPLOAD_STATES:
+        raise ServiceError(_l("Evidence can no longer be added: the item is already with the panel."))
+    cap = current_app.config["UPLOAD_MAX_FILES_PER_ITEM"]
+    if db.session.scalar(db.select(db.func.count(Document.id)).where(Document.item_id == item.id)) >= cap:
+        raise ServiceError(_l("This item already has the maximum of %(n)s files.", n=cap))
+    document = Document(hospital_id=item.hospital_id, item_id=item.id, doc_type=doc_type, filename=filename,
+                        content_type=stored.content_type, size_bytes=stored.size_bytes, sha256=stored.sha256,
+                        uploaded_by_id=actor.user_id)
     db.session.add(document)
     db.session.flush()
     activity.record(actor, "document.uploaded", "document", document.id, item.hospital_id,

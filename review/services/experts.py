@@ -21,6 +21,7 @@ CODE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 MAX_CAP = 1000
 DEFAULT_CAP = 30
 MAX_IMPORT_ROWS = 20_000
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ def import_file(actor: Actor, path: Path) -> ImportOutcome:
     """All or nothing: every row is checked first, and one bad row writes no row at all."""
     actor.require(Role.ADMIN)
     try:
-        table = open_table(path, max_bytes=5 * 1024 * 1024, max_rows=MAX_IMPORT_ROWS)
+        table = open_table(path, max_bytes=MAX_IMPORT_BYTES, max_rows=MAX_IMPORT_ROWS)
         mapping, missing = _header_map(table.headers)
         if missing:
             raise ValidationFailed({"file": [str(_l("The file lacks the column(s): %(columns)s.",

@@ -189,8 +189,8 @@ def cycle_volumes(cycle_id: int) -> object:
             typed[key] = text
             if not text:
                 figures[hospital.id] = None
-            elif text.isascii() and text.isdigit():
-                figures[hospital.id] = int(text)
+            elif text.isascii() and text.isdigit() and len(text) <= len(str(cycles.MAX_DISCHARGES)):
+                figures[hospital.id] = int(text)  # the service refuses a figure above MAX_DISCHARGES
             else:
                 errors[key] = [_("Enter a whole number of discharges, 0 or more.")]
         if not errors:

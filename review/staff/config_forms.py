@@ -54,7 +54,8 @@ class PolicyForm(FlaskForm):
                                      validators=[DataRequired(), Length(max=12)])
     high_cost_bands = TextAreaField(_l("High-cost multiple by DRG weight band (optional)"),
                                     validators=[Length(max=4000)])
-    long_stay_days = IntegerField(_l("Long stay: days or more"), validators=[InputRequired(), NumberRange(min=1)])
+    long_stay_days = IntegerField(_l("Long stay: days or more"),
+                                  validators=[InputRequired(), NumberRange(min=1, max=3650)])
     icu_share = StringField(_l("ICU-heavy: ICU days as percent of the stay"),
                             validators=[DataRequired(), Length(max=12)])
     newborn_weight_grams = IntegerField(_l("Newborn: birth weight below (grams)"),

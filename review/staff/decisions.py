@@ -15,6 +15,7 @@ from review.services import decisions, exports
 from review.services.context import ServiceError, ValidationFailed
 from review.staff.forms import ExportForm, IssueDecisionsForm
 from review.staff.routes import OFFICE, READERS, bp
+from review.web import record_id
 
 SKIPPED_SHOWN = 20
 """Skipped decisions are flashed one by one up to this many, then counted: a page of 200 messages helps nobody."""
@@ -22,7 +23,7 @@ SKIPPED_SHOWN = 20
 
 def _filters() -> tuple[str, int | None]:
     outcome = request.args.get("outcome", "")
-    return (outcome if outcome in labels.OUTCOME else ""), request.args.get("hospital", type=int)
+    return (outcome if outcome in labels.OUTCOME else ""), request.args.get("hospital", type=record_id)
 
 
 @bp.route("/cycles/<int:cycle_id>/decisions")

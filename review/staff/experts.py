@@ -32,6 +32,7 @@ from review.services import experts as expert_pool
 from review.services.context import NotFound, PermissionDenied, ServiceError, ValidationFailed
 from review.staff.pool_forms import ActionForm, ConflictForm, EndConflictForm, ExpertForm, ImportForm, RelationForm
 from review.staff.routes import READERS, bp
+from review.web import record_id
 from workflows.pool import SPECIALTIES, TITLES, qualifies
 
 ADMIN = ("admin",)
@@ -174,7 +175,7 @@ def experts() -> object:
     policy = _current_policy()
     specialty = request.args.get("specialty", "")
     title = request.args.get("title", "")
-    hospital_id = request.args.get("hospital", type=int)
+    hospital_id = request.args.get("hospital", type=record_id)
     active = request.args.get("active", "")
     qualified = request.args.get("qualified", "")
     search = request.args.get("q", "").strip()[:60]

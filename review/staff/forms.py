@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from review import labels
 from review.forms import choices
+from review.web import MAX_RECORD_ID, record_id
 
 
 class DrawForm(FlaskForm):
@@ -51,8 +52,8 @@ class IssueDecisionsForm(FlaskForm):
     """The decision queue's one form: the ticked rows ("Issue selected"), or the single row whose own "Issue"
     button was pressed (`only`), so each row needs no form of its own inside the table."""
 
-    decision_ids = SelectMultipleField(_l("Decisions"), coerce=int, validate_choice=False)
-    only = IntegerField(_l("Decision"), validators=[Optional()])
+    decision_ids = SelectMultipleField(_l("Decisions"), coerce=record_id, validate_choice=False)
+    only = IntegerField(_l("Decision"), validators=[Optional(), NumberRange(min=1, max=MAX_RECORD_ID)])
 
     def selected(self) -> list[int]:
         return [self.only.data] if self.only.data else list(self.decision_ids.data or [])

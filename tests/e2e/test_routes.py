@@ -1,8 +1,14 @@
 """Every route declares who may call it, and the declarations hold."""
 from __future__ import annotations
 
+import re
+
+from flask import Flask
+
 from review.auth import PUBLIC
+from review.services import api_tokens
 from tests.e2e.test_walkthrough import login
+from tests.factories import World
 
 
 def test_every_route_has_an_explicit_role_rule(app) -> None:  # type: ignore[no-untyped-def]
@@ -42,3 +48,32 @@ def test_security_headers(client) -> None:  # type: ignore[no-untyped-def]
     response = client.get("/login")
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+OUT_OF_RANGE_IDS = (2**31, 10**30)
+"""One past the 32-bit INTEGER primary keys, and far past anything a database integer holds."""
+USER_FOR_ROLE = {"hospital": "hosp1", "expert": "expert1", "staff": "staff", "admin": "admin", "auditor": "auditor"}
+
+
+def test_every_id_route_answers_404_beyond_the_integer_columns(app: Flask, world: World) -> None:
+    """Each route is called as a role allowed to reach it, so the id would get as far as the database."""
+    clients = {}
+    for role, username in USER_FOR_ROLE.items():
+        clients[role] = app.test_client()
+        login(clients[role], username)
+    clients["api_token"] = app.test_client()
+    api_headers = {"Authorization": f"Bearer {api_tokens.create_token(world.actors['hosp1'], 'fuzz')[1]}"}
+    called = 0
+    for rule in app.url_map.iter_rules():
+        if "<int:" not in rule.rule:
+            continue
+        role = sorted(app.view_functions[rule.endpoint].allowed_roles)[0]
+        method = "GET" if "GET" in rule.methods else "POST"
+        for bad in OUT_OF_RANGE_IDS:
+            url = re.sub(r"<\w+>", "csv", re.sub(r"<int:\w+>", str(bad), rule.rule))
+            response = clients[role].open(url, method=method, headers=api_headers if role == "api_token" else {})
+            assert response.status_code == 404, (url, method, response.status_code)
+            if role == "api_token":
+                assert response.get_json()["error"]["code"] == "not_found", url
+            called += 1
+    assert called >= 80
