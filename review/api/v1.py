@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
+from review import messages
 from review.api.openapi import MAX_CASES, build_document
 from review.auth import public
 from review.extensions import db
@@ -216,6 +217,11 @@ def yuan(fen: int | None) -> str | None:
     return f"{sign}{whole}.{cents:02d}"
 
 
+def _screening(screening: dict | None) -> dict | None:
+    """The stored result (rule codes and figures) with its summary worded in the request's language."""
+    return None if screening is None else {**screening, "reason": messages.screening_summary(screening)}
+
+
 def _decision_summary(decision: Decision | None) -> dict | None:
     if decision is None:
         return None
@@ -238,7 +244,7 @@ def _issued_decisions(items: list[ReviewItem]) -> dict[int, Decision]:
 def _item_json(item: ReviewItem, decision: Decision | None) -> dict:
     return {"id": item.id, "kind": item.kind, "state": item.state, "case_id": item.case_id,
             "case_no": item.case.case_no, "drg": item.case.drg, "category": item.category,
-            "screening": item.screening, "decision": _decision_summary(decision),
+            "screening": _screening(item.screening), "decision": _decision_summary(decision),
             "url": url_for("api_v1.item", item_id=item.id)}
 
 
@@ -332,7 +338,7 @@ def create_application() -> object:
         if not_text:
             raise ApiError(400, "bad_request", " ".join(row["message"] for row in not_text), not_text)
         item = applications.apply_for_case(_actor(), case_id, category, reason)
-        return {"item_id": item.id, "state": item.state, "screening": item.screening,
+        return {"item_id": item.id, "state": item.state, "screening": _screening(item.screening),
                 "url": url_for("api_v1.item", item_id=item.id)}, 201
 
     return _write(_canonical(body), run)
