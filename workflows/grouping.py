@@ -187,6 +187,18 @@ def _structural_issues(
     return issues
 
 
+def _codes(pdx: str, sdx: tuple[str, ...], procs: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Every code of a claim with its field."""
+    return [("principal_dx", pdx), *(("secondary_dx", code) for code in sdx), *(("procedures", code) for code in procs)]
+
+
+def _alone(field: str, code: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """The (principal, secondaries, procedures) of a claim holding `code` alone, in its field."""
+    if field == "principal_dx":
+        return code, (), ()
+    return ("", (code,), ()) if field == "secondary_dx" else ("", (), (code,))
+
+
 def _duplicate_issues(pdx: str, sdx: tuple[str, ...]) -> list[CodeIssue]:
     """A repeated diagnosis can inflate severity, so it is named rather than silently dropped."""
     issues: list[CodeIssue] = []
@@ -228,6 +240,8 @@ class MsDrgGrouper:
         self._lock = threading.Lock()
         self._grouper = msdrg.MsdrgGrouper()
         self._editor = msdrg.MceEditor()
+        self._sex_conflicts: dict[tuple[bool, str, Sex], bool] = {}
+        """(is a procedure, code, sex) → the FY2024 code editor's sex edit fires; see _sex_issues."""
 
     def close(self) -> None:
         with self._lock:
@@ -253,16 +267,14 @@ class MsDrgGrouper:
         return edits
 
     def _code_edit_issues(
-        self, coding: CaseCoding, pdx: str, sdx: tuple[str, ...], procs: tuple[str, ...],
-        only: frozenset[str] | None = None,
+        self, coding: CaseCoding, pdx: str, sdx: tuple[str, ...], procs: tuple[str, ...]
     ) -> list[CodeIssue]:
-        """Attribute the whole claim's MCE edits (or those named in `only`) to codes by editing each code alone.
+        """Attribute the whole claim's MCE edits to codes by editing each code alone.
 
         Edits that only arise from a combination of codes (e.g. bilateral procedures)
         cannot be pinned to one code; they are still reported, without a code.
         """
-        edits = [edit for edit in self._edits(self._claim(coding, pdx, sdx, procs))
-                 if only is None or str(edit["name"]).lower() in only]
+        edits = self._edits(self._claim(coding, pdx, sdx, procs))
         if not edits:
             return []
         issues: list[CodeIssue] = []
@@ -279,14 +291,9 @@ class MsDrgGrouper:
                 expected[name] += int(edit["count"])
                 if edit["code_type"] == "PROCEDURE":
                     procedure_edits.add(name)
-        probes: list[tuple[str, str, dict[str, Any]]] = [
-            ("principal_dx", pdx, self._claim(coding, pdx, (), ()))
-        ]
-        probes += [("secondary_dx", code, self._claim(coding, "", (code,), ())) for code in sdx]
-        probes += [("procedures", code, self._claim(coding, "", (), (code,))) for code in procs]
         attributed = Counter[str]()
-        for field, code, claim in probes:
-            for edit in self._edits(claim):
+        for field, code in _codes(pdx, sdx, procs):
+            for edit in self._edits(self._claim(coding, *_alone(field, code))):
                 name = str(edit["name"]).lower()
                 if name in expected:
                     issues.append(_issue(field, code, name))
@@ -308,11 +315,23 @@ class MsDrgGrouper:
     def _sex_issues(
         self, coding: CaseCoding, pdx: str, sdx: tuple[str, ...], procs: tuple[str, ...]
     ) -> list[CodeIssue]:
-        """Sex conflicts by the last code-editor tables that had them, for discharges the current ones skip."""
+        """Sex conflicts by the last code-editor tables that had them, for discharges the current ones skip.
+
+        A sex edit depends on the code and the sex alone, so each answer is kept: an import asks the code editor
+        once per distinct code, not once per row.
+        """
         if coding.sex == Sex.UNKNOWN or coding.discharge_date <= LAST_DAY_OF_SEX_EDITS:
             return []
         then = replace(coding, discharge_date=LAST_DAY_OF_SEX_EDITS)
-        return self._code_edit_issues(then, pdx, sdx, procs, only=frozenset({"sex_conflict"}))
+        issues: list[CodeIssue] = []
+        for field, code in _codes(pdx, sdx, procs):
+            key = (field == "procedures", code, coding.sex)
+            if key not in self._sex_conflicts:
+                edits = self._edits(self._claim(then, *_alone(field, code)))
+                self._sex_conflicts[key] = any(str(edit["name"]).lower() == "sex_conflict" for edit in edits)
+            if self._sex_conflicts[key]:
+                issues.append(_issue(field, code, "sex_conflict"))
+        return issues
 
     def group(self, coding: CaseCoding) -> GroupingResult:
         pdx = normalise_code(coding.principal_dx)

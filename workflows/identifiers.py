@@ -24,5 +24,7 @@ def normalise_identifier(text: str) -> str:
     Removal comes first because an invisible character between a letter and a combining mark stops NFKC from
     composing them; the result is a fixed point, so normalising twice changes nothing.
     """
+    if text.isascii():  # most cells: nothing invisible, and NFKC leaves ASCII as it is
+        return text.strip()
     visible = "".join(char for char in text if not _invisible(char))
     return unicodedata.normalize("NFKC", visible).strip()
