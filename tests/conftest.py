@@ -101,7 +101,8 @@ def empty_postgresql(url: str) -> None:
 
 
 def reset_postgresql(url: str) -> None:
-    """Fresh schema once per session; later tests truncate (TRUNCATE bypasses the append-only row triggers)."""
+    """Fresh schema once per session; later tests truncate, as replication does (the test user is a superuser):
+    `session_replication_role = replica` silences the append-only and ledger triggers for this transaction."""
     global _pg_schema_ready
     engine = create_engine(url)
     with engine.begin() as connection:
@@ -109,6 +110,7 @@ def reset_postgresql(url: str) -> None:
             connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         else:
             tables = ", ".join(t.name for t in db.metadata.sorted_tables)
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
             connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
 
