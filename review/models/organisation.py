@@ -13,7 +13,7 @@ from review.extensions import db
 from review.models.types import Fen, UTCDateTime, utcnow
 from workflows import scoresheets
 from workflows.grouping import DEFAULT_BLOCKING_EDITS
-from workflows.intake import DEFAULT_MAX_CASE_COST_FEN
+from workflows.policy import DEFAULTS, PolicySnapshot
 
 
 class Region(db.Model):
@@ -47,26 +47,31 @@ class Policy(db.Model):
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
     version: Mapped[int]
     base_rate_fen: Mapped[Fen]
-    quota_share: Mapped[Decimal] = mapped_column(Numeric(6, 4), default=Decimal("0.05"))
-    high_cost_multiple: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=Decimal("3"))
-    long_stay_days: Mapped[int] = mapped_column(default=60)
-    icu_share: Mapped[Decimal] = mapped_column(Numeric(4, 2), default=Decimal("0.6"))
-    panel_size: Mapped[int] = mapped_column(default=3)
-    appeal_days: Mapped[int] = mapped_column(default=10)
-    payment_method: Mapped[str] = mapped_column(String(20), default="fee_for_service")
-    fixed_loss_threshold_fen: Mapped[Fen] = mapped_column(default=0)
+    # Python-side defaults come from workflows.policy.DEFAULTS, the one place a policy default is written.
+    quota_share: Mapped[Decimal] = mapped_column(Numeric(6, 4), default=DEFAULTS.quota_share)
+    high_cost_multiple: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=DEFAULTS.high_cost_multiple)
+    long_stay_days: Mapped[int] = mapped_column(default=DEFAULTS.long_stay_days)
+    icu_share: Mapped[Decimal] = mapped_column(Numeric(4, 2), default=DEFAULTS.icu_share)
+    panel_size: Mapped[int] = mapped_column(default=DEFAULTS.panel_size)
+    appeal_days: Mapped[int] = mapped_column(default=DEFAULTS.appeal_days)
+    payment_method: Mapped[str] = mapped_column(String(20), default=DEFAULTS.payment_method)
+    fixed_loss_threshold_fen: Mapped[Fen] = mapped_column(default=DEFAULTS.fixed_loss_threshold_fen)
     high_cost_bands: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
-    newborn_weight_grams: Mapped[int] = mapped_column(default=1500, server_default="1500")
-    newborn_cost_multiple: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=Decimal("2.5"), server_default="2.5")
+    newborn_weight_grams: Mapped[int] = mapped_column(default=DEFAULTS.newborn_weight_grams,
+                                                      server_default=str(DEFAULTS.newborn_weight_grams))
+    newborn_cost_multiple: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=DEFAULTS.newborn_cost_multiple,
+                                                           server_default=str(DEFAULTS.newborn_cost_multiple))
     new_technology_codes: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
-    min_reviewed_for_extrapolation: Mapped[int] = mapped_column(default=30, server_default="30")
-    panel_min_title: Mapped[str] = mapped_column(String(40), default="deputy_chief_physician",
-                                                 server_default="deputy_chief_physician")
-    panel_hospital_levels: Mapped[list] = mapped_column(JSON, default=lambda: ["tertiary"],
-                                                        server_default='["tertiary"]')
-    panel_one_per_hospital: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    max_case_cost_fen: Mapped[Fen] = mapped_column(default=DEFAULT_MAX_CASE_COST_FEN,
-                                                   server_default=str(DEFAULT_MAX_CASE_COST_FEN))
+    min_reviewed_for_extrapolation: Mapped[int] = mapped_column(
+        default=DEFAULTS.min_reviewed_for_extrapolation, server_default=str(DEFAULTS.min_reviewed_for_extrapolation))
+    panel_min_title: Mapped[str] = mapped_column(String(40), default=DEFAULTS.panel_min_title,
+                                                 server_default=DEFAULTS.panel_min_title)
+    panel_hospital_levels: Mapped[list] = mapped_column(JSON, default=lambda: list(DEFAULTS.panel_hospital_levels),
+                                                        server_default=json.dumps(list(DEFAULTS.panel_hospital_levels)))
+    panel_one_per_hospital: Mapped[bool] = mapped_column(Boolean, default=DEFAULTS.panel_one_per_hospital,
+                                                         server_default=false())
+    max_case_cost_fen: Mapped[Fen] = mapped_column(default=DEFAULTS.max_case_cost_fen,
+                                                   server_default=str(DEFAULTS.max_case_cost_fen))
     """Intake refuses a stay whose total cost is above this: a figure beyond it is a typing error."""
     blocking_code_edits: Mapped[list] = mapped_column(JSON, default=lambda: list(DEFAULT_BLOCKING_EDITS),
                                                       server_default=json.dumps(list(DEFAULT_BLOCKING_EDITS)))
@@ -77,32 +82,25 @@ class Policy(db.Model):
 
     region: Mapped[Region] = relationship()
 
+    def typed(self) -> PolicySnapshot:
+        """This version as the value a cycle freezes."""
+        return PolicySnapshot(
+            version=self.version, policy_id=self.id, base_rate_fen=self.base_rate_fen, quota_share=self.quota_share,
+            high_cost_multiple=self.high_cost_multiple,
+            high_cost_bands=PolicySnapshot.from_json({"high_cost_bands": self.high_cost_bands or []}).high_cost_bands,
+            long_stay_days=self.long_stay_days, icu_share=self.icu_share,
+            newborn_weight_grams=self.newborn_weight_grams, newborn_cost_multiple=self.newborn_cost_multiple,
+            new_technology_codes=frozenset(self.new_technology_codes or ()), panel_size=self.panel_size,
+            panel_min_title=self.panel_min_title, panel_hospital_levels=tuple(self.panel_hospital_levels or ()),
+            panel_one_per_hospital=self.panel_one_per_hospital, appeal_days=self.appeal_days,
+            payment_method=self.payment_method, fixed_loss_threshold_fen=self.fixed_loss_threshold_fen,
+            min_reviewed_for_extrapolation=self.min_reviewed_for_extrapolation,
+            max_case_cost_fen=self.max_case_cost_fen, blocking_code_edits=frozenset(self.blocking_code_edits or ()),
+            scoresheets=scoresheets.snapshot())
+
     def snapshot(self) -> dict[str, object]:
-        """The figures a cycle freezes when it opens, as JSON-safe strings."""
-        return {
-            "policy_id": self.id,
-            "version": self.version,
-            "base_rate_fen": self.base_rate_fen,
-            "quota_share": str(self.quota_share),
-            "high_cost_multiple": str(self.high_cost_multiple),
-            "long_stay_days": self.long_stay_days,
-            "icu_share": str(self.icu_share),
-            "panel_size": self.panel_size,
-            "appeal_days": self.appeal_days,
-            "payment_method": self.payment_method,
-            "fixed_loss_threshold_fen": self.fixed_loss_threshold_fen,
-            "high_cost_bands": list(self.high_cost_bands or []),
-            "newborn_weight_grams": self.newborn_weight_grams,
-            "newborn_cost_multiple": str(self.newborn_cost_multiple),
-            "new_technology_codes": list(self.new_technology_codes or []),
-            "min_reviewed_for_extrapolation": self.min_reviewed_for_extrapolation,
-            "panel_min_title": self.panel_min_title,
-            "panel_hospital_levels": list(self.panel_hospital_levels or []),
-            "panel_one_per_hospital": self.panel_one_per_hospital,
-            "max_case_cost_fen": self.max_case_cost_fen,
-            "blocking_code_edits": list(self.blocking_code_edits or []),
-            "scoresheets": scoresheets.snapshot(),
-        }
+        """The figures a cycle freezes when it opens, as JSON (read back with `Cycle.policy`)."""
+        return self.typed().to_json()
 
 
 class Hospital(db.Model):

@@ -48,16 +48,14 @@ def assignable_items(cycle: Cycle, *, for_update: bool = False) -> list[ReviewIt
 
 
 def config_for(cycle: Cycle) -> Config:
-    policy = cycle.policy_snapshot
-    return Config(k=int(policy["panel_size"]), one_per_hospital=bool(policy.get("panel_one_per_hospital", False)),
+    policy = cycle.policy
+    return Config(k=policy.panel_size, one_per_hospital=policy.panel_one_per_hospital,
                   candidates_per_item=int(current_app.config["ASSIGNMENT_CANDIDATES_PER_ITEM"]))
 
 
 def qualified_experts(cycle: Cycle) -> list[Expert]:
     """Active experts meeting the cycle's qualification rule (title and hospital level from the policy)."""
-    policy = cycle.policy_snapshot
-    min_title = policy.get("panel_min_title", "deputy_chief_physician")
-    levels = policy.get("panel_hospital_levels", ["tertiary"])
+    min_title, levels = cycle.policy.panel_min_title, cycle.policy.panel_hospital_levels
     rows = db.session.execute(db.select(Expert, Hospital.level).join(Hospital, Expert.hospital_id == Hospital.id)
                               .where(Expert.active.is_(True)).order_by(Expert.id)).all()
     return [expert for expert, level in rows if qualifies(expert.title, level, min_title, levels)]

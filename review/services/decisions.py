@@ -49,7 +49,7 @@ def issue(actor: Actor, decision_id: int) -> Decision:
     decision.issued_by_id = actor.user_id
     # counted from the day of issue where the bureau is, as the letter prints it, not from the UTC date
     decision.appeal_deadline = region_today(item.cycle.region) + timedelta(
-        days=int(item.cycle.policy_snapshot["appeal_days"]))
+        days=item.cycle.policy.appeal_days)
     item.issued_version = decision.version
     move(item, Action.ISSUE, actor, {"decision_id": decision.id, "amount_fen": decision.amount_fen})
     plan = decision_posting(decision.id, decision.version, decision.amount_fen, item.cycle.region.code,

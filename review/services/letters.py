@@ -118,7 +118,7 @@ def letter_context(decision: Decision, locale: str) -> dict[str, object]:
         "payment_after_fen": payment_after_fen,
         "votes": _votes(decision),
         "coding": coding,
-        "payment_method": (cycle.policy_snapshot or {}).get("payment_method", "fee_for_service"),
+        "payment_method": cycle.policy.payment_method,
         "verify_url": verify_url(decision.verification_code),
     }
 
