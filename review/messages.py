@@ -127,3 +127,37 @@ def rule_text(result: Mapping[str, Any]) -> str:
     if "problem" in result:
         return problem_text(result["problem"])
     return str(result.get("message", ""))
+
+
+# --- notices: stored as kind + parameters, worded when read ---------------------------------------------------
+
+NOTICE_TEXT = {
+    "records_requested": (
+        _l("Cycle %(cycle)s: %(count)s medical records sampled for review"),
+        _l("%(count)s of your cases were drawn for record review in cycle %(cycle)s. Upload each record and submit "
+           "it. Deadline: %(deadline)s.")),
+    "records_reminder": (
+        _l("Cycle %(cycle)s: %(count)s sampled records still missing"),
+        _l("%(count)s records sampled for review in cycle %(cycle)s have not been submitted. The upload deadline is "
+           "%(deadline)s; records missing after it are reviewed as missing.")),
+    "review_reminder": (
+        _l("Cycle %(cycle)s: %(count)s reviews to finish"),
+        _l("You have %(count)s unfinished reviews in cycle %(cycle)s; the review deadline is %(deadline)s.")),
+    "assignment": (
+        _l("Cycle %(cycle)s: %(count)s new review items"),
+        _l("You have been assigned %(count)s review items in cycle %(cycle)s. Please review them before "
+           "%(deadline)s.")),
+    "chair_ruling": (
+        _l("Review item #%(item)s: the panel's coding needs your ruling as chair"),
+        _l("The experts on review item #%(item)s proposed different codes with no majority. As the panel chair, "
+           "choose the code the decision adopts on the item's page.")),
+}
+
+
+def notice_text(notice: Any) -> tuple[str, str]:
+    """(subject, body) of a stored notice in the reader's language; notices from before keep their wording."""
+    if notice.subject is not None:
+        return notice.subject, notice.body or ""
+    subject, body = NOTICE_TEXT[notice.kind]
+    values = {key: "—" if value is None else _shown(key, value) for key, value in (notice.params or {}).items()}
+    return str(subject) % values, str(body) % values

@@ -230,9 +230,7 @@ def notify_experts(run: AssignmentRun, expert_items: Counter[int]) -> None:
     for expert_id, count in sorted(expert_items.items()):
         if expert_id in users:
             notify(kind="assignment", dedupe_key=f"assignment:{run.id}:{expert_id}", user_id=users[expert_id],
-                   subject=f"Cycle {run.cycle.code}: {count} new review item(s)",
-                   body=f"You have been assigned {count} review item(s) in cycle {run.cycle.code}. "
-                        f"Please review them before {run.cycle.review_deadline.isoformat()}.")
+                   cycle=run.cycle.code, count=count, deadline=run.cycle.review_deadline.isoformat())
 
 
 def apply(actor: Actor, job_id: int) -> AssignmentJob:

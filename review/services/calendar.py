@@ -86,9 +86,7 @@ def _records(cycle: Cycle, today: date, report: CalendarReport) -> None:
             missing[item.hospital_id] = missing.get(item.hospital_id, 0) + 1
         for hospital_id, count in sorted(missing.items()):
             if notify(kind="records_reminder", dedupe_key=f"records-reminder:{cycle.id}:{hospital_id}",
-                      hospital_id=hospital_id, subject=f"Cycle {cycle.code}: {count} sampled records still missing",
-                      body=f"{count} records sampled for review in cycle {cycle.code} have not been submitted. "
-                           f"The upload deadline is {deadline}; records missing after it are reviewed as missing."):
+                      hospital_id=hospital_id, cycle=cycle.code, count=count, deadline=deadline.isoformat()):
                 report.reminders += 1
     if today > deadline:
         for item in _awaiting(cycle):
@@ -109,7 +107,5 @@ def _review_reminders(cycle: Cycle, today: date, report: CalendarReport) -> None
     for expert_id, count in db.session.execute(open_sheets).all():
         user_id = db.session.scalar(db.select(User.id).where(User.expert_id == expert_id))
         if user_id and notify(kind="review_reminder", dedupe_key=f"review-reminder:{cycle.id}:{expert_id}",
-                              user_id=user_id, subject=f"Cycle {cycle.code}: {count} reviews to finish",
-                              body=f"You have {count} unfinished reviews in cycle {cycle.code}; "
-                                   f"the review deadline is {deadline}."):
+                              user_id=user_id, cycle=cycle.code, count=count, deadline=deadline.isoformat()):
             report.reminders += 1

@@ -234,10 +234,7 @@ def _propose_record(item: ReviewItem, sheets: list[Scoresheet], k: int,
                         {"fields": sorted(needs.options)})
         user_id = db.session.scalar(db.select(User.id).where(User.expert_id == chair.expert_id))
         if user_id:
-            notify(kind="chair_ruling", dedupe_key=f"chair-ruling:{item.id}", user_id=user_id,
-                   subject=f"Review item #{item.id}: the panel's coding needs your ruling as chair",
-                   body=f"The experts on review item #{item.id} proposed different codes with no majority. "
-                        "As the panel chair, choose the code the decision adopts on the item's page.")
+            notify(kind="chair_ruling", dedupe_key=f"chair-ruling:{item.id}", user_id=user_id, item=item.id)
         return None
     case = item.case
     dx, proc = proposal.findings["principal_dx"].after, proposal.findings["principal_procedure"].after

@@ -89,9 +89,7 @@ def create_plan(actor: Actor, cycle_id: int, config: PlanConfig, published_value
     deadline = cycle.record_upload_deadline
     for hospital_id, count in sorted(per_hospital.items()):
         notify(kind="records_requested", dedupe_key=f"sampled:{plan.id}:{hospital_id}", hospital_id=hospital_id,
-               subject=f"Cycle {cycle.code}: {count} medical records sampled for review",
-               body=f"{count} of your cases were drawn for record review in cycle {cycle.code}. Upload each "
-                    f"record and submit it{f' by {deadline}' if deadline else ''}.")
+               cycle=cycle.code, count=count, deadline=deadline.isoformat() if deadline else None)
     db.session.commit()
     return plan
 

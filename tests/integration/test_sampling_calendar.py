@@ -7,9 +7,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy.exc import IntegrityError
 
 from review.extensions import db
+from review.messages import notice_text
 from review.models import (ActivityLog, Case, Cycle, CycleEvent, Decision, Notification, ReviewItem, SamplingPlan)
 from review.services import calendar, documents, intake, sampling
 from review.services.context import PermissionDenied, ServiceError
@@ -45,6 +47,12 @@ def test_plan_draws_reproducibly_and_opens_items(world, app) -> None:  # type: i
     assert mismatched <= {i.case_id for i in items}  # mismatch share 1: every mismatched case is reviewed
     notices = db.session.scalars(db.select(Notification).where(Notification.kind == "records_requested")).all()
     assert {n.hospital_id for n in notices} == set(world.hospitals[h] for h in ("H1", "H2"))
+    assert notices[0].subject is None and notices[0].params["cycle"] == "2026Q3"  # stored as data, worded when read
+    with force_locale("en"):
+        assert notice_text(notices[0])[0].startswith("Cycle 2026Q3: ")
+    with force_locale("zh_CN"):
+        subject, body = notice_text(notices[0])
+    assert "2026Q3" in subject and "病历" in subject and "sampled" not in body
     drawn = db.session.scalars(db.select(ActivityLog).where(ActivityLog.action == "sampling.drawn")).one()
     assert drawn.data["seed"] == plan.seed and drawn.data["population_sha256"] == plan.population_sha256
     assert sampling.verify_plan(plan.id).ok
