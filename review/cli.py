@@ -179,3 +179,26 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(cases_cli)
     app.cli.add_command(activity_cli)
     app.cli.add_command(ledger_cli)
+
+    holidays_cli = AppGroup("holidays", help="The working-day calendar.")
+
+    @holidays_cli.command("seed")
+    @click.option("--region", "region_code", default=None, help="Region code (default: every region).")
+    def seed_holidays(region_code: str | None) -> None:
+        """Copy chinese-calendar's holidays and make-up working days in; days already in the table are kept."""
+        from review.models import Region
+        from review.services import holidays
+        from review.services.context import SYSTEM
+
+        query = db.select(Region).order_by(Region.id)
+        if region_code:
+            query = query.where(Region.code == region_code)
+        regions = db.session.scalars(query).all()
+        if not regions:
+            raise click.ClickException(f"no region with code {region_code}" if region_code else "no region set up yet")
+        for region in regions:
+            added = holidays.seed(SYSTEM, region.id)
+            click.echo(f"{region.code}: {added} days added from chinese-calendar {holidays.PACKAGE_VERSION} "
+                       f"({holidays.PACKAGE_YEARS[0]}–{holidays.PACKAGE_YEARS[-1]})")
+
+    app.cli.add_command(holidays_cli)

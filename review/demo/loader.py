@@ -13,9 +13,9 @@ from review.extensions import db
 from review.models import (Cycle, CycleVolume, Decision, DrgAverageCost, DrgCatalogue, Expert, ExpertConflict, Hospital,
                            Policy, Region, ReviewItem, SpecialtyRelation, User)
 from review.models.types import utcnow
-from review.services import applications, assignment_runs, cases, decisions, documents, reviews, sampling
+from review.services import applications, assignment_runs, cases, decisions, documents, holidays, reviews, sampling
 from review.services.catalogue import MS_DRG_SCHEME, load_weights
-from review.services.context import Actor
+from review.services.context import SYSTEM, Actor
 from review.demo import dataset
 from workflows.sampling import PlanConfig
 from workflows.states import Role
@@ -104,6 +104,7 @@ def load() -> dict[str, int]:
     _people(hospitals)
     cycle = _cycle(region)
     db.session.commit()
+    holidays.seed(SYSTEM, region.id)
     counts = {"cases": 0, "applications": 0}
     for seed in dataset.CASES:
         actor = _actor_for(f"hosp_{seed.hospital_code.lower()}")

@@ -6,6 +6,7 @@ from review.models.catalogue import DrgAverageCost, DrgCatalogue
 from review.models.cycle import Cycle, CycleEvent, CycleVolume
 from review.models.decision import Decision
 from review.models.exports import ExportJob
+from review.models.holidays import Holiday
 from review.models.intake import ApiToken, IdempotencyRecord, ImportJob
 from review.models.jobs import Job
 from review.models.ledger import Account, JournalEntry, JournalLine

@@ -11,13 +11,14 @@ from sqlalchemy.exc import IntegrityError
 from review import clock
 from review.extensions import db
 from review.models import Cycle, CycleVolume, Hospital, Region, ReviewItem
-from review.services import activity
+from review.services import activity, holidays
 from review.services.context import Actor, NotFound, ValidationFailed
 from workflows.states import ItemKind, Role
+from workflows.workdays import CalendarMissing
 
 CODE = re.compile(r"^\d{4}Q[1-4]$")
 WINDOW_WORKING_DAYS = 15
-"""The application window's default length: working days (Mon–Fri) after the quarter; holidays are not known."""
+"""The application window's default length: the working days after the quarter, by the region's calendar."""
 RECORD_UPLOAD_DAYS = 14
 REVIEW_DAYS = 45
 SETTLEMENT_DAYS = 30
@@ -63,20 +64,19 @@ def quarter_bounds(code: str) -> tuple[date, date]:
     return start, end
 
 
-def working_days_after(day: date, count: int) -> tuple[date, date]:
-    """The first and the count-th working day (Mon–Fri) after `day`; public holidays are not considered."""
-    found: list[date] = []
-    current = day
-    while len(found) < count:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            found.append(current)
-    return found[0], found[-1]
+def default_dates(code: str, region_id: int) -> CycleDates:
+    """The calendar a quarter gets unless the office sets its own dates.
 
-
-def default_dates(code: str) -> CycleDates:
+    The window is counted in the region's working days (holidays off, make-up working days on); when the calendar
+    does not cover the year the window falls in, the refusal names that year on the code instead of guessing.
+    """
     start, end = quarter_bounds(code)
-    opens, closes = working_days_after(end, WINDOW_WORKING_DAYS)
+    calendar = holidays.working_calendar(region_id)
+    try:
+        opens = calendar.add_working_days(end, 1)
+        closes = calendar.add_working_days(end, WINDOW_WORKING_DAYS)
+    except CalendarMissing as missing:
+        raise ValidationFailed({"code": [holidays.missing_message(missing)]}) from missing
     review = closes + timedelta(days=REVIEW_DAYS)
     return CycleDates(start, end, opens, closes, closes + timedelta(days=RECORD_UPLOAD_DAYS), review,
                       review + timedelta(days=SETTLEMENT_DAYS))
@@ -116,13 +116,19 @@ def _validate_dates(values: dict[str, date | None]) -> dict[str, list[str]]:
 def create_cycle(actor: Actor, region_id: int, code: str, application_opens: date | None,
                  application_closes: date | None, record_upload_deadline: date | None,
                  review_deadline: date | None, settlement_date: date | None) -> Cycle:
-    """Create a quarter's cycle with its calendar, freezing the region's current policy into it."""
+    """Create a quarter's cycle with its calendar, freezing the region's current policy into it.
+
+    A date left as None takes its default for the code (`default_dates`), so changing only the code is enough.
+    """
     actor.require(Role.STAFF, Role.ADMIN)
     region = db.session.get(Region, region_id)
     if region is None:
         raise NotFound(_l("No such region."))
     code = (code or "").strip().upper()
     errors: dict[str, list[str]] = {}
+    dates = {"application_opens": application_opens, "application_closes": application_closes,
+             "record_upload_deadline": record_upload_deadline, "review_deadline": review_deadline,
+             "settlement_date": settlement_date}
     try:
         quarter_start, quarter_end = quarter_bounds(code)
     except ValidationFailed as failure:
@@ -131,14 +137,18 @@ def create_cycle(actor: Actor, region_id: int, code: str, application_opens: dat
         exists = db.session.scalar(db.select(db.func.count()).where(Cycle.region_id == region.id, Cycle.code == code))
         if exists:
             errors["code"] = [str(_l("Cycle %(code)s already exists.", code=code))]
-    dates = {"application_opens": application_opens, "application_closes": application_closes,
-             "record_upload_deadline": record_upload_deadline, "review_deadline": review_deadline,
-             "settlement_date": settlement_date}
+        if None in dates.values():
+            try:
+                defaults = default_dates(code, region.id)
+            except ValidationFailed as failure:
+                errors.setdefault("code", []).extend(failure.errors["code"])
+            else:
+                dates = {name: value or getattr(defaults, name) for name, value in dates.items()}
     errors.update(_validate_dates(dates))
     if errors:
         raise ValidationFailed(errors)
     policy = region.current_policy()
-    status = "planned" if application_opens > region_today(region) else "open"  # type: ignore[operator]
+    status = "planned" if dates["application_opens"] > region_today(region) else "open"  # type: ignore[operator]
     cycle = Cycle(region_id=region.id, code=code, quarter_start=quarter_start, quarter_end=quarter_end,
                   status=status, policy_snapshot=policy.snapshot(), **dates)
     db.session.add(cycle)

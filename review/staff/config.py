@@ -152,16 +152,15 @@ def new_cycle() -> object:
     code = (form.code.data or "").strip().upper()
     defaults = None
     try:
-        defaults = cycles.default_dates(code)
-    except ValidationFailed:
-        pass
+        defaults = cycles.default_dates(code, region.id)
+    except ValidationFailed as failure:
+        if request.method == "GET":  # e.g. no working-day calendar yet for the year the window falls in
+            attach_errors(form, failure)
     if request.method == "GET" and defaults is not None:
         for name in cycles.DATE_FIELDS:
             getattr(form, name).data = getattr(defaults, name)
     if form.validate_on_submit():
-        # a date left empty takes its default for the code, so changing only the code is enough
-        dates = {name: getattr(form, name).data or (getattr(defaults, name) if defaults else None)
-                 for name in cycles.DATE_FIELDS}
+        dates = {name: getattr(form, name).data for name in cycles.DATE_FIELDS}  # empty: the service's default
         try:
             cycle = cycles.create_cycle(current_actor(), region.id, code, **dates)
         except ValidationFailed as failure:
@@ -170,8 +169,9 @@ def new_cycle() -> object:
             flash(_("Cycle %(code)s created with policy version %(v)s.", code=cycle.code,
                     v=cycle.policy_snapshot.get("version")), "success")
             return redirect(url_for("staff.cycles"))
+    status = 422 if form.errors and request.method == "POST" else 200  # a GET's error only warns
     return render_template("staff/cycle_form.html", form=form, defaults=defaults,
-                           working_days=cycles.WINDOW_WORKING_DAYS), (422 if form.errors else 200)
+                           working_days=cycles.WINDOW_WORKING_DAYS), status
 
 
 @bp.route("/cycles/<int:cycle_id>/volumes", methods=["GET", "POST"])

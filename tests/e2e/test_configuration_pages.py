@@ -54,12 +54,15 @@ def test_hospital_is_refused(client, world) -> None:  # type: ignore[no-untyped-
 def test_create_a_cycle_and_record_volumes(client, world) -> None:  # type: ignore[no-untyped-def]
     login(client, "staff")
     form = client.get("/staff/cycles/new")
-    assert form.status_code == 200 and "2026Q4" in form.text and "2027-01-01" in form.text
-    assert "Public holidays are not taken into account" in form.text
+    assert form.status_code == 200 and "2026Q4" in form.text and "public holidays off, make-up working days on" in form.text
+    assert "no working-day calendar for 2027" in form.text  # the window would fall in 2027: not guessed
     taken = client.post("/staff/cycles/new", data={"code": "2026Q3"})
     assert taken.status_code == 422 and "already exists" in taken.text
-    created = client.post("/staff/cycles/new", data={"code": "2026Q4", "application_opens": "2027-01-04",
-                                                     "application_closes": "2027-01-22"})
+    by_hand = {"code": "2026Q4", "application_opens": "2027-01-04", "application_closes": "2027-01-22"}
+    unknown = client.post("/staff/cycles/new", data=by_hand)
+    assert unknown.status_code == 422 and "no working-day calendar for 2027" in unknown.text
+    created = client.post("/staff/cycles/new", data={**by_hand, "record_upload_deadline": "2027-02-05",
+                                                     "review_deadline": "2027-03-08", "settlement_date": "2027-04-07"})
     assert created.status_code == 302
     cycle = db.session.scalars(db.select(Cycle).where(Cycle.code == "2026Q4")).one()
     assert str(cycle.application_opens) == "2027-01-04" and cycle.record_upload_deadline is not None

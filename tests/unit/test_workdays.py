@@ -1,4 +1,5 @@
-"""Working-day counting by a published calendar: the rules any calendar obeys, and 2025's as the State Council set it."""
+"""Working-day counting by a published calendar: the rules any calendar obeys, and 2025's as the State Council
+set it."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -17,9 +18,9 @@ def span(first: date, last: date) -> list[date]:
 
 
 # 国务院办公厅关于2025年部分节假日安排的通知 (国办发明电〔2024〕12号): the days off and the weekend days worked.
-HOLIDAYS_2025 = [date(2025, 1, 1), *span(date(2025, 1, 28), date(2025, 2, 4)), *span(date(2025, 4, 4), date(2025, 4, 6)),
-                 *span(date(2025, 5, 1), date(2025, 5, 5)), *span(date(2025, 5, 31), date(2025, 6, 2)),
-                 *span(date(2025, 10, 1), date(2025, 10, 8))]
+HOLIDAYS_2025 = [date(2025, 1, 1), *span(date(2025, 1, 28), date(2025, 2, 4)),
+                 *span(date(2025, 4, 4), date(2025, 4, 6)), *span(date(2025, 5, 1), date(2025, 5, 5)),
+                 *span(date(2025, 5, 31), date(2025, 6, 2)), *span(date(2025, 10, 1), date(2025, 10, 8))]
 WORKDAYS_2025 = [date(2025, 1, 26), date(2025, 2, 8), date(2025, 4, 27), date(2025, 9, 28), date(2025, 10, 11)]
 CALENDAR_2025 = WorkingCalendar.of([2025], HOLIDAYS_2025, WORKDAYS_2025)
 
@@ -63,7 +64,8 @@ def test_adding_no_working_days_leaves_the_day_as_it_is(calendar: WorkingCalenda
 
 
 @given(counts())
-def test_the_result_is_a_working_day_with_exactly_n_working_days_counted(case: tuple[WorkingCalendar, date, int]) -> None:
+def test_the_result_is_a_working_day_with_exactly_n_working_days_counted(
+        case: tuple[WorkingCalendar, date, int]) -> None:
     calendar, start, n = case
     assume(n >= 1)
     result = add_or_skip(calendar, start, n)
