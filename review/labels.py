@@ -175,6 +175,12 @@ RUN_STAGE = {
     "failed": _l("Failed"),
 }
 
+ADJUSTMENT_TYPE = {
+    "supplement": _l("Supplement"),
+    "recovery": _l("Recovery"),
+    "none": _l("No payment change"),
+}
+
 ITEM_KIND = {
     "application": _l("Special-case review"),
     "sampled_record": _l("Medical record review"),

@@ -37,6 +37,8 @@ class ExportJob(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
+    locale: Mapped[str] = mapped_column(String(10), default="zh_CN", server_default="zh_CN")
+    """The language of whoever asked: headers and coded values (kinds, outcomes) are written in it."""
     status: Mapped[str] = mapped_column(String(10), default="queued")
     progress: Mapped[int] = mapped_column(default=0)
     total: Mapped[int] = mapped_column(default=0)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, NamedTuple
 
 from flask import current_app
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -32,7 +33,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import Select, or_, update
 
-from review import clock
+from review import clock, labels
 from review.extensions import db
 from review.intake.reports import neutralise
 from review.models import Case, Cycle, Decision, Document, ExportJob, Hospital, Region, ReviewItem
@@ -63,16 +64,14 @@ _MAGIC = {
     "decisions_xlsx": (b"PK\x03\x04",),
 }
 
-HEADERS: tuple[str, ...] = (
-    "Hospital code / 医院编码", "Hospital / 医院名称", "Case number / 病案号", "Cycle / 评审周期",
-    "Review kind / 评审类型", "Outcome / 结论", "Decision version / 结论版本", "DRG before / 原DRG",
-    "DRG after / 调整后DRG", "Total cost (yuan) / 总费用（元）", "DRG payment (yuan) / DRG支付（元）",
-    "DRG payment after (yuan) / 调整后DRG支付（元）", "Unreasonable cost deducted (yuan) / 核减不合理费用（元）",
-    "Adjustment (yuan) / 调整金额（元）", "Adjustment type / 调整类型", "Issued at / 签发时间",
-    "Appeal deadline / 申诉截止日", "Verification code / 验证码",
+HEADERS = (
+    _l("Hospital code"), _l("Hospital"), _l("Case number"), _l("Cycle"), _l("Review kind"), _l("Outcome"),
+    _l("Decision version"), _l("DRG before"), _l("DRG after"), _l("Total cost (yuan)"), _l("DRG payment (yuan)"),
+    _l("DRG payment after (yuan)"), _l("Unreasonable cost deducted (yuan)"), _l("Adjustment (yuan)"),
+    _l("Adjustment type"), _l("Issued at"), _l("Appeal deadline"), _l("Verification code"),
 )
-"""Bilingual, because the same file goes to the bureau's Chinese-reading finance office and to English reports;
-codes (kind, outcome, adjustment type) stay codes so that a report built on the file does not depend on a language."""
+"""In the language of whoever asked for the export (`ExportJob.locale`), like the kinds, outcomes and adjustment
+types in the rows: the bureau's finance office reads the file as it is."""
 _WIDTHS = (12, 28, 20, 10, 16, 24, 8, 10, 10, 16, 16, 16, 16, 16, 12, 18, 14, 20)
 
 
@@ -84,7 +83,7 @@ class ExportFailed(Exception):
 # --- requests: start, read, download -----------------------------------------------------------------
 
 
-def start(actor: Actor, cycle_id: int, kind: str) -> ExportJob:
+def start(actor: Actor, cycle_id: int, kind: str, locale: str = "zh_CN") -> ExportJob:
     """Record the request, log it, commit, then enqueue the build; a second request for an export of the same
     cycle and kind still being built returns that job instead of building the same file twice."""
     actor.require(*READERS)
@@ -94,14 +93,15 @@ def start(actor: Actor, cycle_id: int, kind: str) -> ExportJob:
     if cycle is None:
         raise NotFound(_l("No such cycle."))
     building = db.session.scalars(db.select(ExportJob).where(
-        ExportJob.cycle_id == cycle.id, ExportJob.kind == kind, ExportJob.status.in_(("queued", "running")),
+        ExportJob.cycle_id == cycle.id, ExportJob.kind == kind, ExportJob.locale == locale,
+        ExportJob.status.in_(("queued", "running")),
         ExportJob.updated_at >= utcnow() - STALE_AFTER).order_by(ExportJob.id.desc())).first()
     if building is not None:
         return building
     count = issued_count(cycle.id)
     if not count:
         raise ServiceError(_l("No decision of this cycle has been issued yet; there is nothing to export."))
-    job = ExportJob(cycle_id=cycle.id, kind=kind, created_by_id=actor.user_id, total=count)
+    job = ExportJob(cycle_id=cycle.id, kind=kind, locale=locale, created_by_id=actor.user_id, total=count)
     db.session.add(job)
     db.session.flush()
     activity.record(actor, "export.requested", "export_job", job.id, None,
@@ -163,7 +163,7 @@ def run(job_id: int) -> None:
     kind, cycle_id = job.kind, job.cycle_id
     builder = _BUILDERS[kind]
     try:
-        with tempfile.TemporaryFile() as output:
+        with tempfile.TemporaryFile() as output, force_locale(job.locale):
             count = builder(job, output)
             size = output.tell()
             output.seek(0)
@@ -303,10 +303,12 @@ def _row_cells(row: DecisionRow) -> list[_Cell]:
     money = "#,##0.00"
     return [
         _Cell(row.hospital_code), _Cell(row.hospital_name), _Cell(row.case_no), _Cell(row.cycle_code),
-        _Cell(row.kind), _Cell(row.outcome), _Cell(row.version), _Cell(row.drg), _Cell(row.drg_after or ""),
+        _Cell(str(labels.ITEM_KIND.get(row.kind, row.kind))), _Cell(str(labels.OUTCOME.get(row.outcome, row.outcome))),
+        _Cell(row.version), _Cell(row.drg), _Cell(row.drg_after or ""),
         _Cell(yuan(row.total_cost_fen), money), _Cell(yuan(row.drg_payment_fen), money),
         _Cell(yuan(row.drg_payment_after_fen), money), _Cell(yuan(row.deduction_fen), money),
-        _Cell(yuan(row.amount_fen), money), _Cell(adjustment_type(row.amount_fen)),
+        _Cell(yuan(row.amount_fen), money),
+        _Cell(str(labels.ADJUSTMENT_TYPE[adjustment_type(row.amount_fen)])),
         _Cell(local_time(row.issued_at, row.timezone), "yyyy-mm-dd hh:mm"),
         _Cell(row.appeal_deadline, "yyyy-mm-dd"), _Cell(row.verification_code),
     ]
@@ -351,7 +353,7 @@ def build_csv(job: ExportJob, output: IO[bytes]) -> int:
     """UTF-8 with a BOM: without it Excel reads the file in the local code page and garbles Chinese."""
     text = io.TextIOWrapper(output, encoding="utf-8-sig", newline="")
     writer = csv.writer(text)
-    writer.writerow(HEADERS)
+    writer.writerow([str(title) for title in HEADERS])
     count = _table(job, lambda cells: writer.writerow([_csv_text(cell) for cell in cells]))
     text.flush()
     text.detach()  # leave the binary file open for the store
@@ -368,7 +370,7 @@ def build_xlsx(job: ExportJob, output: IO[bytes]) -> int:
     bold = Font(bold=True)
     header = []
     for title in HEADERS:
-        cell = WriteOnlyCell(sheet, value=title)
+        cell = WriteOnlyCell(sheet, value=str(title))
         cell.font = bold
         header.append(cell)
     sheet.append(header)

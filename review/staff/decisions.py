@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload
 
@@ -92,7 +93,7 @@ def start_export(cycle_id: int) -> object:
     form = ExportForm()
     if form.validate_on_submit():
         try:
-            job = exports.start(current_actor(), cycle.id, form.kind.data or "")
+            job = exports.start(current_actor(), cycle.id, form.kind.data or "", str(get_locale()))
         except ValidationFailed as failure:
             for message in attach_errors(form, failure):
                 flash(message, "error")

@@ -54,36 +54,37 @@ def _result(world, job: ExportJob) -> bytes:  # type: ignore[no-untyped-def]
 
 def test_csv_export_neutralises_every_text_cell(world) -> None:  # type: ignore[no-untyped-def]
     issued = _issued_cycle(world)
-    job = exports.start(world.actors["auditor"], world.cycle_id, "decisions_csv")
+    job = exports.start(world.actors["auditor"], world.cycle_id, "decisions_csv", "en")
     assert (job.status, job.progress, job.done, job.total) == ("done", 100, 4, 4)
     assert job.filename == "2026Q3-decisions.csv" and job.content_type.startswith("text/csv")
     data = _result(world, job)
     assert data.startswith(b"\xef\xbb\xbf")  # Excel reads Chinese only with the BOM
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
-    assert tuple(rows[0]) == exports.HEADERS and len(rows) == 1 + len(issued)
+    assert rows[0][:3] == ["Hospital code", "Hospital", "Case number"] and len(rows) == 1 + len(issued)
     body = rows[1:]
     by_case = {row[2]: row for row in body}
     assert "'" + FORMULA_CASE in by_case and "'" + PLUS_CASE in by_case
     assert by_case["'" + PLUS_CASE][1] == "'" + AT_NAME
     assert "ZY2026080009" not in by_case  # still proposed
-    text_columns = [i for i, header in enumerate(exports.HEADERS) if "yuan" not in header]
+    text_columns = [i for i, header in enumerate(rows[0]) if "yuan" not in header]
     assert all(not row[i].startswith(TRIGGERS) for row in body for i in text_columns)
     for decision_id in issued:
         decision = db.session.get(Decision, decision_id)
         row = next(r for r in body if r[-1] == decision.verification_code)
         assert Decimal(row[13]) * 100 == decision.amount_fen and row[9] == f"{decision.total_cost_fen / 100:.2f}"
-        assert row[14] == ("supplement" if decision.amount_fen > 0 else "none")
+        assert row[14] == ("Supplement" if decision.amount_fen > 0 else "No payment change")
         assert row[16] == decision.appeal_deadline.isoformat() and row[6] == "1"
-        assert row[3] == "2026Q3" and row[4] == "application"
+        assert row[3] == "2026Q3" and row[4] == "Special-case review" and row[5] in ("Approved", "Partially approved", "Rejected")
 
 
 def test_xlsx_export_neutralises_every_text_cell(world) -> None:  # type: ignore[no-untyped-def]
     issued = _issued_cycle(world)
-    job = exports.start(world.actors["staff"], world.cycle_id, "decisions_xlsx")
+    job = exports.start(world.actors["staff"], world.cycle_id, "decisions_xlsx", "zh_CN")
     assert job.status == "done" and job.progress == 100 and job.filename == "2026Q3-decisions.xlsx"
     sheet = load_workbook(io.BytesIO(_result(world, job)))["Decisions"]
     rows = list(sheet.iter_rows())
-    assert tuple(c.value for c in rows[0]) == exports.HEADERS and len(rows) == 1 + len(issued)
+    assert [c.value for c in rows[0][:3]] == ["医院编码", "医疗机构", "病案号"] and len(rows) == 1 + len(issued)
+    assert {row[4].value for row in rows[1:]} == {"特例单议"}  # coded values in the requester's language too
     cells = [cell for row in rows[1:] for cell in row]
     assert not any(cell.data_type == "f" for cell in cells)
     assert not any(isinstance(cell.value, str) and cell.value.startswith(TRIGGERS) for cell in cells)
