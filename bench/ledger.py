@@ -31,14 +31,15 @@ from tests.factories import build_world
 from workflows.ledger import EntryPlan, Line, fund_account_code, hospital_account_code
 
 BATCH = 100
-ROUNDS = 4
+ROUNDS = 10
 HOSPITALS = ("H1", "H2", "H3")
 
 
 def plan(tag: str, n: int) -> EntryPlan:
     amount = 10_000 + n
     hospital = hospital_account_code(HOSPITALS[n % len(HOSPITALS)])
-    return EntryPlan(f"bench:{tag}:{n}", f"bench {n}", (Line(fund_account_code("T01"), amount), Line(hospital, -amount)))
+    return EntryPlan(f"bench:{tag}:{n}", f"bench {n}",
+                     (Line(fund_account_code("T01"), amount), Line(hospital, -amount)))
 
 
 def service_single(plans: list[EntryPlan]) -> None:

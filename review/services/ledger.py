@@ -75,6 +75,8 @@ def post_many(postings: Sequence[Posting], period: str, posted_by_id: int | None
     entry when its plan is the same and refuses the whole batch with IdempotencyConflict when it is not; the
     refusal comes before any line is written, and the caller rolls the transaction back, as on every ServiceError.
     """
+    if not postings:
+        return []
     batch = _one_per_key(postings)
     account_ids = _lock_accounts({line.account_code for posting in batch.values() for line in posting.plan.lines})
     entries, new_keys = _insert_entries(batch, period, posted_by_id)
