@@ -71,6 +71,35 @@ def test_a_key_posts_once(world) -> None:  # type: ignore[no-untyped-def]
     assert _balances() == {"fund:T01": 700, "hospital:H1": -700}
 
 
+def test_a_key_posted_twice_at_once_gives_one_entry(app: Flask, world) -> None:  # type: ignore[no-untyped-def]
+    """The second of two sessions posting one key waits for the first and gets its entry, not a unique violation."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: a second posting waits for the database file, not the key")
+    ledger.post(_plan("k:0", 1), "2026Q3", None, None)  # the accounts exist: what races is the key
+    db.session.commit()
+    first = ledger.post(_plan("k:1", 100), "2026Q3", None, None)  # not committed yet
+    second: list[int] = []
+
+    def elsewhere() -> None:
+        with app.app_context():
+            second.append(ledger.post(_plan("k:1", 100), "2026Q3", None, None).id)
+            db.session.commit()
+            db.session.remove()
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    with db.engine.connect() as watcher:  # wait until the other session is blocked on this one
+        while thread.is_alive() and not watcher.execute(db.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'")).scalar():
+            watcher.rollback()
+    db.session.commit()
+    thread.join()
+    assert second == [first.id]
+    assert _count(JournalEntry) == 2 and ledger.reconcile() == []
+    assert _balances() == {"fund:T01": 101, "hospital:H1": -101}
+
+
 def test_a_batch_posts_its_entries_in_one_pass(world) -> None:  # type: ignore[no-untyped-def]
     earlier = ledger.post(_plan("batch:0", 5), "2026Q3", None, None)
     db.session.commit()
