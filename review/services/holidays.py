@@ -61,13 +61,6 @@ def _region(region_id: int) -> Region:
     return region
 
 
-def _year_error(year: int) -> ValidationFailed:
-    return ValidationFailed({"year": [str(_l(
-        "chinese-calendar %(version)s knows the years %(first)s to %(last)s, not %(year)s: mark that year's "
-        "holidays and make-up working days by hand.", version=PACKAGE_VERSION, first=str(PACKAGE_YEARS[0]),
-        last=str(PACKAGE_YEARS[-1]), year=str(year)))]})
-
-
 def seed(actor: Actor, region_id: int, years: Iterable[int] | None = None) -> int:
     """Copy the package's holidays and make-up working days into the region's table; returns the days added.
 
@@ -76,19 +69,25 @@ def seed(actor: Actor, region_id: int, years: Iterable[int] | None = None) -> in
     actor.require(Role.ADMIN, Role.SYSTEM)
     region = _region(region_id)
     wanted = sorted(set(PACKAGE_YEARS if years is None else years))
-    for year in wanted:
-        if year not in PACKAGE_YEARS:
-            raise _year_error(year)
+    unknown = [year for year in wanted if year not in PACKAGE_YEARS]
+    if unknown:
+        raise ValidationFailed({"year": [str(_l(
+            "chinese-calendar %(version)s knows the years %(first)s to %(last)s, not %(year)s: mark that year's "
+            "holidays and make-up working days by hand.", version=PACKAGE_VERSION, first=str(PACKAGE_YEARS[0]),
+            last=str(PACKAGE_YEARS[-1]), year=str(unknown[0])))]})
     present = set(db.session.scalars(db.select(Holiday.day).where(
         Holiday.region_id == region.id, Holiday.day >= date(wanted[0], 1, 1),
         Holiday.day <= date(wanted[-1], 12, 31)))) if wanted else set()
-    chosen = set(wanted)
     rows = [{"region_id": region.id, "day": day, "kind": entry.kind, "name": entry.name, "source": PACKAGE,
              "created_at": utcnow()}
-            for day, entry in sorted(PACKAGE_DAYS.items()) if day.year in chosen and day not in present]
+            for day, entry in sorted(PACKAGE_DAYS.items()) if day.year in wanted and day not in present]
     if not rows:
         return 0
-    db.session.execute(db.insert(Holiday), rows)
+    try:
+        db.session.execute(db.insert(Holiday), rows)
+    except IntegrityError:  # the same year being added at the same moment elsewhere (the page, the command)
+        db.session.rollback()
+        raise ValidationFailed({"year": [str(_l("This year was just changed by someone else; look again."))]})
     activity.record(actor, "holidays.seeded", "region", region.id, None, {
         "years": wanted, "added": len(rows), "source": f"{PACKAGE} {PACKAGE_VERSION}"})
     db.session.commit()
@@ -166,12 +165,11 @@ def year_days(region_id: int, year: int) -> list[Holiday]:
 
 
 def covered_years(region_id: int) -> list[int]:
-    return sorted(int(year) for year in db.session.scalars(
-        db.select(db.func.extract("year", Holiday.day)).where(Holiday.region_id == region_id).distinct()))
+    return sorted(working_calendar(region_id).years)
 
 
 def working_calendar(region_id: int) -> WorkingCalendar:
-    """The region's calendar as the pure core counts with it."""
+    """The region's calendar as the pure core counts with it; a year is covered once it has any day here."""
     rows = db.session.execute(db.select(Holiday.day, Holiday.kind).where(Holiday.region_id == region_id)).all()
     return WorkingCalendar.of({day.year for day, _kind in rows},
                               [day for day, kind in rows if kind == "holiday"],
