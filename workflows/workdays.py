@@ -11,22 +11,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-YEAR_MISSING = "calendar.year_missing"
+from workflows.problems import ProblemError
+
 ONE_DAY = timedelta(days=1)
 
 
-class CalendarMissing(Exception):
-    """A count reached a year the calendar does not cover; a problem code and its parameters for the shell to word."""
-
-    code = YEAR_MISSING
+class CalendarMissing(ProblemError):
+    """A count reached a year the calendar does not cover; the problem names the year for the shell to word."""
 
     def __init__(self, year: int) -> None:
-        super().__init__(YEAR_MISSING, year)
+        super().__init__("calendar.year_missing", year=year)
         self.year = year
-
-    @property
-    def params(self) -> dict[str, int]:
-        return {"year": self.year}
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from review import clock
 from review.extensions import db
+from review.messages import problem_text
 from review.models import Cycle, CycleVolume, Hospital, Region, ReviewItem
 from review.services import activity, holidays
 from review.services.context import Actor, NotFound, ValidationFailed
@@ -76,7 +77,7 @@ def default_dates(code: str, region_id: int) -> CycleDates:
         opens = calendar.add_working_days(end, 1)
         closes = calendar.add_working_days(end, WINDOW_WORKING_DAYS)
     except CalendarMissing as missing:
-        raise ValidationFailed({"code": [holidays.missing_message(missing)]}) from missing
+        raise ValidationFailed({"code": [problem_text(missing.problem)]}) from missing
     review = closes + timedelta(days=REVIEW_DAYS)
     return CycleDates(start, end, opens, closes, closes + timedelta(days=RECORD_UPLOAD_DAYS), review,
                       review + timedelta(days=SETTLEMENT_DAYS))

@@ -48,12 +48,6 @@ PACKAGE_YEARS = range(min(PACKAGE_DAYS).year, max(PACKAGE_DAYS).year + 1)
 PACKAGE_VERSION = version(PACKAGE)
 
 
-def missing_message(missing: CalendarMissing) -> str:
-    """The refusal in the reader's language, naming the year (the core gives only the code and the year)."""
-    return str(_l("There is no working-day calendar for %(year)s yet, so its working days cannot be counted. "
-                  "An admin can add the year on the Working-day calendar page.", year=str(missing.year)))
-
-
 def _region(region_id: int) -> Region:
     region = db.session.get(Region, region_id)
     if region is None:

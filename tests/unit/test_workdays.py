@@ -8,7 +8,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from workflows.workdays import YEAR_MISSING, CalendarMissing, WorkingCalendar
+from workflows.problems import Problem
+from workflows.workdays import CalendarMissing, WorkingCalendar
 
 DAY = timedelta(days=1)
 
@@ -125,8 +126,7 @@ def test_a_count_that_leaves_the_covered_years_is_refused_naming_the_year(calend
     else:
         with pytest.raises(CalendarMissing) as refused:
             calendar.add_working_days(start, n)
-        assert (refused.value.code, refused.value.year, refused.value.params) == (YEAR_MISSING, last + 1,
-                                                                                 {"year": last + 1})
+        assert refused.value.problem == Problem("calendar.year_missing", year=last + 1)
 
 
 def test_a_gap_between_covered_years_is_refused_too() -> None:
