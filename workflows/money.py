@@ -8,6 +8,8 @@ amount, so that no intermediate rounding leaks into a payment.
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
+from workflows.problems import ProblemError
+
 Fen = int
 
 MAX_FEN: Fen = 10**12
@@ -17,8 +19,8 @@ _AMOUNT = re.compile(r"[0-9]+(\.[0-9]+)?")
 _CURRENCY_MARKS = ("¥", "￥", "元", "$", "rmb", "cny", "yuan")
 
 
-class MoneyError(ValueError):
-    """Raised for amounts a user typed that we refuse rather than guess at."""
+class MoneyError(ProblemError, ValueError):
+    """An amount a user typed that we refuse rather than guess at; `.problem` says why, with the text as typed."""
 
 
 def parse_yuan(text: str) -> Fen:
@@ -28,30 +30,23 @@ def parse_yuan(text: str) -> Fen:
     number in another locale, so the user is asked to retype instead.
     """
     cleaned = text.strip()
+    typed = repr(text)
     if not cleaned:
-        raise MoneyError("Amount is empty; enter a number of yuan such as 186400.50.")
+        raise MoneyError("money.empty")
     if "," in cleaned or "，" in cleaned:
-        raise MoneyError(
-            f"Amount {text!r} contains a thousands separator; enter digits only, e.g. 1234.50."
-        )
+        raise MoneyError("money.thousands_separator", text=typed)
     if any(mark in cleaned.lower() for mark in _CURRENCY_MARKS):
-        raise MoneyError(
-            f"Amount {text!r} contains a currency sign or unit; enter the number of yuan only."
-        )
+        raise MoneyError("money.currency_sign", text=typed)
     if cleaned.startswith("-"):
-        raise MoneyError(f"Amount {text!r} is negative; amounts must be zero or more.")
+        raise MoneyError("money.negative", text=typed)
     if not _AMOUNT.fullmatch(cleaned):
-        raise MoneyError(f"Amount {text!r} is not a number of yuan such as 186400.50.")
+        raise MoneyError("money.not_a_number", text=typed)
     _, _, decimals = cleaned.partition(".")
     if len(decimals) > 2:
-        raise MoneyError(
-            f"Amount {text!r} has more than 2 decimal places; yuan amounts stop at the fen."
-        )
+        raise MoneyError("money.too_many_decimals", text=typed)
     fen = int(Decimal(cleaned) * 100)
     if fen > MAX_FEN:
-        raise MoneyError(
-            f"Amount {text!r} is larger than {format_fen(MAX_FEN)} yuan; check the figure."
-        )
+        raise MoneyError("money.too_large", text=typed, maximum_fen=MAX_FEN)
     return fen
 
 

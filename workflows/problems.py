@@ -40,6 +40,10 @@ class Problem:
         args = "".join(f", {key}={value!r}" for key, value in self.params.items())
         return f"Problem({self.code!r}{args})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its JSON form: import rows are checked in worker processes, which send their problems back."""
+        return (Problem.from_json, (self.to_json(),))
+
     def to_json(self) -> dict[str, Any]:
         return {"code": self.code, "params": dict(self.params)}
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from workflows.grouping import DEFAULT_BLOCKING_EDITS, CaseCoding, CodeIssue, Grouper
 from workflows.intake import DEFAULT_MAX_CASE_COST_FEN, CaseRow, RowError, parse_row
 from workflows.money import Fen
+from workflows.problems import Problem
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,6 @@ def check_row(row: int, values: dict[str, str], grouper: Grouper, rules: RowRule
     blocking, warnings = result.split(rules.blocking_edits)
     if result.grouped and not blocking:
         return RowCheck(row, parsed, result.drg, (), result.mcc_codes, warnings)
-    errors = tuple(RowError(row, issue.field, issue.message, issue.code or "") for issue in blocking)
+    errors = tuple(RowError(row, issue.field, issue.problem, issue.code or "") for issue in blocking)
     return RowCheck(row, parsed, None, errors or (RowError(
-        row, "principal_dx", f"principal_dx: the case could not be grouped (grouper answer {result.return_code})",
-        parsed.principal_dx),))
+        row, "principal_dx", Problem("grouping.not_grouped", answer=result.return_code), parsed.principal_dx),))

@@ -26,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 
 from workflows.assignment import splitmix64
 from workflows.money import Fen
+from workflows.problems import ProblemError
 
 ALGORITHM_VERSION = "sampling-1"
 """Recorded with each plan; any change to the draw below must change it."""
@@ -37,6 +38,18 @@ SHORT_STAY_HIGH_WEIGHT = "risk:short_stay_high_weight"
 ALL = "all"
 
 _HEX64 = frozenset("0123456789abcdef")
+
+
+class SamplingRefused(ProblemError, ValueError):
+    """A plan configuration or published value a person typed, refused; `setting` names the PlanConfig field.
+
+    Other ValueErrors here (a unit, a stored configuration, a seed or a population hash that is malformed) only
+    arise from a bug or a damaged record, never from what a person typed, and stay plain ValueErrors."""
+
+
+def _percent(value: Decimal) -> str:
+    """A share as the forms show it: 0.125 is "12.5"."""
+    return format((value * 100).normalize(), "f")
 
 
 @dataclass(frozen=True)
@@ -63,17 +76,16 @@ class Unit:
 
 def _check_share(name: str, value: Decimal, *, allow_zero: bool) -> None:
     if not isinstance(value, Decimal) or not value.is_finite():
-        raise ValueError(f"{name} must be a finite Decimal, got {value!r}.")
-    low_ok = value >= 0 if allow_zero else value > 0
-    if not low_ok or value > 1:
-        bounds = "0 ≤ {name} ≤ 1" if allow_zero else "0 < {name} ≤ 1"
-        raise ValueError(f"{name} must satisfy {bounds.format(name=name)}, got {value}.")
+        raise SamplingRefused("sampling.share_not_a_number", setting=name, value=str(value))
+    if not (value >= 0 if allow_zero else value > 0) or value > 1:
+        raise SamplingRefused("sampling.risk_share_out_of_range" if allow_zero else "sampling.share_out_of_range",
+                              setting=name, percent=_percent(value))
 
 
 def _check_count(name: str, value: int) -> None:
     # bool is an int subclass; True as a count is a typing error, not 1.
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a whole number of zero or more, got {value!r}.")
+        raise SamplingRefused("sampling.count_invalid", setting=name, value=str(value))
 
 
 @dataclass(frozen=True)
@@ -100,12 +112,10 @@ class PlanConfig:
         _check_count("min_per_hospital", self.min_per_hospital)
         _check_count("top_cost_ratio", self.top_cost_ratio)
         if not isinstance(self.stratify_by_hospital, bool):
-            raise ValueError(f"stratify_by_hospital must be true or false, got {self.stratify_by_hospital!r}.")
+            raise SamplingRefused("sampling.flag_invalid", setting="stratify_by_hospital",
+                                  value=str(self.stratify_by_hospital))
         if self.min_per_hospital and not self.stratify_by_hospital:
-            raise ValueError(
-                "min_per_hospital needs stratify_by_hospital; without hospital strata there is "
-                "no per-hospital minimum to apply."
-            )
+            raise SamplingRefused("sampling.minimum_needs_strata", minimum=self.min_per_hospital)
         for name in ("mismatch_share", "single_mcc_share", "short_stay_share"):
             _check_share(name, getattr(self, name), allow_zero=True)
 
@@ -198,7 +208,7 @@ def draw_seed(published_value: str, population_sha256: str) -> str:
     one part to the other and give the same seed.
     """
     if not published_value.strip():
-        raise ValueError("The published value is empty; type the announced number exactly.")
+        raise SamplingRefused("sampling.published_value_empty")
     if len(population_sha256) != 64 or not set(population_sha256) <= _HEX64:
         raise ValueError(
             f"population_sha256 must be 64 lowercase hex digits, got {population_sha256!r}."

@@ -306,13 +306,13 @@ def create_cases() -> object:
             raise ApiError(413, "too_many_cases", _("A batch may hold at most %(max)s cases; this one has %(n)s. "
                                                     "Split it into several requests.", max=MAX_CASES, n=len(cases)))
         outcome = intake.import_rows(_actor(), _rows(cases), mode=mode)
-        errors = [{"row": e.row, "column": e.column, "message": e.message, "value": e.value} for e in outcome.errors]
+        errors = [{**e.to_json(), "message": messages.row_error_text(e)} for e in outcome.errors]  # code + wording
         summary = {"accepted": outcome.accepted, "rejected": outcome.rejected, "skipped": outcome.skipped,
                    "applications": outcome.applications, "case_ids": outcome.case_ids, "errors": errors}
         if not outcome.committed:
             message = _("Nothing was imported: %(n)s rows have errors and the mode is all_or_nothing.",
                         n=outcome.rejected)
-            rows = [{"row": e["row"], "column": e["column"], "message": e["message"]} for e in errors]
+            rows = [{key: e[key] for key in ("row", "column", "message", "problem")} for e in errors]
             return {**summary, **error_body("rows_invalid", message, rows)}, 422
         return summary, 201
 

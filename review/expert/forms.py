@@ -8,6 +8,7 @@ from wtforms.validators import Length, Optional
 
 from review import labels
 from review.forms import choices
+from review.messages import problem_text
 from review.services.recusal import MIN_REASON
 from workflows.money import MoneyError, parse_yuan
 
@@ -17,7 +18,7 @@ def _optional_yuan(form: FlaskForm, field: StringField) -> None:
     try:
         field.parsed_fen = parse_yuan(text) if text else 0  # type: ignore[attr-defined]
     except MoneyError as error:
-        raise ValidationError(str(error)) from error
+        raise ValidationError(problem_text(error.problem)) from error
 
 
 YES_NO = {"yes": _l("Yes"), "no": _l("No")}

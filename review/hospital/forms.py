@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from review import labels
 from review.forms import choices
+from review.messages import problem_text
 from review.services.documents import EVIDENCE_TYPES
 from workflows.money import MoneyError, parse_yuan
 
@@ -18,7 +19,7 @@ def _yuan(form: FlaskForm, field: StringField) -> None:
     try:
         field.parsed_fen = parse_yuan(field.data or "")  # type: ignore[attr-defined]
     except MoneyError as error:
-        raise ValidationError(str(error)) from error
+        raise ValidationError(problem_text(error.problem)) from error
 
 
 class CaseForm(FlaskForm):

@@ -12,6 +12,7 @@ from review.hospital.forms import BulkApplyForm, ImportStartForm, ImportUploadFo
 from review.hospital.routes import HOSPITAL, bp
 from review.intake.reports import errors_csv, errors_xlsx
 from review.intake.template import template_workbook
+from review.messages import column_label, problem_text, row_error_text, stored_problem_text
 from review.models import Case, ImportJob, ReviewItem
 from review.pagination import paginate
 from review.services import applications, intake
@@ -51,10 +52,15 @@ def import_template() -> Response:
 @bp.route("/imports/<int:job_id>")
 @roles_required(HOSPITAL)
 def import_job(job_id: int) -> object:
+    """The job's problems are stored as codes; they are worded here, in the reader's language."""
     job = intake.get_job(current_actor(), job_id)
-    preview = intake.preview(job) if job.status == "uploaded" else []
+    preview = [(number, values, [(column_label(e.column), problem_text(e.problem)) for e in problems])
+               for number, values, problems in (intake.preview(job) if job.status == "uploaded" else [])]
+    errors = [{"row": e["row"], "column": column_label(e["column"]), "text": row_error_text(e), "value": e["value"]}
+              for e in job.errors[:200]]
     return render_template("hospital/import_job.html", job=job, preview=preview, columns=COLUMNS,
-                           form=ImportStartForm(), errors=job.errors[:200])
+                           column_label=column_label, form=ImportStartForm(), errors=errors,
+                           message=stored_problem_text(job.message or ""))
 
 
 @bp.route("/imports/<int:job_id>/status.json")

@@ -21,6 +21,8 @@ from typing import IO
 from openpyxl import load_workbook
 from openpyxl.workbook.workbook import Workbook
 
+from workflows.problems import ProblemError
+
 MB = 1024 * 1024
 SNIFF_BYTES = 64 * 1024
 MAX_CONTROL_SHARE = 0.05
@@ -43,8 +45,8 @@ _WIDE_CHARACTER = re.compile("[^\x00-\u07ff]")
 csv.field_size_limit(max(csv.field_size_limit(), MAX_CSV_FIELD_CHARS))
 
 
-class FileRejected(ValueError):
-    """The whole file is refused; the message is shown to the user as is."""
+class FileRejected(ProblemError, ValueError):
+    """The whole file is refused; `.problem` says why, for the reader's language (review/messages.py)."""
 
 
 @dataclass
@@ -68,11 +70,9 @@ def open_table(
     path = Path(path)
     size = path.stat().st_size
     if size == 0:
-        raise FileRejected("the file is empty")
+        raise FileRejected("file.empty")
     if size > max_bytes:
-        raise FileRejected(
-            f"the file is {size / MB:.1f} MB; files larger than {max_bytes / MB:.0f} MB are refused"
-        )
+        raise FileRejected("file.too_large", size_mb=f"{size / MB:.1f}", limit_mb=f"{max_bytes / MB:.0f}")
     with path.open("rb") as handle:
         sample = handle.read(SNIFF_BYTES)
     if sample.startswith(_ZIP_MAGIC):
@@ -99,7 +99,7 @@ def _limited(rows: Iterator[tuple[int, list[str]]], max_rows: int) -> Iterator[t
             continue
         count += 1
         if count > max_rows:
-            raise FileRejected(f"the file has more than {max_rows:,} data rows; split it into smaller files")
+            raise FileRejected("file.too_many_rows", limit=f"{max_rows:,}")
         yield number, cells
 
 
@@ -111,9 +111,9 @@ def _open_xlsx(path: Path, max_rows: int) -> Table:
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
     except zipfile.BadZipFile:
-        raise FileRejected("the file is a damaged ZIP archive, not an Excel workbook") from None
+        raise FileRejected("file.damaged_zip") from None
     if "xl/workbook.xml" not in {entry.filename for entry in entries}:
-        raise FileRejected("the file is a ZIP file that is not an Excel workbook")
+        raise FileRejected("file.zip_not_workbook")
     # zipfile stops each entry at its declared size, so checking declared sizes bounds the work.
     expanded = sum(entry.file_size for entry in entries)
     too_dense = any(
@@ -122,16 +122,14 @@ def _open_xlsx(path: Path, max_rows: int) -> Table:
         for entry in entries
     )
     if expanded > MAX_UNCOMPRESSED_BYTES or too_dense:
-        raise FileRejected(
-            f"the workbook expands to {expanded / MB:.0f} MB; refused as a possible zip bomb"
-        )
+        raise FileRejected("file.zip_bomb", expanded_mb=f"{expanded / MB:.0f}")
     # A file object, not the path: openpyxl would otherwise judge the file by its extension.
     handle = path.open("rb")
     try:
         workbook = load_workbook(handle, read_only=True, data_only=False)
     except Exception as error:  # openpyxl raises many types for a malformed workbook
         handle.close()
-        raise FileRejected(f"the Excel workbook cannot be read ({type(error).__name__})") from None
+        raise FileRejected("file.workbook_unreadable", error=type(error).__name__) from None
     sheet = workbook.worksheets[0]
     # The declared dimension is not trusted: a forged A1:XFD1048576 would pad every row.
     sheet.reset_dimensions()
@@ -178,26 +176,23 @@ def _cell_text(value: object) -> str:
 
 def _open_csv(path: Path, sample: bytes, max_rows: int) -> Table:
     if sample.startswith(_UTF16_BOMS):
-        raise FileRejected("the file is UTF-16 text (Excel's 'Unicode Text'); save it as 'CSV UTF-8' instead")
+        raise FileRejected("file.utf16")
     controls = sum(1 for byte in sample if byte < 0x20 and byte not in _TEXT_CONTROLS)
     if b"\x00" in sample or controls > MAX_CONTROL_SHARE * len(sample):
-        raise FileRejected("the file is binary, not CSV text")
+        raise FileRejected("file.binary")
     utf8_bad, utf8_wide = _utf8_lines(path)
     if sample.startswith(_UTF8_BOM):
         encoding, label = "utf-8-sig", "csv-utf8-bom"
         if utf8_bad is not None:
-            raise FileRejected(f"the file starts as UTF-8 but is not valid UTF-8 (line {utf8_bad})")
+            raise FileRejected("file.bad_utf8", line=utf8_bad)
     elif utf8_bad is None:
         encoding, label = "utf-8", "csv-utf8"
     elif utf8_wide is not None:
-        raise FileRejected(
-            f"the file mixes text encodings: line {utf8_wide} is UTF-8 but line {utf8_bad} is not; "
-            "save the whole file in one encoding, e.g. as 'CSV UTF-8'"
-        )
+        raise FileRejected("file.mixed_encodings", utf8_line=utf8_wide, other_line=utf8_bad)
     else:
         gb_bad = _first_bad_line(path, "gb18030")
         if gb_bad is not None:
-            raise FileRejected(f"the file is neither UTF-8 nor GB18030 text (line {max(utf8_bad, gb_bad)})")
+            raise FileRejected("file.unknown_encoding", line=max(utf8_bad, gb_bad))
         encoding, label = "gb18030", "csv-gb18030"
     text = path.open(encoding=encoding, newline="")
     delimiter = _sniff_delimiter(text.readline())
@@ -280,4 +275,4 @@ def _csv_rows(text: IO[str], delimiter: str) -> Iterator[tuple[int, list[str]]]:
             for number, cells in enumerate(reader, start=1):
                 yield number, cells
         except csv.Error as error:
-            raise FileRejected(f"row {number + 1} is not valid CSV ({error})") from None
+            raise FileRejected("file.bad_csv", row=number + 1, error=str(error)) from None

@@ -14,6 +14,7 @@ from typing import BinaryIO
 from flask_babel import lazy_gettext as _l
 
 from review.extensions import db
+from review.messages import problem_text
 from review.models import Case, DrgAverageCost, DrgCatalogue, Hospital, Region
 from review.models.types import utcnow
 from review.services import activity
@@ -147,7 +148,7 @@ def import_csv(actor: Actor, region_id: int, stream: BinaryIO | bytes) -> Result
         try:
             cost_fen = parse_yuan(cell("average_cost"))
         except MoneyError as error:
-            problems.append(str(error))
+            problems.append(problem_text(error.problem))
         else:
             if cost_fen <= 0:
                 problems.append(str(_l("the average cost must be more than 0 yuan")))

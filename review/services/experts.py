@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 
 from review.extensions import db
 from review.intake.readers import FileRejected, open_table
+from review.messages import problem_text
 from review.models import Expert, ExpertConflict, Hospital, SpecialtyRelation
 from review.services import activity
 from review.services.context import Actor, NotFound, ServiceError, ValidationFailed
@@ -179,7 +180,7 @@ def import_file(actor: Actor, path: Path) -> ImportOutcome:
                                                     columns=", ".join(missing)))]})
         rows = list(table.rows)
     except FileRejected as error:
-        raise ValidationFailed({"file": [str(_l("The file was refused: %(why)s.", why=str(error)))]}) from error
+        raise ValidationFailed({"file": [problem_text(error.problem)]}) from error
     hospitals = _hospitals()
     existing = {e.code: e for e in db.session.scalars(db.select(Expert))}
     errors: list[RowError] = []

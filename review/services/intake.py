@@ -2,7 +2,8 @@
 
 Rows are parsed and grouped first, then written in one transaction: in all-or-nothing mode any error
 writes nothing; otherwise the valid rows are written and every rejected row is reported with its row
-number, column and a specific message. Rows already recorded (same hospital, case number and discharge
+number, column and the problem (a code and its parameters, worded when the report is read, in the reader's
+language: DESIGN §10.1). Rows already recorded (same hospital, case number and discharge
 date) are skipped, so importing the same file twice creates no duplicates.
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy import insert, text, update
 from review.documents import BlobStore, RejectedFile
 from review.extensions import db
 from review.intake.parallel import checked_rows
+from review.messages import problem_text
 from review.intake.readers import FileRejected, Table, open_table, rows_as_dicts
 from review.models import Case, DrgCatalogue, Hospital, ImportJob, Policy
 from review.models.types import utcnow
@@ -33,6 +35,7 @@ from review.services.context import Actor, ServiceError, ValidationFailed
 from review.services.scope import get_hospital_owned
 from workflows.intake import CaseRow, HeaderError, RowError, duplicate_key, map_headers, parse_row
 from workflows.payment import drg_payment_fen
+from workflows.problems import Problem
 from workflows.row_check import RowRules
 from workflows.states import Role
 
@@ -96,14 +99,14 @@ def _validate(rows: Iterable[tuple[int, dict[str, str]]], weights: Mapping[str, 
         if parsed is not None:
             key = duplicate_key(parsed)
             if key in first_seen:
-                row_errors = [RowError(check.row, "case_no", f"case_no: {parsed.case_no} discharged "
-                                       f"{parsed.discharge_date} repeats row {first_seen[key]} of this input",
-                                       parsed.case_no)]
+                row_errors = [RowError(check.row, "case_no", Problem(
+                    "import.repeated_row", case_no=parsed.case_no, discharge_date=parsed.discharge_date.isoformat(),
+                    first_row=first_seen[key]), parsed.case_no)]
             else:
                 first_seen[key] = check.row
                 if check.drg is not None and check.drg not in weights:
-                    row_errors = [RowError(check.row, "principal_dx", f"DRG {check.drg} has no weight in the "
-                                           "catalogue; the case cannot be priced", check.drg)]
+                    row_errors = [RowError(check.row, "principal_dx", Problem("import.no_weight", drg=check.drg),
+                                           check.drg)]
                 elif not row_errors and check.drg is not None:
                     valid.append(_Valid(parsed, check.drg, check.mcc_codes, warning_records(check.warnings)))
         if row_errors:
@@ -201,10 +204,11 @@ def import_rows(actor: Actor, rows: Iterable[tuple[int, Mapping[str, str]]], *, 
         cases = {c.id: c for c in db.session.scalars(db.select(Case).where(
             Case.id.in_([r.case_id for r in requests])))}
         planned, refused = applications.plan_many(actor, requests, cases)
-        lead = "application not possible" if mode == "all_or_nothing" else "case recorded, application not made"
-        for row_number, (column, message) in sorted(refused.items()):
-            outcome.errors.append(RowError(row_number, column, f"{lead}: {message}", ""))
-        if refused and mode == "all_or_nothing":
+        all_or_nothing = mode == "all_or_nothing"
+        for row_number, (column, message) in sorted(refused.items()):  # worded by the service, in this language
+            outcome.errors.append(RowError(row_number, column, Problem(
+                "import.application_refused" if all_or_nothing else "import.application_not_made", why=message), ""))
+        if refused and all_or_nothing:
             db.session.rollback()  # the cases inserted above go too: all or nothing
             outcome.accepted, outcome.case_ids = 0, []
             outcome.rejected = len({e.row for e in outcome.errors})
@@ -225,9 +229,8 @@ def _finish(actor: Actor, hospital: Hospital, outcome: ImportOutcome, job: Impor
         job.total_rows = job.processed_rows = total
         job.accepted, job.rejected, job.skipped = outcome.accepted, outcome.rejected, outcome.skipped
         job.applications = outcome.applications
-        job.errors = [{"row": e.row, "column": e.column, "message": e.message, "value": e.value}
-                      for e in outcome.errors]
-        job.message = "" if committed else "all-or-nothing: nothing was imported because some rows have errors"
+        job.errors = [error.to_json() for error in outcome.errors]
+        job.message = "" if committed else _stored(Problem("import.nothing_imported"))
         job.finished_at = utcnow()
     db.session.commit()
     return outcome
@@ -244,16 +247,31 @@ def _accept_any(head: bytes) -> str | None:
     return "application/octet-stream"
 
 
+def _stored(problem: Problem) -> str:
+    """A problem as an import job's message column keeps it (JSON); `messages.stored_problem_text` words it."""
+    return json.dumps(problem.to_json(), ensure_ascii=False)
+
+
+def _open(job: ImportJob) -> tuple[Table, dict[int, str]]:
+    """The job's file and its column mapping; raises FileRejected or HeaderError."""
+    table = open_table(import_store().path_for(job.sha256), max_bytes=current_app.config["IMPORT_MAX_BYTES"],
+                       max_rows=current_app.config["IMPORT_MAX_ROWS"])
+    return table, map_headers(table.headers)
+
+
+def _file_refused(error: FileRejected) -> ValidationFailed:
+    return ValidationFailed({"file": [problem_text(error.problem)]})
+
+
 def open_job_table(job: ImportJob) -> tuple[Table, dict[int, str]]:
+    """As `_open`, for a person waiting on the answer: a refusal is a form error in their language."""
     try:
-        table = open_table(import_store().path_for(job.sha256), max_bytes=current_app.config["IMPORT_MAX_BYTES"],
-                           max_rows=current_app.config["IMPORT_MAX_ROWS"])
-        return table, map_headers(table.headers)
+        return _open(job)
     except FileRejected as error:
-        raise ValidationFailed({"file": [str(_l("The file was refused: %(why)s.", why=str(error)))]}) from error
+        raise _file_refused(error) from error
     except HeaderError as error:
         raise ValidationFailed({"file": [str(_l("The columns do not match the template: %(why)s",
-                                                 why="; ".join(error.problems)))]}) from error
+                                                 why="; ".join(problem_text(p) for p in error.problems)))]}) from error
 
 
 def upload(actor: Actor, stream: BinaryIO, filename: str) -> ImportJob:
@@ -302,7 +320,7 @@ def preview(job: ImportJob) -> list[tuple[int, dict[str, str], list[RowError]]]:
             if len(shown) >= PREVIEW_ROWS:
                 break
     except FileRejected as error:
-        raise ValidationFailed({"file": [str(_l("The file was refused: %(why)s.", why=str(error)))]}) from error
+        raise _file_refused(error) from error
     return shown
 
 
@@ -334,7 +352,7 @@ def cancel(actor: Actor, job_id: int) -> ImportJob:
 
 
 def _count_rows(job: ImportJob) -> int:
-    table, mapping = open_job_table(job)
+    table, mapping = _open(job)
     return sum(1 for _ in rows_as_dicts(table, mapping))
 
 
@@ -366,36 +384,42 @@ def run_job(job_id: int) -> None:
         total = _count_rows(job)
         with engine.begin() as connection:
             connection.execute(update(ImportJob).where(ImportJob.id == job_id).values(total_rows=total))
-        table, mapping = open_job_table(job)
+        table, mapping = _open(job)
         import_rows(actor, rows_as_dicts(table, mapping), mode=job.mode, job=job, progress=report, every=250)
     except ImportCancelled:
-        _close(job_id, "cancelled", "cancelled by the user; nothing was imported")
+        _close(job_id, "cancelled", Problem("import.cancelled"))
     except FileRejected as error:  # found deep in the file (row limit, a broken CSV record): nothing written
-        _close(job_id, "failed", f"the file was refused: {error}; nothing was imported")
-    except (ValidationFailed, ServiceError) as error:
-        _close(job_id, "failed", str(getattr(error, "errors", None) or error.message))
+        _close(job_id, "failed", error.problem)
+    except HeaderError as error:
+        _close(job_id, "failed", Problem("import.columns_mismatch"),
+               [RowError(1, "", problem, "") for problem in error.problems])
+    except (ValidationFailed, ServiceError) as error:  # worded by the service, in the worker's language
+        _close(job_id, "failed", Problem("import.refused", why=str(getattr(error, "errors", None) or error.message)))
     except Exception:
         db.session.rollback()  # the job runner tries again, and closes the import when it gives up
         raise
 
 
-def _close(job_id: int, status: str, message: str) -> None:
+def _close(job_id: int, status: str, problem: Problem, errors: Iterable[RowError] = ()) -> None:
     db.session.rollback()
-    _end(job_id, status, message)
+    _end(job_id, status, problem, errors)
     db.session.commit()
 
 
-def _end(job_id: int, status: str, message: str) -> None:
+def _end(job_id: int, status: str, problem: Problem, errors: Iterable[RowError] = ()) -> None:
     job = db.session.get(ImportJob, job_id)
     assert job is not None
-    job.status, job.message, job.finished_at = status, message, utcnow()
+    job.status, job.message, job.finished_at = status, _stored(problem), utcnow()
+    if errors:
+        job.errors = [error.to_json() for error in errors]
     activity.record(Actor(user_id=job.created_by_id, role=Role.HOSPITAL, hospital_id=job.hospital_id),
-                    f"import.{status}", "import_job", job.id, job.hospital_id, {"message": message})
+                    f"import.{status}", "import_job", job.id, job.hospital_id, {"problem": problem.to_json()})
 
 
 def give_up(job_id: int, message: str) -> None:
-    """The job runner stopped trying (the worker kept dying, or the import kept failing); in its transaction."""
-    _end(job_id, "failed", f"{message}; nothing was imported")
+    """The job runner stopped trying (the worker kept dying, or the import kept failing); in its transaction.
+    Its reason is the runner's own log line, kept as it is."""
+    _end(job_id, "failed", Problem("import.stopped", why=message))
 
 
 def revive(job_id: int) -> None:
@@ -405,5 +429,6 @@ def revive(job_id: int) -> None:
     job.status, job.message, job.finished_at, job.processed_rows, job.rejected = "queued", "", None, 0, 0
 
 
-def iter_errors(job: ImportJob) -> Iterator[RowError]:
-    return (RowError(e["row"], e["column"], e["message"], e["value"]) for e in job.errors)
+def iter_errors(job: ImportJob) -> Iterator[Mapping[str, object]]:
+    """The job's stored errors, each {row, column, value, problem} (or, from before problems, a message)."""
+    return iter(job.errors or ())

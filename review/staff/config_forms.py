@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from review.forms import choices
 from review.labels import HOSPITAL_LEVEL
+from review.messages import problem_text
 from review.models import Policy
 from review.services import policies
 from review.services.context import ValidationFailed
@@ -117,7 +118,7 @@ class PolicyForm(FlaskForm):
             try:
                 values[name] = parse_yuan(field.data or "")
             except MoneyError as error:
-                errors[field.name] = [str(error)]
+                errors[field.name] = [problem_text(error.problem)]
 
         def number(field: StringField, name: str, scale: int = 1) -> None:
             try:

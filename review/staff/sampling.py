@@ -19,7 +19,7 @@ from review.messages import problem_text
 from review.staff.forms import ConfirmForm, SamplingForm
 from review.staff.routes import READERS, bp
 from workflows.extrapolation import InsufficientSample, Report
-from workflows.sampling import PlanConfig
+from workflows.sampling import PlanConfig, SamplingRefused
 
 HUNDRED = Decimal(100)
 
@@ -38,8 +38,8 @@ def sampling_plans(cycle_id: int) -> object:
                                 single_mcc_share=form.single_mcc_share.data / HUNDRED,
                                 short_stay_share=form.short_stay_share.data / HUNDRED)
             plan = sampling.create_plan(current_actor(), cycle.id, config, form.published_value.data or "")
-        except ValueError as error:
-            flash(str(error), "error")
+        except SamplingRefused as error:
+            flash(problem_text(error.problem), "error")
         except ValidationFailed as failure:
             for message in attach_errors(form, failure):
                 flash(message, "error")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from review.extensions import db
 from review.models import ActivityLog, Case, ImportJob, ReviewItem
 from review.services import intake
 from review.services.context import ValidationFailed
+from workflows.problems import Problem
 
 HEADER = ["case_no", "age", "sex", "admission_date", "discharge_date", "principal_dx", "secondary_dx",
           "procedures", "total_cost", "icu_days", "hospital_drg", "category", "reason"]
@@ -43,7 +45,8 @@ def test_valid_rows_mode_keeps_good_rows_and_reports_the_rest(world) -> None:  #
     outcome = intake.import_rows(world.actors["hosp1"], batch, mode="valid_rows")
     assert outcome.committed and outcome.accepted == 2 and outcome.rejected == 3
     assert {(e.row, e.column) for e in outcome.errors} == {(3, "principal_dx"), (5, "discharge_date"), (6, "case_no")}
-    assert "repeats row 2" in next(e.message for e in outcome.errors if e.row == 6)
+    assert next(e.problem for e in outcome.errors if e.row == 6) == Problem(
+        "import.repeated_row", case_no="ZY00002", discharge_date="2026-08-20", first_row=2)
     mismatched = db.session.get(Case, outcome.case_ids[1])
     assert mismatched.drg == "321" and mismatched.drg_mismatch
     again = intake.import_rows(world.actors["hosp1"], batch, mode="valid_rows")
@@ -54,7 +57,7 @@ def test_valid_rows_mode_keeps_good_rows_and_reports_the_rest(world) -> None:  #
 def test_all_or_nothing_writes_nothing_when_a_row_fails(world) -> None:  # type: ignore[no-untyped-def]
     outcome = intake.import_rows(world.actors["hosp1"], rows({}, {"total_cost": "1,234.5元"}), mode="all_or_nothing")
     assert not outcome.committed and outcome.accepted == 0
-    assert "thousands separator" in outcome.errors[0].message
+    assert outcome.errors[0].problem == Problem("money.thousands_separator", text="'1,234.5元'")
     assert db.session.scalar(db.select(db.func.count(Case.id))) == 0
     assert db.session.scalars(db.select(ActivityLog.action)).all() == ["cases.import_refused"]
 
@@ -80,7 +83,8 @@ def test_quota_overflow_in_all_or_nothing_rolls_back_the_cases(world) -> None:  
     outcome = intake.import_rows(world.actors["hosp1"], batch, mode="all_or_nothing")
     assert not outcome.committed
     assert [(e.row, e.column) for e in outcome.errors] == [(3, "category")]
-    assert "quota" in outcome.errors[0].message
+    refusal = outcome.errors[0].problem
+    assert refusal.code == "import.application_refused" and "quota" in str(refusal.params["why"])
     assert db.session.scalar(db.select(db.func.count(Case.id))) == 0
     partial = intake.import_rows(world.actors["hosp1"], batch, mode="valid_rows")
     assert partial.accepted == 2 and partial.applications == 1
@@ -94,7 +98,8 @@ def test_uploaded_file_runs_as_a_job_with_progress(world, app) -> None:  # type:
     db.session.expire_all()
     job = db.session.get(ImportJob, job.id)
     assert (job.status, job.total_rows, job.processed_rows, job.accepted, job.rejected) == ("done", 3, 3, 2, 1)
-    assert job.errors[0]["row"] == 4 and job.errors[0]["column"] == "age"
+    assert job.errors == [{"row": 4, "column": "age", "value": "-3",  # codes and figures, never a sentence
+                           "problem": {"code": "intake.out_of_range", "params": {"number": -3, "maximum": 124}}}]
     with pytest.raises(Exception):
         intake.start(world.actors["hosp1"], job.id, "valid_rows")
 
@@ -135,7 +140,8 @@ def test_command_line_import_writes_the_error_report(world, app, tmp_path: Path)
     assert result.exit_code == 0, result.output
     assert "accepted 1" in result.output and "rejected 1" in result.output
     report = list(csv.DictReader(io.StringIO((tmp_path / "cases.csv.errors.csv").read_text(encoding="utf-8-sig"))))
-    assert [(r["row"], r["column"], r["value"]) for r in report] == [("3", "procedures", "0270XXX")]
+    assert [(r["Row"], r["Column"], r["Value"]) for r in report] == [("3", "Procedures", "0270XXX")]
+    assert report[0]["Problem"] == "The procedure 0270XXX is not a valid ICD-10 code for the discharge date."
     refused = app.test_cli_runner().invoke(args=["cases", "import", str(path), "--hospital", "H1", "--all-or-nothing"])
     assert refused.exit_code == 1 and "nothing was imported" in refused.output
 
@@ -146,5 +152,6 @@ def test_a_file_over_the_row_limit_fails_the_job_and_writes_nothing(world, app) 
     intake.start(world.actors["hosp1"], job.id, "valid_rows")
     db.session.expire_all()
     job = db.session.get(ImportJob, job.id)
-    assert job.status == "failed" and "nothing was imported" in job.message
+    assert job.status == "failed" and json.loads(job.message) == {"code": "file.too_many_rows",
+                                                                  "params": {"limit": "2"}}
     assert db.session.scalar(db.select(db.func.count(Case.id))) == 0

@@ -19,6 +19,7 @@ from tests.e2e.test_walkthrough import login
 from tests.factories import ami_case
 from tests.integration.test_intake import csv_bytes, rows
 from workflows.grouping import DEFAULT_BLOCKING_EDITS, EDIT_KINDS
+from workflows.problems import Problem
 
 LIVER_TRANSPLANT = {"principal_dx": "K74.69", "secondary_dx": "I10", "procedures": "0FY00Z0", "age": "55",
                     "icu_days": "6", "total_cost": "650000.00", "hospital_drg": ""}
@@ -44,7 +45,7 @@ def test_a_policy_that_blocks_coverage_edits_refuses_the_transplant(world) -> No
     outcome = intake.import_rows(world.actors["hosp1"], rows(LIVER_TRANSPLANT), mode="valid_rows")
     assert outcome.accepted == 0 and outcome.rejected == 1
     assert [(e.row, e.column, e.value) for e in outcome.errors] == [(2, "procedures", "0FY00Z0")]
-    assert "LIMITED_COVERAGE" in outcome.errors[0].message
+    assert outcome.errors[0].problem == Problem("code_edit.limited_coverage", field="procedures", icd="0FY00Z0")
     with pytest.raises(ValidationFailed) as refused:
         create_case(world.actors["hosp1"], ami_case(principal_dx="K74.69", secondary_dx=("I10",),
                                                     procedures=("0FY00Z0",), age=55))
@@ -74,8 +75,8 @@ def test_a_male_delivery_is_a_sex_conflict_not_a_missing_weight(world) -> None: 
     outcome = intake.import_rows(world.actors["hosp1"], rows(
         {"principal_dx": "O80", "secondary_dx": "", "procedures": "", "age": "30", "icu_days": "0",
          "hospital_drg": ""}), mode="valid_rows")
-    assert [(e.column, e.message) for e in outcome.errors] == [
-        ("principal_dx", "The principal diagnosis O80 conflicts with the patient's sex.")]
+    assert [(e.column, e.problem) for e in outcome.errors] == [
+        ("principal_dx", Problem("code_edit.sex_conflict", field="principal_dx", icd="O80"))]
     with pytest.raises(ValidationFailed) as refused:
         create_case(world.actors["hosp1"], ami_case(principal_dx="O80", secondary_dx=("Z37.0",),
                                                     procedures=("10E0XZZ",), age=30, icu_days=0))
@@ -101,7 +102,7 @@ def test_an_invisible_character_does_not_make_a_duplicate_new(world) -> None:  #
     again = intake.import_rows(world.actors["hosp1"], rows({"case_no": "ZY1\u200b"}, {"case_no": "\ufeffＺＹ１\u00a0"}),
                                mode="valid_rows")
     assert (again.accepted, again.skipped, again.rejected) == (0, 1, 1)
-    assert "repeats row 2" in again.errors[0].message
+    assert (again.errors[0].problem.code, again.errors[0].problem.params["first_row"]) == ("import.repeated_row", 2)
     with pytest.raises(ValidationFailed) as refused:
         create_case(world.actors["hosp1"], ami_case(case_no="\u3000ZY1\u2060", discharge_date=date(2026, 8, 20)))
     assert "already recorded" in refused.value.errors["case_no"][0]
@@ -121,8 +122,8 @@ def test_a_thirty_million_yuan_case_imports_from_a_file(world) -> None:  # type:
 def test_costs_beyond_the_policy_ceiling_are_field_errors(world) -> None:  # type: ignore[no-untyped-def]
     outcome = intake.import_rows(world.actors["hosp1"], rows({"total_cost": "100000000.01"}, {}), mode="valid_rows")
     assert outcome.accepted == 1
-    assert [(e.row, e.column, e.message) for e in outcome.errors] == [(2, "total_cost", (
-        "total_cost: 100,000,000.01 yuan is outside the range accepted for one case (0.00–100,000,000.00 yuan)"))]
+    assert [(e.row, e.column, e.problem) for e in outcome.errors] == [(2, "total_cost", Problem(
+        "intake.cost_above_ceiling", cost_fen=10**10 + 1, maximum_fen=10**10))]
     with pytest.raises(ValidationFailed) as refused:
         create_case(world.actors["hosp1"], ami_case(total_cost_fen=10**10 + 1))
     assert refused.value.errors == {"total_cost": [
@@ -136,10 +137,10 @@ def test_api_cases_get_the_cost_and_sex_row_errors(client, world) -> None:  # ty
             "principal_dx": "O80", "total_cost": "200000000"}
     response = client.post("/api/v1/cases", json={"cases": [case]}, headers=bearer(token_for(world)))
     assert response.status_code == 422
-    messages = {row["column"]: row["message"] for row in response.get_json()["error"]["rows"]}
-    assert messages == {
-        "total_cost": "total_cost: 200,000,000.00 yuan is outside the range accepted for one case "
-                      "(0.00–100,000,000.00 yuan)"}
+    messages = {row["column"]: (row["message"], row["problem"]) for row in response.get_json()["error"]["rows"]}
+    assert messages == {"total_cost": (
+        "200,000,000.00 yuan is outside the range accepted for one case (0.00–100,000,000.00 yuan).",
+        {"code": "intake.cost_above_ceiling", "params": {"cost_fen": 2 * 10**10, "maximum_fen": 10**10}})}
     response = client.post("/api/v1/cases", json={"cases": [{**case, "total_cost": "20000"}]},
                            headers=bearer(token_for(world)))
     assert response.status_code == 422
@@ -160,8 +161,9 @@ def test_the_downloaded_template_imports_as_it_is(world) -> None:  # type: ignor
     db.session.expire_all()
     job = db.session.get(ImportJob, job.id)
     assert (job.status, job.accepted, job.rejected) == ("done", 1, 0)
-    assert [e["message"] for e in job.errors] == [  # the case is in; the example's 2025 stay is in no open cycle
-        "case recorded, application not made: No review cycle covers the discharge date 2025-03-20."]
+    assert [e["problem"] for e in job.errors] == [  # the case is in; the example's 2025 stay is in no open cycle
+        {"code": "import.application_not_made",
+         "params": {"why": "No review cycle covers the discharge date 2025-03-20."}}]
     case = db.session.scalars(db.select(Case)).one()
     assert (case.case_no, case.drg, case.secondary_dx) == ("ZY2025000123", "321", ["R570", "I501", "I129", "E119",
                                                                                    "N1830"])

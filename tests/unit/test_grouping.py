@@ -16,6 +16,7 @@ from workflows.grouping import (
     Sex,
     normalise_code,
 )
+from workflows.problems import Problem
 
 FY2026 = date(2026, 3, 15)
 FY2024 = date(2024, 3, 15)
@@ -66,7 +67,7 @@ def test_invalid_codes_named_with_field(grouper: MsDrgGrouper) -> None:
         ("secondary_dx", "XXXX", "invalid_code"),
         ("procedures", "ZZZZZZZ", "invalid_code"),
     }
-    assert any("secondary diagnosis XXXX" in i.message for i in result.issues)
+    assert Problem("code_edit.invalid_code", field="secondary_dx", icd="XXXX") in [i.problem for i in result.issues]
 
 
 def test_sex_conflict_attributed(grouper: MsDrgGrouper) -> None:
@@ -188,7 +189,7 @@ def test_male_delivery_after_fy2024_is_a_sex_conflict_naming_each_code(grouper: 
     assert {(i.field, i.code, i.kind) for i in result.issues} == {
         ("principal_dx", "O80", "sex_conflict"), ("secondary_dx", "Z370", "sex_conflict"),
         ("procedures", "10E0XZZ", "sex_conflict")}
-    assert "The principal diagnosis O80 conflicts with the patient's sex." in [i.message for i in result.issues]
+    assert Problem("code_edit.sex_conflict", field="principal_dx", icd="O80") in [i.problem for i in result.issues]
     assert not grouper.group(coding(pdx="O80", sdx=("Z370",), procs=("10E0XZZ",), age=30, sex=Sex.FEMALE)).issues
     assert not grouper.group(coding(pdx="O80", sdx=("Z370",), procs=("10E0XZZ",), age=30, sex=Sex.UNKNOWN)).issues
 
@@ -199,8 +200,8 @@ def test_drg_998_is_not_a_drg_but_a_problem_of_the_principal_diagnosis(grouper: 
     assert [(i.field, i.code, i.kind) for i in male.issues] == [("principal_dx", "O80", "sex_conflict")]
     female = grouper.group(coding(pdx="O80", sdx=(), procs=(), age=30, sex=Sex.FEMALE))
     assert female.drg is None
-    assert [i.message for i in female.issues] == [
-        "The principal diagnosis O80 is invalid as a discharge diagnosis (MS-DRG 998)."]
+    assert [i.problem for i in female.issues] == [
+        Problem("code_edit.invalid_discharge_pdx", field="principal_dx", icd="O80")]
 
 
 def test_full_width_and_invisible_characters_in_codes() -> None:

@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from workflows.money import MAX_FEN, MoneyError, format_fen, parse_yuan, round_half_up_fen
+from workflows.problems import Problem
 
 
 @pytest.mark.parametrize(
@@ -23,25 +24,36 @@ def test_parse_yuan_accepts(text: str, fen: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "fragment"),
+    ("text", "code"),
     [
-        ("1,234.5", "thousands separator"),
-        ("1234元", "currency"),
-        ("¥12", "currency"),
-        ("12.345", "more than 2 decimal"),
-        ("-5", "negative"),
-        ("", "empty"),
-        ("   ", "empty"),
-        ("abc", "not a number"),
-        ("1e5", "not a number"),
-        ("12.", "not a number"),
-        ("١٢", "not a number"),
-        ("10000000000.01", "larger than"),
+        ("1,234.5", "money.thousands_separator"),
+        ("1234元", "money.currency_sign"),
+        ("¥12", "money.currency_sign"),
+        ("12.345", "money.too_many_decimals"),
+        ("-5", "money.negative"),
+        ("abc", "money.not_a_number"),
+        ("1e5", "money.not_a_number"),
+        ("12.", "money.not_a_number"),
+        ("١٢", "money.not_a_number"),
     ],
 )
-def test_parse_yuan_rejects(text: str, fragment: str) -> None:
-    with pytest.raises(MoneyError, match=fragment):
+def test_parse_yuan_rejects_naming_the_text(text: str, code: str) -> None:
+    with pytest.raises(MoneyError) as refused:
         parse_yuan(text)
+    assert refused.value.problem == Problem(code, text=repr(text))
+
+
+@pytest.mark.parametrize("text", ["", "   "])
+def test_parse_yuan_rejects_an_empty_amount(text: str) -> None:
+    with pytest.raises(MoneyError) as refused:
+        parse_yuan(text)
+    assert refused.value.problem == Problem("money.empty")
+
+
+def test_parse_yuan_rejects_more_than_the_ceiling() -> None:
+    with pytest.raises(MoneyError) as refused:
+        parse_yuan("10000000000.01")
+    assert refused.value.problem == Problem("money.too_large", text="'10000000000.01'", maximum_fen=MAX_FEN)
 
 
 @given(st.integers(min_value=0, max_value=MAX_FEN))

@@ -1,8 +1,10 @@
-"""Every problem code the pure core can return has a wording in the shell's catalogue, and no wording is dead.
+"""Every problem code the product can produce has a wording in the shell's catalogue, and no wording is dead.
 
-The codes are read from the core's source (every string given as the code of a `Problem(...)`), so a new code
-without a wording fails here before any reader meets a raw code. Translations of the wordings are checked by
-test_translations.py like every other UI string.
+The codes are read from the source of the core and of the shell (every string given as the code of a
+`Problem(...)` or of a `ProblemError`), plus the code-editor edits, whose codes are named in one table
+(`grouping.EDIT_PROBLEMS`) because the code editor says at run time which edit fired. A new code without a wording
+fails here before any reader meets a raw code. Translations of the wordings are checked by test_translations.py
+like every other UI string.
 """
 from __future__ import annotations
 
@@ -13,14 +15,16 @@ from flask import Flask
 from flask_babel import Babel, force_locale
 
 from review import messages
+from workflows.grouping import EDIT_PROBLEMS
 from workflows.problems import Problem
 
-WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = [*(ROOT / "workflows").glob("*.py"), *(ROOT / "review").rglob("*.py")]
 
 
-def _codes_in_core() -> set[str]:
+def _codes_in_source() -> set[str]:
     """Codes given to `Problem(...)`, to a `ProblemError` subclass, or to `super().__init__` inside one."""
-    trees = [ast.parse(path.read_text(encoding="utf-8")) for path in WORKFLOWS.glob("*.py")]
+    trees = [ast.parse(path.read_text(encoding="utf-8")) for path in SOURCES]
     carriers = {"Problem", "ProblemError"}
     for tree in trees:
         carriers |= {node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef)
@@ -41,8 +45,8 @@ def _codes_in_core() -> set[str]:
 
 
 def test_every_code_has_a_wording_and_every_wording_a_code() -> None:
-    codes = _codes_in_core()
-    assert "eligibility.high_cost.met" in codes
+    codes = _codes_in_source() | set(EDIT_PROBLEMS.values())
+    assert {"eligibility.high_cost.met", "intake.required", "money.negative"} <= codes
     assert sorted(codes - set(messages.PROBLEM_TEXT)) == []
     assert sorted(set(messages.PROBLEM_TEXT) - codes) == []
 

@@ -2,16 +2,21 @@ import csv
 import io
 import os
 import zipfile
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask_babel import Babel, force_locale
 from openpyxl import Workbook, load_workbook
 
+from review import messages
 from review.intake.readers import FileRejected, Table, open_table, rows_as_dicts
 from review.intake.reports import errors_csv, errors_xlsx, neutralise
 from review.intake.template import template_workbook
 from workflows.intake import COLUMNS, CaseRow, RowError, map_headers, parse_rows
+from workflows.problems import Problem
 
 
 def write(tmp_path: Path, data: bytes, name: str = "upload.csv") -> Path:
@@ -64,18 +69,21 @@ def test_csv_rows_are_numbered_by_record_and_extra_cells_are_kept(tmp_path: Path
 
 def test_csv_too_many_rows(tmp_path: Path) -> None:
     table = open_table(write(tmp_path, b"case_no\n" + b"A\n" * 4), max_rows=3)
-    with pytest.raises(FileRejected, match="more than 3 data rows"):
+    with pytest.raises(FileRejected) as refused:
         rows(table)
+    assert refused.value.problem == Problem("file.too_many_rows", limit="3")
 
 
 def test_oversize_file_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(FileRejected, match="larger than 1 MB"):
+    with pytest.raises(FileRejected) as refused:
         open_table(write(tmp_path, b"x" * (1024 * 1024 + 1)), max_bytes=1024 * 1024)
+    assert refused.value.problem == Problem("file.too_large", size_mb="1.0", limit_mb="1")
 
 
 def test_empty_file(tmp_path: Path) -> None:
-    with pytest.raises(FileRejected, match="^the file is empty$"):
+    with pytest.raises(FileRejected) as refused:
         open_table(write(tmp_path, b""))
+    assert refused.value.problem == Problem("file.empty")
 
 
 @pytest.mark.parametrize(
@@ -88,33 +96,33 @@ def test_empty_file(tmp_path: Path) -> None:
     ids=["random-bytes", "exe", "control-characters"],
 )
 def test_binary_named_csv_is_refused(tmp_path: Path, data: bytes) -> None:
-    with pytest.raises(FileRejected, match="^the file is binary, not CSV text$"):
+    with pytest.raises(FileRejected) as refused:
         open_table(write(tmp_path, data))
+    assert refused.value.problem == Problem("file.binary")
 
 
 def test_invalid_encoding_names_the_line(tmp_path: Path) -> None:
-    with pytest.raises(FileRejected, match=r"^the file is neither UTF-8 nor GB18030 text \(line 3\)$"):
+    with pytest.raises(FileRejected) as refused:
         open_table(write(tmp_path, b"case_no\nA1\n\xff\x80\xfa\n"))
+    assert refused.value.problem == Problem("file.unknown_encoding", line=3)
 
 
 @pytest.mark.parametrize(
-    ("lines", "message"),
+    ("lines", "utf8_and_other"),
     [
-        (["病案号,性别", "ZY001,男".encode("utf-8"), "ZY002,男".encode("gb18030"), "ZY003,女".encode("utf-8")],
-         "line 1 is UTF-8 but line 3 is not"),
-        (["病案号,性别".encode("gb18030"), "ZY001,男".encode("gb18030"), "ZY002,女".encode("utf-8")],
-         "line 3 is UTF-8 but line 1 is not"),
-        (["case_no,reason", "A1," + "x" * (1024 * 1024 - 1) + "病" * 10, "A2,病".encode("gb18030")],
-         "line 2 is UTF-8 but line 3 is not"),
+        (["病案号,性别", "ZY001,男".encode("utf-8"), "ZY002,男".encode("gb18030"), "ZY003,女".encode("utf-8")], (1, 3)),
+        (["病案号,性别".encode("gb18030"), "ZY001,男".encode("gb18030"), "ZY002,女".encode("utf-8")], (3, 1)),
+        (["case_no,reason", "A1," + "x" * (1024 * 1024 - 1) + "病" * 10, "A2,病".encode("gb18030")], (2, 3)),
     ],
     ids=["utf8-with-a-gb18030-line", "gb18030-with-a-utf8-line", "utf8-line-longer-than-a-read"],
 )
-def test_mixed_encodings_are_refused_naming_the_lines(tmp_path: Path, lines: list, message: str) -> None:
+def test_mixed_encodings_are_refused_naming_the_lines(tmp_path: Path, lines: list,
+                                                      utf8_and_other: tuple[int, int]) -> None:
     data = b"\n".join(line if isinstance(line, bytes) else line.encode("utf-8") for line in lines) + b"\n"
     with pytest.raises(FileRejected) as refused:
         open_table(write(tmp_path, data))
-    assert str(refused.value) == (f"the file mixes text encodings: {message}; save the whole file in one encoding, "
-                                  "e.g. as 'CSV UTF-8'")
+    utf8, other = utf8_and_other
+    assert refused.value.problem == Problem("file.mixed_encodings", utf8_line=utf8, other_line=other)
 
 
 def test_a_one_mebibyte_cell_is_a_row_error(tmp_path: Path) -> None:
@@ -127,13 +135,14 @@ def test_a_one_mebibyte_cell_is_a_row_error(tmp_path: Path) -> None:
     table = open_table(write(tmp_path, buffer.getvalue().encode("utf-8")))
     results = list(parse_rows(rows_as_dicts(table, map_headers(table.headers))))
     assert isinstance(results[0], CaseRow) and isinstance(results[2], CaseRow)
-    assert results[1] == [RowError(3, "reason", "reason: the cell has 1048576 characters, at most 32767 allowed "
-                                                "in any cell", "病" * 80)]
+    assert results[1] == [RowError(3, "reason", Problem("intake.cell_too_long", chars=1 << 20, maximum=32767),
+                                   "病" * 80)]
 
 
 def test_utf16_is_refused_with_advice(tmp_path: Path) -> None:
-    with pytest.raises(FileRejected, match="UTF-16"):
+    with pytest.raises(FileRejected) as refused:
         open_table(write(tmp_path, "case_no\nA1\n".encode("utf-16")))
+    assert refused.value.problem == Problem("file.utf16")
 
 
 # --- XLSX --------------------------------------------------------------------------
@@ -180,21 +189,24 @@ def test_xlsx_too_many_rows(tmp_path: Path) -> None:
     for value in ["case_no", "A", "B", "C"]:
         workbook.active.append([value])
     table = open_table(save(workbook, tmp_path), max_rows=2)
-    with pytest.raises(FileRejected, match="more than 2 data rows"):
+    with pytest.raises(FileRejected) as refused:
         rows(table)
+    assert refused.value.problem == Problem("file.too_many_rows", limit="2")
 
 
 def test_zip_that_is_not_a_workbook(tmp_path: Path) -> None:
     path = tmp_path / "cases.xlsx"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("word/document.xml", "<w:document/>")
-    with pytest.raises(FileRejected, match="a ZIP file that is not an Excel workbook"):
+    with pytest.raises(FileRejected) as refused:
         open_table(path)
+    assert refused.value.problem == Problem("file.zip_not_workbook")
 
 
 def test_damaged_zip(tmp_path: Path) -> None:
-    with pytest.raises(FileRejected, match="damaged ZIP"):
+    with pytest.raises(FileRejected) as refused:
         open_table(write(tmp_path, b"PK\x03\x04" + os.urandom(200), "cases.xlsx"))
+    assert refused.value.problem == Problem("file.damaged_zip")
 
 
 def test_zip_bomb_is_refused_before_openpyxl(tmp_path: Path) -> None:
@@ -206,8 +218,9 @@ def test_zip_bomb_is_refused_before_openpyxl(tmp_path: Path) -> None:
             for _ in range(100):
                 entry.write(chunk)
     assert path.stat().st_size < 2 * 1024 * 1024
-    with pytest.raises(FileRejected, match=r"^the workbook expands to 400 MB; refused as a possible zip bomb$"):
+    with pytest.raises(FileRejected) as refused:
         open_table(path)
+    assert refused.value.problem == Problem("file.zip_bomb", expanded_mb="400")
 
 
 def test_dense_entry_under_the_size_cap_is_still_refused(tmp_path: Path) -> None:
@@ -215,8 +228,9 @@ def test_dense_entry_under_the_size_cap_is_still_refused(tmp_path: Path) -> None
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("xl/workbook.xml", "<workbook/>")
         archive.writestr("xl/worksheets/sheet1.xml", b"\x00" * (20 * 1024 * 1024))
-    with pytest.raises(FileRejected, match="possible zip bomb"):
+    with pytest.raises(FileRejected) as refused:
         open_table(path)
+    assert refused.value.problem.code == "file.zip_bomb"
 
 
 # --- template and reports ------------------------------------------------------------
@@ -250,27 +264,45 @@ def test_neutralise(value: str, safe: str) -> None:
 
 
 ERRORS = [
-    RowError(2, "age", "age: '=HYPERLINK(\"http://evil\")' is not a whole number", "=HYPERLINK(\"http://evil\")"),
-    RowError(3, "case_no", "case_no: 'A\x07' contains control characters; remove them", "病案\x07"),
+    RowError(2, "age", Problem("intake.not_whole_number", value="'=HYPERLINK(\"http://evil\")'", maximum=124),
+             "=HYPERLINK(\"http://evil\")"),
+    RowError(3, "case_no", Problem("intake.control_characters", value="'A\x07'"), "病案\x07"),
 ]
 
 
-def test_errors_csv_round_trips_and_is_neutralised() -> None:
+@pytest.fixture
+def english() -> Iterator[None]:
+    """Reports are worded when written, in the language of whoever downloads them."""
+    app = Flask(__name__)
+    Babel(app, default_translation_directories=str(Path(messages.__file__).parent / "translations"))
+    with app.app_context(), force_locale("en"):
+        yield
+
+
+def test_errors_csv_round_trips_and_is_neutralised(english: None) -> None:
     data = errors_csv(ERRORS)
     assert data.startswith(b"\xef\xbb\xbf")
     assert list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""))) == [
-        ["row", "column", "message", "value"],
-        ["2", "age", "age: '=HYPERLINK(\"http://evil\")' is not a whole number", "'=HYPERLINK(\"http://evil\")"],
-        ["3", "case_no", "case_no: 'A\x07' contains control characters; remove them", "病案\x07"],
+        ["Row", "Column", "Problem", "Value"],
+        ["2", "Age", "'=HYPERLINK(\"http://evil\")' is not a whole number (expected 0–124).",
+         "'=HYPERLINK(\"http://evil\")"],
+        ["3", "Case number", "'A\x07' contains control characters; remove them.", "病案\x07"],
     ]
 
 
-def test_errors_xlsx_is_neutralised() -> None:
+def test_errors_xlsx_is_neutralised(english: None) -> None:
     sheet = load_workbook(io.BytesIO(errors_xlsx(ERRORS))).active
     assert sheet["A1"].font.b
     assert list(sheet.iter_rows(values_only=True)) == [
-        ("row", "column", "message", "value"),
-        (2, "age", "age: '=HYPERLINK(\"http://evil\")' is not a whole number", "'=HYPERLINK(\"http://evil\")"),
-        (3, "case_no", "case_no: 'A\ufffd' contains control characters; remove them", "病案\ufffd"),
+        ("Row", "Column", "Problem", "Value"),
+        (2, "Age", "'=HYPERLINK(\"http://evil\")' is not a whole number (expected 0–124).",
+         "'=HYPERLINK(\"http://evil\")"),
+        (3, "Case number", "'A\ufffd' contains control characters; remove them.", "病案\ufffd"),
     ]
     assert sheet["D2"].data_type == "s"
+
+
+def test_errors_stored_before_problems_keep_their_message(english: None) -> None:
+    stored = {"row": 4, "column": "age", "message": "age: 200 is out of range (expected 0–124)", "value": "200"}
+    rows = list(csv.reader(io.StringIO(errors_csv([stored]).decode("utf-8-sig"), newline="")))
+    assert rows[1] == ["4", "Age", "age: 200 is out of range (expected 0–124)", "200"]

@@ -12,6 +12,7 @@ from workflows.assignment import splitmix64
 from workflows.sampling import (
     ALGORITHM_VERSION,
     PlanConfig,
+    SamplingRefused,
     Selection,
     Unit,
     draw,
@@ -20,6 +21,7 @@ from workflows.sampling import (
     unit_noise,
     verify,
 )
+from workflows.problems import Problem
 
 SEED = "5f0c1d6e9a7b3c2d1e0f5a4b3c2d1e0f5a4b3c2d1e0f5a4b3c2d1e0f5a4b3c2d"
 
@@ -341,3 +343,30 @@ def test_from_dict_requires_exactly_the_stored_keys() -> None:
 def test_invalid_units_are_refused(change: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         unit(1, **change)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ({"share": Decimal("0")}, Problem("sampling.share_out_of_range", setting="share", percent="0")),
+        ({"share": Decimal("1.5")}, Problem("sampling.share_out_of_range", setting="share", percent="150")),
+        ({"share": Decimal("0.1"), "mismatch_share": Decimal("2")},
+         Problem("sampling.risk_share_out_of_range", setting="mismatch_share", percent="200")),
+        ({"share": Decimal("NaN")}, Problem("sampling.share_not_a_number", setting="share", value="NaN")),
+        ({"share": Decimal("0.1"), "top_cost_ratio": -3},
+         Problem("sampling.count_invalid", setting="top_cost_ratio", value="-3")),
+        ({"share": Decimal("0.1"), "min_per_hospital": 2, "stratify_by_hospital": False},
+         Problem("sampling.minimum_needs_strata", minimum=2)),
+    ],
+)
+def test_a_refused_setting_names_itself_and_the_value_as_typed(kwargs: dict[str, object], problem: Problem) -> None:
+    """The staff form shows shares in percent, so the refusal does too."""
+    with pytest.raises(SamplingRefused) as refused:
+        PlanConfig(**kwargs)  # type: ignore[arg-type]
+    assert refused.value.problem == problem
+
+
+def test_an_empty_published_value_is_refused_with_a_problem() -> None:
+    with pytest.raises(SamplingRefused) as refused:
+        draw_seed("  ", "a" * 64)
+    assert refused.value.problem == Problem("sampling.published_value_empty")
