@@ -167,7 +167,7 @@ def new_cycle() -> object:
             _flash_unplaced(form, failure)
         else:
             flash(_("Cycle %(code)s created with policy version %(v)s.", code=cycle.code,
-                    v=cycle.policy_snapshot.get("version")), "success")
+                    v=cycle.policy.version), "success")
             return redirect(url_for("staff.cycles"))
     status = 422 if form.errors and request.method == "POST" else 200  # a GET's error only warns
     return render_template("staff/cycle_form.html", form=form, defaults=defaults,
