@@ -5,6 +5,7 @@ import csv
 import io
 import re
 
+from flask_babel import refresh
 from openpyxl import load_workbook
 
 from review.extensions import db
@@ -19,7 +20,7 @@ def test_upload_preview_run_and_report(client, world) -> None:  # type: ignore[n
     assert template.status_code == 200
     assert load_workbook(io.BytesIO(template.data)).active["A1"].value
 
-    data = csv_bytes(rows({}, {"case_no": "=HYPERLINK(\"x\")"}, {"secondary_dx": "I50.21 " * 10_000}))
+    data = csv_bytes(rows({}, {"case_no": "=HYPERLINK(\"x\")"}, {"secondary_dx": "I50.21 " * 4_000}))
     uploaded = client.post("/hospital/imports", data={"file": (io.BytesIO(data), "q3.csv")},
                            content_type="multipart/form-data")
     assert uploaded.status_code == 302
@@ -33,12 +34,37 @@ def test_upload_preview_run_and_report(client, world) -> None:  # type: ignore[n
     status = client.get(job_url + "/status.json").get_json()
     assert (status["accepted"], status["rejected"], status["finished"]) == (1, 2, True)
     report = list(csv.reader(io.StringIO(client.get(job_url + "/errors.csv").data.decode("utf-8-sig"))))
-    assert report[0] == ["row", "column", "message", "value"]
+    assert report[0] == ["Row", "Column", "Problem", "Value"]
+    assert ["4", "Secondary diagnoses", "4000 codes given; at most 24 are allowed.", "I50.21 " * 11 + "I50"] in report
     assert any(cell.startswith("'=HYPERLINK") for line in report for cell in line)  # neutralised for Excel
 
     login(client, "hosp2")
     assert client.get(job_url).status_code == 404
     assert client.get(job_url + "/errors.csv").status_code == 404
+
+
+def test_the_problems_of_an_import_read_in_the_language_of_whoever_opens_them(client, world) -> None:  # type: ignore[no-untyped-def]
+    """Stored as codes, so the same finished import reads in Chinese on the page and in the downloaded report."""
+    login(client, "hosp1")
+    data = csv_bytes(rows({}, {"age": "200"}, {"principal_dx": "O80", "secondary_dx": "", "procedures": "",
+                                                        "age": "30", "icu_days": "0"}))
+    job_url = client.post("/hospital/imports", data={"file": (io.BytesIO(data), "q3.csv")},
+                          content_type="multipart/form-data").headers["Location"]
+    client.post(job_url + "/start", data={"mode": "all_or_nothing"})
+    english = client.get(job_url).text
+    assert "All or nothing: nothing was imported because some rows have errors." in english
+    assert "200 is out of range (expected 0–124)." in english
+    assert "The principal diagnosis O80 conflicts with the patient&#39;s sex." in english
+    client.post("/lang/zh_CN")
+    refresh()  # the test's app context outlives each request, and Babel keeps the first request's locale in it
+    chinese = client.get(job_url).text
+    assert "全部或全不：部分行有错误，因此未导入任何数据。" in chinese
+    assert "200 超出范围（应为 0–124）。" in chinese and "主要诊断 O80 与患者性别不符。" in chinese
+    report = list(csv.reader(io.StringIO(client.get(job_url + "/errors.csv").data.decode("utf-8-sig"))))
+    assert report == [["行号", "列", "问题", "值"], ["3", "年龄", "200 超出范围（应为 0–124）。", "200"],
+                      ["4", "主要诊断编码", "主要诊断 O80 与患者性别不符。", "O80"]]
+    sheet = load_workbook(io.BytesIO(client.get(job_url + "/errors.xlsx").data)).active
+    assert list(sheet.iter_rows(values_only=True))[2] == (4, "主要诊断编码", "主要诊断 O80 与患者性别不符。", "O80")
 
 
 def test_refused_upload_says_why(client, world) -> None:  # type: ignore[no-untyped-def]

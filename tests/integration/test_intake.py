@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from flask_babel import force_locale
 
+from review import messages
 from review.extensions import db
 from review.models import ActivityLog, Case, ImportJob, ReviewItem
 from review.services import intake
@@ -155,3 +157,33 @@ def test_a_file_over_the_row_limit_fails_the_job_and_writes_nothing(world, app) 
     assert job.status == "failed" and json.loads(job.message) == {"code": "file.too_many_rows",
                                                                   "params": {"limit": "2"}}
     assert db.session.scalar(db.select(db.func.count(Case.id))) == 0
+
+
+def test_a_stored_import_problem_reads_in_the_readers_language(world) -> None:  # type: ignore[no-untyped-def]
+    """The job keeps codes and figures, so an old import reads in whatever language its reader chose."""
+    job = intake.upload(world.actors["hosp1"], io.BytesIO(csv_bytes(rows({}, {"total_cost": "12.345"}))), "q3.csv")
+    intake.start(world.actors["hosp1"], job.id, "all_or_nothing")
+    db.session.expire_all()
+    job = db.session.get(ImportJob, job.id)
+    [stored] = job.errors
+    assert "message" not in stored and stored["problem"] == {"code": "money.too_many_decimals",
+                                                              "params": {"text": "'12.345'"}}
+    with force_locale("en"):
+        assert messages.row_error_text(stored) == (
+            "The amount '12.345' has more than 2 decimal places; yuan amounts stop at the fen.")
+        assert messages.stored_problem_text(job.message) == (
+            "All or nothing: nothing was imported because some rows have errors.")
+        assert messages.column_label(stored["column"]) == "Total cost"
+    with force_locale("zh_CN"):
+        assert messages.row_error_text(stored) == "金额 '12.345' 超过 2 位小数，元金额最小到分。"
+        assert messages.stored_problem_text(job.message) == "全部或全不：部分行有错误，因此未导入任何数据。"
+        assert messages.column_label(stored["column"]) == "总费用"
+
+
+def test_imports_stored_before_problems_keep_their_sentences(world) -> None:  # type: ignore[no-untyped-def]
+    old = {"row": 4, "column": "age", "message": "age: 200 is out of range (expected 0–124)", "value": "200"}
+    with force_locale("zh_CN"):
+        assert messages.row_error_text(old) == "age: 200 is out of range (expected 0–124)"
+        assert messages.stored_problem_text("cancelled by the user; nothing was imported") == (
+            "cancelled by the user; nothing was imported")
+        assert messages.stored_problem_text("") == ""

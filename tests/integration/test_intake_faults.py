@@ -8,12 +8,14 @@ import re
 from datetime import date
 
 import pytest
+from flask_babel import force_locale
 
 from review.extensions import db
 from review.intake.template import template_workbook
+from review.messages import code_issue_message
 from review.models import Case, ImportJob, Region
 from review.services import intake, policies
-from review.services.cases import create_case
+from review.services.cases import create_case, group_coding
 from review.services.context import ValidationFailed
 from tests.e2e.test_walkthrough import login
 from tests.factories import ami_case
@@ -188,3 +190,17 @@ def test_the_admin_sets_the_intake_rules_in_the_policy_editor(client, world) -> 
     assert policy.blocking_code_edits == [*DEFAULT_BLOCKING_EDITS, "limited_coverage"]
     history = client.get("/staff/policy").text
     assert "Limited-coverage procedure, e.g. organ transplants (Medicare)" in history and "50,000,000.00" in history
+
+
+def test_a_code_editor_finding_reads_in_the_readers_language(world) -> None:  # type: ignore[no-untyped-def]
+    """The form's refusal and the import's row error are worded from the same problem, in the reader's language."""
+    result = group_coding(ami_case(principal_dx="O80", secondary_dx=("I10", "I10"), procedures=(), age=30,
+                                   icu_days=0))
+    found = {issue.kind: issue for issue in result.issues}
+    assert found["sex_conflict"].problem == Problem("code_edit.sex_conflict", field="principal_dx", icd="O80")
+    with force_locale("en"):
+        assert code_issue_message(found["sex_conflict"]) == "The principal diagnosis O80 conflicts with the patient's sex."
+        assert code_issue_message(found["duplicate_code"]) == "The secondary diagnosis I10 is listed more than once."
+    with force_locale("zh_CN"):
+        assert code_issue_message(found["sex_conflict"]) == "主要诊断 O80 与患者性别不符。"
+        assert code_issue_message(found["duplicate_code"]) == "次要诊断 I10 重复填写。"

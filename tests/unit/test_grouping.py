@@ -7,6 +7,7 @@ import pytest
 from workflows.grouping import (
     DEFAULT_BLOCKING_EDITS,
     EDIT_KINDS,
+    EDIT_PROBLEMS,
     CaseCoding,
     CatalogueGrouper,
     CodeIssue,
@@ -114,10 +115,14 @@ def test_too_many_codes(grouper: MsDrgGrouper) -> None:
     assert ("secondary_dx", None, "too_many_codes") in kinds(grouper, coding(sdx=many_dx))
     assert ("secondary_dx", None, "too_many_codes") not in kinds(grouper, coding(sdx=many_dx[:24]))
     assert ("procedures", None, "too_many_codes") in kinds(grouper, coding(procs=("02703DZ",) * 26))
+    [refused] = grouper.group(coding(sdx=many_dx)).issues
+    assert refused.problem == Problem("grouping.too_many_codes", field="secondary_dx", count=25, maximum=24)
 
 
 def test_invalid_age(grouper: MsDrgGrouper) -> None:
     assert ("age", None, "invalid_age") in kinds(grouper, coding(age=130))
+    assert [i.problem for i in grouper.group(coding(age=130)).issues] == [
+        Problem("grouping.age_out_of_range", field="age", age=130, maximum=124)]
 
 
 def test_thread_safe_under_concurrency(grouper: MsDrgGrouper) -> None:
@@ -136,6 +141,7 @@ def test_catalogue_grouper() -> None:
     refused = catalogue.accept("ZZ99")
     assert not refused.ok
     assert refused.issues[0].kind == "not_in_catalogue" and refused.issues[0].code == "ZZ99"
+    assert refused.issues[0].problem == Problem("grouping.not_in_catalogue", drg="ZZ99", catalogue="CHS-DRG 2.0")
     with pytest.raises(NotImplementedError):
         catalogue.group(coding())
 
@@ -207,3 +213,15 @@ def test_drg_998_is_not_a_drg_but_a_problem_of_the_principal_diagnosis(grouper: 
 def test_full_width_and_invisible_characters_in_codes() -> None:
     assert normalise_code("Ｉ２１．４") == "I214"
     assert normalise_code("\ufeffI21.4\u200b") == "I214"
+
+
+def test_every_edit_a_payer_may_choose_has_its_own_problem_code() -> None:
+    """Duplicates are this module's own check; every other edit, and DRG 998, is worded per code."""
+    assert set(EDIT_PROBLEMS) == {*EDIT_KINDS, "invalid_discharge_pdx"} - {"duplicate_code"}
+    assert all(code == f"code_edit.{kind}" for kind, code in EDIT_PROBLEMS.items())
+
+
+def test_duplicates_say_which_kind_of_repeat(grouper: MsDrgGrouper) -> None:
+    problems = [i.problem for i in grouper.group(coding(sdx=("I214", "N179", "N17.9"))).issues]
+    assert problems == [Problem("grouping.repeats_principal", field="secondary_dx", icd="I214"),
+                        Problem("grouping.listed_twice", field="secondary_dx", icd="N179")]
