@@ -1,7 +1,8 @@
 """The hospital API: token-authenticated JSON for hospital systems (cases, applications, evidence, decisions).
 
 Every endpoint but /openapi.json needs `Authorization: Bearer <token>`; the token acts for its hospital only.
-Errors are always JSON: {"error": {"code", "message", "rows": [{"row", "column", "message"}]}}.
+Errors are always JSON: {"error": {"code", "message", "rows": [{"row", "column", "message"}]}}; a case row's error
+also carries its "problem" ({"code", "params"}), for systems that word it themselves.
 Writes accept an `Idempotency-Key` header: a retry with the same key and body gets the first answer again.
 """
 from __future__ import annotations
