@@ -29,7 +29,6 @@ FIELD_LABELS = {
 }
 
 
-
 def code_issue_message(issue: CodeIssue) -> str:
     """A code-editor or grouping finding in the reader's language, naming the field and the code."""
     return problem_text(issue.problem)
