@@ -146,7 +146,7 @@ def test_an_abandoned_job_is_taken_over_and_a_live_one_is_not(world) -> None:  #
                           done=2)
     db.session.add_all([live, abandoned])
     db.session.flush()
-    abandoned.updated_at = utcnow() - exports.STALE_AFTER - timedelta(minutes=1)
+    abandoned.updated_at = utcnow() - exports.STALE_AFTER - timedelta(minutes=1)  # clock-ok: the frozen test clock
     db.session.commit()
     exports.run(live.id)
     exports.run(abandoned.id)

@@ -56,7 +56,7 @@ LOST = "memory://"  # accepted, and never read by any worker
 @contextmanager
 def later(app: Flask, setting: str) -> Iterator[None]:
     """The clock moved just past one of the runner's periods."""
-    with time_machine.travel(utcnow() + timedelta(seconds=app.config[setting] + 1), tick=False):
+    with time_machine.travel(utcnow() + timedelta(seconds=app.config[setting] + 1), tick=False):  # clock-ok: frozen
         yield
 
 
@@ -69,7 +69,7 @@ def killed_while_running(job: Job) -> None:
     """What a worker killed halfway leaves: the job claimed under its lease, the heartbeat at the moment it died."""
     job.state, job.lease, job.worker, job.message_id = "running", "lease-of-a-dead-worker", "gone:1", "its-message"
     job.attempts += 1
-    job.started_at = job.heartbeat_at = utcnow()
+    job.started_at = job.heartbeat_at = utcnow()  # clock-ok: frozen
     db.session.commit()
 
 
