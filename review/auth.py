@@ -1,6 +1,7 @@
 """Logins, password hashing and the role rule every route must declare."""
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import wraps
 from typing import Callable, TypeVar
 
@@ -14,6 +15,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from review.clock import utcnow
 from review.extensions import db, limiter, login_manager
 from review.models import User
 from review.services import activity
@@ -69,9 +71,50 @@ def current_actor() -> Actor:
                  expert_id=current_user.expert_id, ip=request.remote_addr)
 
 
+SESSION_VERSION, LOGGED_IN_AT, SEEN_AT = "session_version", "logged_in_at", "seen_at"
+
+
+def _fresh_session() -> None:
+    """Drop everything the session holds but the chosen language, which is no one's secret."""
+    language = session.get("lang")
+    session.clear()
+    if language:
+        session["lang"] = language
+
+
+def _start_session(user: User) -> None:
+    """Bind the new session to the user's current version and start both timeout clocks."""
+    now = utcnow().timestamp()
+    session[SESSION_VERSION] = user.session_version
+    session[LOGGED_IN_AT] = now
+    session[SEEN_AT] = now
+
+
+def _session_still_valid(user: User) -> bool:
+    """A signed cookie alone proves nothing after logout or a timeout: its version and clocks must still hold."""
+    config = current_app.config
+    now = utcnow().timestamp()
+    logged_in_at, seen_at = session.get(LOGGED_IN_AT), session.get(SEEN_AT)
+    if session.get(SESSION_VERSION) != user.session_version or logged_in_at is None or seen_at is None:
+        return False
+    idle = timedelta(minutes=config["SESSION_IDLE_MINUTES"]).total_seconds()
+    lifetime = timedelta(hours=config["SESSION_MAX_HOURS"]).total_seconds()
+    return now - seen_at <= idle and now - logged_in_at <= lifetime
+
+
+def end_all_sessions(user: User) -> None:
+    """Every cookie issued to this user so far stops working; the caller commits (logout, password change)."""
+    user.session_version += 1
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+    user = db.session.get(User, int(user_id))
+    if user is None or not _session_still_valid(user):
+        _fresh_session()
+        return None
+    session[SEEN_AT] = utcnow().timestamp()
+    return user
 
 
 class LoginForm(FlaskForm):
@@ -87,11 +130,9 @@ def login() -> object:
     if form.validate_on_submit():
         user = db.session.scalars(db.select(User).where(User.username == form.username.data)).first()
         if user is not None and user.active and check_password(user.password_hash, form.password.data or ""):
-            language = session.get("lang")
-            session.clear()  # a fresh session on login: nothing from before the login is trusted
-            if language:
-                session["lang"] = language
+            _fresh_session()  # nothing from before the login is trusted
             login_user(user)
+            _start_session(user)
             activity.record(current_actor(), "user.login", "user", user.id, user.hospital_id)
             db.session.commit()
             return redirect(url_for(HOME[user.role]))
@@ -102,6 +143,8 @@ def login() -> object:
 @bp.route("/logout", methods=["POST"])
 @roles_required(*HOME)
 def logout() -> object:
+    end_all_sessions(current_user)
+    db.session.commit()
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

@@ -42,6 +42,10 @@ class BaseConfig:
     RATELIMIT_SWALLOW_ERRORS = True
     RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
     RATELIMIT_HEADERS_ENABLED = True
+    SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", 30))
+    """A session unused this long is over; checked on the server from the time kept in the session."""
+    SESSION_MAX_HOURS = int(os.environ.get("SESSION_MAX_HOURS", 12))
+    """A session is over this long after its login, however active."""
     LOGIN_RATE_LIMIT = "10 per minute"
     VERIFY_RATE_LIMIT = "30 per minute"
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")

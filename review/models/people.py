@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, String, Text, false
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from review.extensions import db
@@ -58,6 +58,8 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     hospital_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Copied into the session at login; raising it (logout, password change) makes every older cookie worthless."""
 
     hospital: Mapped[Hospital | None] = relationship()
     expert: Mapped[Expert | None] = relationship()
