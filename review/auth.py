@@ -1,17 +1,20 @@
 """Logins, password hashing and the role rule every route must declare."""
 from __future__ import annotations
 
+import math
+import time
 from datetime import timedelta
 from functools import wraps
 from typing import Callable, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
+from werkzeug.exceptions import HTTPException
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
@@ -122,9 +125,21 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
 
 
+def _submitted_username() -> str:
+    """The throttle's key for one account, however its name is typed."""
+    return "user:" + (request.form.get("username") or "").strip().lower()
+
+
+def _login_failed(response: Response) -> bool:
+    """Only a refused login costs an attempt (a success redirects), so people who log in often are never locked."""
+    return response.status_code != 302
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"], deduct_when=_login_failed)
+@limiter.limit(lambda: current_app.config["LOGIN_USERNAME_RATE_LIMIT"], key_func=_submitted_username,
+               methods=["POST"], deduct_when=_login_failed)
 def login() -> object:
     form = LoginForm()
     if form.validate_on_submit():
@@ -138,6 +153,15 @@ def login() -> object:
             return redirect(url_for(HOME[user.role]))
         flash(_("Unknown user name or wrong password."), "error")
     return render_template("auth/login.html", form=form)
+
+
+@bp.errorhandler(429)
+def too_many_logins(error: HTTPException) -> tuple[str, int]:
+    """Say how long to wait, the same figure as the Retry-After header Flask-Limiter adds to this answer."""
+    limit = limiter.current_limit
+    wait = max(1, math.ceil(limit.reset_at - time.time())) if limit else 60
+    message = _("Too many failed logins. Try again in %(seconds)d seconds.", seconds=wait)
+    return render_template("error.html", code=429, message=message), 429
 
 
 @bp.route("/logout", methods=["POST"])

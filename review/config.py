@@ -47,6 +47,9 @@ class BaseConfig:
     SESSION_MAX_HOURS = int(os.environ.get("SESSION_MAX_HOURS", 12))
     """A session is over this long after its login, however active."""
     LOGIN_RATE_LIMIT = "10 per minute"
+    """Failed logins from one address (successful ones do not count)."""
+    LOGIN_USERNAME_RATE_LIMIT = "5 per minute"
+    """Failed logins for one user name, from any address: guessing one account from many machines."""
     VERIFY_RATE_LIMIT = "30 per minute"
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
     """The bureau's public address, printed on letters before /verify/<code> (relative when empty)."""

@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from review import create_app
 from review.clock import utcnow
-from tests.factories import PASSWORD
+from review.extensions import db
+from tests.conftest import make_config
+from tests.factories import PASSWORD, build_world
 
 PAGE = "/staff/"
 
@@ -64,3 +69,44 @@ def test_session_ends_after_twelve_hours_even_when_active(app: Flask, world) -> 
             assert _visit(app, client).status_code == 200
     with time_machine.travel(start + timedelta(hours=12, minutes=1), tick=False):
         assert _sent_to_login(app, client)
+
+
+@pytest.fixture
+def throttled_app(tmp_path: Path):  # type: ignore[no-untyped-def]
+    app = create_app(make_config(f"sqlite:///{tmp_path / 'throttle.sqlite'}", tmp_path / "uploads",
+                                 RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute",
+                                 LOGIN_USERNAME_RATE_LIMIT="3 per minute"))
+    with app.app_context():
+        db.create_all()
+        build_world()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _attempt(app: Flask, username: str, password: str, ip: str = "10.0.0.1") -> TestResponse:
+    with app.app_context():
+        return app.test_client().post("/login", data={"username": username, "password": password},
+                                      environ_base={"REMOTE_ADDR": ip})
+
+
+def test_successful_logins_do_not_count(throttled_app: Flask) -> None:
+    assert [_attempt(throttled_app, "staff", PASSWORD).status_code for _ in range(5)] == [302] * 5
+    assert _attempt(throttled_app, "staff", "wrong").status_code == 200
+
+
+def test_one_account_is_throttled_from_every_address(throttled_app: Flask) -> None:
+    for n in range(3):
+        assert _attempt(throttled_app, "staff", "wrong", ip=f"10.0.1.{n}").status_code == 200
+    refused = _attempt(throttled_app, " STAFF ", PASSWORD, ip="10.0.2.1")
+    assert refused.status_code == 429
+    wait = int(refused.headers["Retry-After"])
+    assert 0 < wait <= 60
+    assert f"Try again in {wait} seconds" in refused.text or f"Try again in {wait + 1} seconds" in refused.text
+
+
+def test_one_address_is_throttled_for_every_account(throttled_app: Flask) -> None:
+    for name in ("nobody1", "nobody2", "nobody3"):
+        assert _attempt(throttled_app, name, "wrong").status_code == 200
+    assert _attempt(throttled_app, "staff", PASSWORD).status_code == 429
+    assert _attempt(throttled_app, "staff", PASSWORD, ip="10.0.0.2").status_code == 302
