@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask, request, session
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from review.config import CONFIGS, PROJECT_ROOT
 
@@ -50,6 +51,9 @@ def create_app(config: object | None = None) -> Flask:
     app.config.from_object(config)
     if isinstance(config, dict):
         app.config.update(config)
+    if app.config["PROXY_FIX_HOPS"] > 0:  # trust exactly that many proxies' X-Forwarded-For/-Proto, no more
+        hops = app.config["PROXY_FIX_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     Path(app.config["UPLOAD_DIR"] or app.instance_path).mkdir(parents=True, exist_ok=True)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)

@@ -51,6 +51,8 @@ class BaseConfig:
     LOGIN_USERNAME_RATE_LIMIT = "5 per minute"
     """Failed logins for one user name, from any address: guessing one account from many machines."""
     VERIFY_RATE_LIMIT = "30 per minute"
+    PROXY_FIX_HOPS = int(os.environ.get("PROXY_FIX_HOPS", 0))
+    """Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none, served directly)."""
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
     """The bureau's public address, printed on letters before /verify/<code> (relative when empty)."""
     ASSIGNMENT_CANDIDATES_PER_ITEM = int(os.environ.get("ASSIGNMENT_CANDIDATES_PER_ITEM", 50))

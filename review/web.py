@@ -93,6 +93,10 @@ def refuse_unstorable_text() -> None:
             raise UnstorableText(field)
 
 
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=()"
+"""No page of the product needs these browser features; refusing them limits what injected script could do."""
+
+
 def register_web(app: Flask) -> None:
     @app.after_request
     def security_headers(response):  # type: ignore[no-untyped-def]
@@ -100,6 +104,10 @@ def register_web(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if request.is_secure:  # over plain HTTP the header is ignored by browsers and would only mislead
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if current_user.is_authenticated:
             response.headers.setdefault("Cache-Control", "no-store")
         return response

@@ -1,8 +1,12 @@
-"""A session ends on the server: logout, idleness and age each make the cookie worthless (issue 12 §2)."""
+"""Sessions and login (issue 12 §2): a session ends on the server (logout, idleness, age), the login throttle
+counts failures per user name and per address, the client's address is seen through a trusted proxy, and the
+browser gets the security headers."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import time_machine
@@ -13,6 +17,7 @@ from werkzeug.test import TestResponse
 from review import create_app
 from review.clock import utcnow
 from review.extensions import db
+from review.models import ActivityLog
 from tests.conftest import make_config
 from tests.factories import PASSWORD, build_world
 
@@ -71,11 +76,11 @@ def test_session_ends_after_twelve_hours_even_when_active(app: Flask, world) -> 
         assert _sent_to_login(app, client)
 
 
-@pytest.fixture
-def throttled_app(tmp_path: Path):  # type: ignore[no-untyped-def]
+@contextmanager
+def _throttled(tmp_path: Path, **overrides: object) -> Iterator[Flask]:
     app = create_app(make_config(f"sqlite:///{tmp_path / 'throttle.sqlite'}", tmp_path / "uploads",
                                  RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute",
-                                 LOGIN_USERNAME_RATE_LIMIT="3 per minute"))
+                                 LOGIN_USERNAME_RATE_LIMIT="3 per minute", **overrides))
     with app.app_context():
         db.create_all()
         build_world()
@@ -84,10 +89,29 @@ def throttled_app(tmp_path: Path):  # type: ignore[no-untyped-def]
         db.engine.dispose()
 
 
-def _attempt(app: Flask, username: str, password: str, ip: str = "10.0.0.1") -> TestResponse:
+@pytest.fixture
+def throttled_app(tmp_path: Path) -> Iterator[Flask]:
+    with _throttled(tmp_path) as app:
+        yield app
+
+
+@pytest.fixture
+def proxied_app(tmp_path: Path) -> Iterator[Flask]:
+    """Behind one reverse proxy, which connects from 10.0.0.1 and names the client in X-Forwarded-For."""
+    with _throttled(tmp_path, PROXY_FIX_HOPS=1) as app:
+        yield app
+
+
+def _attempt(app: Flask, username: str, password: str, ip: str = "10.0.0.1",
+             forwarded_for: str | None = None) -> TestResponse:
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
     with app.app_context():
         return app.test_client().post("/login", data={"username": username, "password": password},
-                                      environ_base={"REMOTE_ADDR": ip})
+                                      environ_base={"REMOTE_ADDR": ip}, headers=headers)
+
+
+def _login_ips() -> list[str | None]:
+    return list(db.session.scalars(db.select(ActivityLog.ip).where(ActivityLog.action == "user.login")))
 
 
 def test_successful_logins_do_not_count(throttled_app: Flask) -> None:
@@ -110,3 +134,33 @@ def test_one_address_is_throttled_for_every_account(throttled_app: Flask) -> Non
         assert _attempt(throttled_app, name, "wrong").status_code == 200
     assert _attempt(throttled_app, "staff", PASSWORD).status_code == 429
     assert _attempt(throttled_app, "staff", PASSWORD, ip="10.0.0.2").status_code == 302
+
+
+def test_behind_the_proxy_the_throttle_and_register_see_the_client(proxied_app: Flask) -> None:
+    for name in ("nobody1", "nobody2", "nobody3"):
+        assert _attempt(proxied_app, name, "wrong", forwarded_for="203.0.113.1").status_code == 200
+    assert _attempt(proxied_app, "staff", PASSWORD, forwarded_for="203.0.113.1").status_code == 429
+    assert _attempt(proxied_app, "staff", PASSWORD, forwarded_for="203.0.113.2").status_code == 302
+    assert _login_ips() == ["203.0.113.2"]
+
+
+def test_without_proxy_fix_a_forwarded_address_is_not_believed(throttled_app: Flask) -> None:
+    assert _attempt(throttled_app, "staff", PASSWORD, forwarded_for="203.0.113.9").status_code == 302
+    assert _login_ips() == ["10.0.0.1"]
+
+
+def test_every_answer_refuses_browser_features_and_openers(client, world) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/login")
+    assert response.headers["Permissions-Policy"] == "camera=(), microphone=(), geolocation=(), payment=()"
+    assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+
+
+def test_hsts_only_over_https(client, world) -> None:  # type: ignore[no-untyped-def]
+    assert "Strict-Transport-Security" not in client.get("/login").headers
+    secure = client.get("/login", base_url="https://review.example")
+    assert secure.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_hsts_when_the_proxy_says_https(proxied_app: Flask) -> None:
+    response = proxied_app.test_client().get("/login", headers={"X-Forwarded-Proto": "https"})
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
