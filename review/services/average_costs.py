@@ -105,7 +105,7 @@ def _upsert(region_id: int, figures: dict[str, tuple[int, int]], source: str, re
 
 def import_csv(actor: Actor, region_id: int, stream: BinaryIO | bytes) -> Result:
     """Set average costs from a CSV file (drg, average_cost in yuan, optional case_count)."""
-    actor.require(Role.STAFF, Role.ADMIN)
+    actor.require(Role.ADMIN)  # the figures every high-cost rule compares against: an administrator's decision
     region = _region(region_id)
     data = stream if isinstance(stream, bytes) else stream.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
@@ -193,7 +193,7 @@ def compute_from_cases(actor: Actor, region_id: int, start: date, end: date, min
     Only DRGs with at least `min_cases` cases are written (source "computed", replacing the existing row);
     the others keep their figure and are listed in `skipped`.
     """
-    actor.require(Role.STAFF, Role.ADMIN)
+    actor.require(Role.ADMIN)  # the figures every high-cost rule compares against: an administrator's decision
     region = _region(region_id)
     errors: dict[str, list[str]] = {}
     if start is None or end is None:

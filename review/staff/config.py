@@ -239,7 +239,7 @@ def average_costs_list() -> object:
 
 
 @bp.route("/average-costs/import", methods=["POST"])
-@roles_required(*OFFICE)
+@roles_required(*ADMIN)
 def import_average_costs() -> object:
     form = AverageCostUploadForm()
     if form.validate_on_submit():
@@ -255,7 +255,7 @@ def import_average_costs() -> object:
 
 
 @bp.route("/average-costs/compute", methods=["POST"])
-@roles_required(*OFFICE)
+@roles_required(*ADMIN)
 def compute_average_costs() -> object:
     form = _compute_form(request.form)
     result = None

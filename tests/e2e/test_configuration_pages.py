@@ -79,7 +79,7 @@ def test_create_a_cycle_and_record_volumes(client, world) -> None:  # type: igno
 
 
 def test_average_costs_page_lists_an_imported_figure(client, world) -> None:  # type: ignore[no-untyped-def]
-    login(client, "staff")
+    login(client, "admin")
     csv_file = "DRG,均费,病例数\n321,76543.21,88\n".encode("gb18030")
     done = client.post("/staff/average-costs/import", data={"file": (io.BytesIO(csv_file), "costs.csv")},
                        content_type="multipart/form-data")
@@ -92,5 +92,9 @@ def test_average_costs_page_lists_an_imported_figure(client, world) -> None:  # 
     computed = client.post("/staff/average-costs/compute", data={"start": "2026-01-01", "end": "2026-03-31",
                                                                 "min_cases": "10"})
     assert computed.status_code == 200 and "Computed from cases" in computed.text
-    login(client, "auditor")
-    assert "76,543.21" in client.get("/staff/average-costs?drg=321").text
+    for reader in ("staff", "auditor"):  # the office reads the figures; only an administrator sets them
+        login(client, reader)
+        page = client.get("/staff/average-costs?drg=321")
+        assert "76,543.21" in page.text and 'action="/staff/average-costs/import"' not in page.text
+        for action in ("import", "compute"):
+            assert client.post(f"/staff/average-costs/{action}").status_code == 403

@@ -223,7 +223,7 @@ def test_numeric_form_fields_never_get_a_500(app: Flask, world: World, target: s
                     "newborn_cost_multiple", "fixed_loss_threshold", "max_case_cost"]),
         "volumes": ("staff", f"/staff/cycles/{world.cycle_id}/volumes", {}, [f"volume-{world.hospitals['H1']}"]),
         "decisions": ("staff", f"/staff/cycles/{world.cycle_id}/decisions/issue", {}, ["only", "decision_ids"]),
-        "average_costs": ("staff", "/staff/average-costs/compute", {"start": "2026-07-01", "end": "2026-09-30"},
+        "average_costs": ("admin", "/staff/average-costs/compute", {"start": "2026-07-01", "end": "2026-09-30"},
                           ["min_cases"]),
     }[target]
     client = app.test_client()

@@ -140,7 +140,9 @@ def cost(region_id: int, drg: str) -> DrgAverageCost:
 
 def test_csv_import_good_file(world) -> None:  # type: ignore[no-untyped-def]
     data = b"drg,average_cost,case_count\n321,65000.50,120\n21,98000,\n"
-    result = average_costs.import_csv(world.actors["staff"], world.region_id, io.BytesIO(data))
+    with pytest.raises(PermissionDenied):  # an administrator's decision, not the office's
+        average_costs.import_csv(world.actors["staff"], world.region_id, io.BytesIO(data))
+    result = average_costs.import_csv(world.actors["admin"], world.region_id, io.BytesIO(data))
     assert (result.written, result.updated) == (2, 2)
     row = cost(world.region_id, "321")
     assert (row.average_cost_fen, row.case_count, row.source) == (6_500_050, 120, "imported")
@@ -152,7 +154,7 @@ def test_csv_import_bad_row_changes_nothing(world) -> None:  # type: ignore[no-u
     before = cost(world.region_id, "321").average_cost_fen
     data = b"drg,average_cost,case_count\n321,65000.50,120\n9999,100,1\n291,0,3\n"
     with pytest.raises(ValidationFailed) as failure:
-        average_costs.import_csv(world.actors["staff"], world.region_id, io.BytesIO(data))
+        average_costs.import_csv(world.actors["admin"], world.region_id, io.BytesIO(data))
     messages = failure.value.errors["file"]
     assert any(m.startswith("Row 3:") and "9999" in m for m in messages)
     assert any(m.startswith("Row 4:") for m in messages)
@@ -190,7 +192,9 @@ def test_compute_from_cases_with_minimum(world) -> None:  # type: ignore[no-unty
     add_cases(world, "292", [1_000, 3_000, 5_000], date(2025, 1, 10))  # outside the range
     before_291 = cost(world.region_id, "291").average_cost_fen
     before_292 = cost(world.region_id, "292").average_cost_fen
-    result = average_costs.compute_from_cases(world.actors["staff"], world.region_id, date(2026, 1, 1),
+    with pytest.raises(PermissionDenied):
+        average_costs.compute_from_cases(world.actors["staff"], world.region_id, date(2026, 1, 1), date(2026, 3, 31), 3)
+    result = average_costs.compute_from_cases(world.actors["admin"], world.region_id, date(2026, 1, 1),
                                               date(2026, 3, 31), 3)
     assert result.written == 1 and [s["drg"] for s in result.skipped] == ["291"]
     row = cost(world.region_id, "321")
@@ -203,5 +207,5 @@ def test_compute_from_cases_with_minimum(world) -> None:  # type: ignore[no-unty
     average_costs.compute_from_cases(world.actors["admin"], world.region_id, date(2026, 1, 1), date(2026, 3, 31), 2)
     assert cost(world.region_id, "310").average_cost_fen == 2
     with pytest.raises(ValidationFailed):
-        average_costs.compute_from_cases(world.actors["staff"], world.region_id, date(2026, 3, 1), date(2026, 1, 1), 3)
+        average_costs.compute_from_cases(world.actors["admin"], world.region_id, date(2026, 3, 1), date(2026, 1, 1), 3)
     assert average_costs.default_range(date(2026, 5, 10)) == (date(2025, 5, 1), date(2026, 4, 30))
