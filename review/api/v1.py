@@ -350,6 +350,7 @@ def create_application() -> object:
 @bp.route("/items/<int:item_id>/documents", methods=["POST"])
 @token_required
 def upload_document(item_id: int) -> object:
+    get_item(_actor(), item_id)  # another hospital's item answers 404 before anything is said about the upload
     upload = request.files.get("file")
     doc_type = request.form.get("doc_type", "")
     if upload is None:

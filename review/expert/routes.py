@@ -209,6 +209,7 @@ def regroup(assignment_id: int) -> object:
 @roles_required(EXPERT)
 def autosave(assignment_id: int) -> object:
     """The page saves drafts in the background; a stale version is refused with 409 so nothing is overwritten."""
+    reviews.get_assignment(current_actor(), assignment_id)  # 404 for anyone else's assignment before the form
     form = ScoresheetForm()
     if not form.validate_on_submit():
         return jsonify(ok=False, errors=form.errors), 422

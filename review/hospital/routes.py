@@ -112,6 +112,7 @@ def item(item_id: int) -> object:
 @roles_required(HOSPITAL)
 def resubmit(item_id: int) -> object:
     """A returned application, corrected, is screened again while the window is open."""
+    get_item(current_actor(), item_id)  # 404 for anyone else's item before the form says anything
     form = ApplyForm()
     if not form.validate_on_submit():
         for messages in form.errors.values():

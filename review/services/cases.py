@@ -15,7 +15,7 @@ from review.messages import code_issue_message
 from review.models import Case, Hospital, Policy
 from review.services import activity
 from review.services.catalogue import catalogue_entry
-from review.services.context import Actor, PermissionDenied, ValidationFailed
+from review.services.context import HIDDEN, Actor, PermissionDenied, ValidationFailed
 from review.services.scope import get_hospital_owned
 from workflows.eligibility import length_of_stay
 from workflows.grouping import CaseCoding, CodeIssue, GroupingResult, MsDrgGrouper, Sex, normalise_code
@@ -142,4 +142,4 @@ def create_case(actor: Actor, data: CaseInput) -> Case:
 
 def get_case(actor: Actor, case_id: int) -> Case:
     """Hospital users only ever see their own hospital's cases; staff and auditors see all."""
-    return get_hospital_owned(actor, Case, case_id, _l("No such case."))
+    return get_hospital_owned(actor, Case, case_id, HIDDEN)

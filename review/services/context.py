@@ -25,6 +25,11 @@ class NotFound(ServiceError):
     pass
 
 
+HIDDEN = _l("Not found.")
+"""The one answer for an object outside the actor's reach and for one that does not exist: any wording that names
+what was looked up (an item, a document) would tell a hospital or an expert which ids exist elsewhere."""
+
+
 class ValidationFailed(ServiceError):
     """Several field errors at once, so a form can show every problem in one round trip."""
 

@@ -14,7 +14,7 @@ from review.models import Decision, ReviewItem
 from review.models.types import utcnow
 from review.services import activity, jobs, ledger
 from review.services.cycles import region_today
-from review.services.context import Actor, NotFound, ServiceError
+from review.services.context import HIDDEN, Actor, NotFound, ServiceError
 from review.services.items import get_item, move
 from review.tasks import render_letter
 from workflows.ledger import decision_posting
@@ -25,10 +25,10 @@ def get_decision(actor: Actor, decision_id: int) -> Decision:
     """Readable by whoever may read the item; hospitals only see issued decisions."""
     decision = db.session.get(Decision, decision_id)
     if decision is None:
-        raise NotFound(_l("No such decision."))
+        raise NotFound(HIDDEN)
     get_item(actor, decision.item_id)
     if actor.role in (Role.HOSPITAL, Role.EXPERT) and decision.status != "issued":
-        raise NotFound(_l("No such decision."))
+        raise NotFound(HIDDEN)
     return decision
 
 

@@ -11,7 +11,7 @@ from review.documents import BlobStore, RejectedFile, StoredFile, clean_filename
 from review.extensions import db
 from review.models import Document, ReviewItem
 from review.services import activity
-from review.services.context import Actor, NotFound, ServiceError, ValidationFailed
+from review.services.context import HIDDEN, Actor, NotFound, ServiceError, ValidationFailed
 from review.services.items import get_item
 from workflows.states import Role, State
 
@@ -74,10 +74,10 @@ def open_document(actor: Actor, document_id: int) -> tuple[Document, Path]:
     """A document is readable by whoever may read its item (hospital: own items; expert: assigned items)."""
     document = db.session.get(Document, document_id)
     if document is None or document.item_id is None:
-        raise NotFound(_l("No such document."))
+        raise NotFound(HIDDEN)
     get_item(actor, document.item_id)  # raises NotFound outside the actor's scope
     if actor.role == Role.EXPERT and document.doc_type == LETTER_TYPE:
-        raise NotFound(_l("No such document."))
+        raise NotFound(HIDDEN)
     path = store().path_for(document.sha256)
     if not path.exists():
         raise NotFound(_l("The stored file is missing; please contact the review office."))

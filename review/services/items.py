@@ -8,7 +8,7 @@ from review.extensions import db
 from review.messages import problem_text
 from review.models import Assignment, ReviewItem
 from review.services import activity
-from review.services.context import Actor, NotFound, PermissionDenied, ServiceError
+from review.services.context import HIDDEN, Actor, NotFound, PermissionDenied, ServiceError
 from review.services.scope import READ_ALL_ROLES
 from workflows.states import Action, ItemKind, Role, State, TransitionError, transition
 
@@ -33,7 +33,7 @@ def get_item(actor: Actor, item_id: int, *, for_update: bool = False) -> ReviewI
         query = query.with_for_update()
     item = db.session.scalars(query).first()
     if item is None:
-        raise NotFound(_l("No such review item."))
+        raise NotFound(HIDDEN)
     return item
 
 

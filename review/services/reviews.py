@@ -16,7 +16,7 @@ from review.extensions import db
 from review.models import Assignment, Decision, ReviewItem, Scoresheet, User
 from review.models.types import utcnow
 from review.services import activity
-from review.services.context import SYSTEM, Actor, NotFound, ServiceError, ValidationFailed
+from review.services.context import HIDDEN, SYSTEM, Actor, NotFound, ServiceError, ValidationFailed
 from review.services.items import move
 from review.services.notifications import notify
 from review.services.regrouping import coded, regroup
@@ -51,7 +51,7 @@ def get_assignment(actor: Actor, assignment_id: int) -> Assignment:
         Assignment.id == assignment_id, Assignment.expert_id == actor.expert_id,
         Assignment.status == "active")).first()
     if assignment is None:
-        raise NotFound(_l("No such assignment."))
+        raise NotFound(HIDDEN)
     return assignment
 
 
