@@ -10,7 +10,7 @@ from review.auth import current_actor, roles_required
 from review.services import decisions as decision_service
 from review.services import letters
 from review.services.context import NotFound
-from review.services.documents import open_document
+from review.services.documents import open_document, shown_name
 
 bp = Blueprint("shared", __name__)
 ALL_ROLES = ("hospital", "expert", "staff", "admin", "auditor")
@@ -21,10 +21,11 @@ LANG_ALIASES = {"zh": "zh_CN", "zh-CN": "zh_CN", "zh-cn": "zh_CN", "zh_cn": "zh_
 @bp.route("/documents/<int:document_id>")
 @roles_required(*ALL_ROLES)
 def document(document_id: int) -> object:
-    doc, path = open_document(current_actor(), document_id)
+    actor = current_actor()
+    doc, path = open_document(actor, document_id)
     inline = request.args.get("inline") == "1"
-    response = send_file(path, mimetype=doc.content_type, as_attachment=not inline, download_name=doc.filename,
-                         max_age=0)
+    response = send_file(path, mimetype=doc.content_type, as_attachment=not inline,
+                         download_name=shown_name(actor, doc, download=True), max_age=0)
     if not (inline and doc.content_type == "application/pdf"):
         # Chromium's PDF viewer will not run in a sandboxed document, so only inline PDFs go without it.
         response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"

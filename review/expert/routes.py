@@ -108,6 +108,7 @@ def _render_assignment(actor: Actor, record: Assignment, form: ScoresheetForm, r
     pending = _pending(record)
     due = Due(cycle.review_deadline, (cycle.review_deadline - region_today(cycle.region)).days, pending)
     question = reviews.chair_question(actor, record.id)
+    evidence = documents.item_documents(actor, record.item_id)
     ruling_form = None
     if question:
         ruling_form = ChairRulingForm(prefix="chair")
@@ -117,8 +118,8 @@ def _render_assignment(actor: Actor, record: Assignment, form: ScoresheetForm, r
                            sheet=record.scoresheet, form=form, recusal_form=recusal_form, can_recuse=pending,
                            due=due, min_reason=recusal.MIN_REASON, question=question, ruling_form=ruling_form,
                            record_review=record.item.kind == "sampled_record",
-                           definition=reviews.definition_for(record.item),
-                           documents=documents.item_documents(actor, record.item_id)), status
+                           definition=reviews.definition_for(record.item), documents=evidence,
+                           document_names={d.id: documents.shown_name(actor, d) for d in evidence}), status
 
 
 def _prefill(form: ScoresheetForm, record: Assignment) -> None:

@@ -7,7 +7,8 @@ from typing import BinaryIO
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from review.documents import BlobStore, RejectedFile, StoredFile, clean_filename
+from review import labels
+from review.documents import EXTENSIONS, BlobStore, RejectedFile, StoredFile, clean_filename
 from review.extensions import db
 from review.models import Document, ReviewItem
 from review.services import activity
@@ -82,6 +83,24 @@ def open_document(actor: Actor, document_id: int) -> tuple[Document, Path]:
     if not path.exists():
         raise NotFound(_l("The stored file is missing; please contact the review office."))
     return document, path
+
+
+def neutral_name(document: Document) -> str:
+    """The document's kind and its number among the item's files of that kind ("Discharge summary 2"): what an
+    expert sees instead of the hospital's file name, which often carries the case number or the patient's name."""
+    number = db.session.scalar(db.select(db.func.count(Document.id)).where(
+        Document.item_id == document.item_id, Document.doc_type == document.doc_type, Document.id <= document.id))
+    kind = labels.DOC_TYPE.get(document.doc_type, document.doc_type)
+    return _l("%(kind)s %(number)s", kind=kind, number=number)
+
+
+def shown_name(actor: Actor, document: Document, *, download: bool = False) -> str:
+    """The name a reader sees and saves the file under: the original for the hospital and the bureau, the neutral
+    label (with the extension of what the bytes are) for an expert."""
+    if actor.role != Role.EXPERT:
+        return document.filename
+    name = str(neutral_name(document))
+    return name + EXTENSIONS.get(document.content_type, "") if download else name
 
 
 def item_documents(actor: Actor, item_id: int) -> list[Document]:
