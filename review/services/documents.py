@@ -85,7 +85,7 @@ def open_document(actor: Actor, document_id: int) -> tuple[Document, Path]:
     return document, path
 
 
-def neutral_name(document: Document) -> str:
+def _neutral_name(document: Document) -> str:
     """The document's kind and its number among the item's files of that kind ("Discharge summary 2"): what an
     expert sees instead of the hospital's file name, which often carries the case number or the patient's name."""
     number = db.session.scalar(db.select(db.func.count(Document.id)).where(
@@ -99,7 +99,7 @@ def shown_name(actor: Actor, document: Document, *, download: bool = False) -> s
     label (with the extension of what the bytes are) for an expert."""
     if actor.role != Role.EXPERT:
         return document.filename
-    name = str(neutral_name(document))
+    name = str(_neutral_name(document))
     return name + EXTENSIONS.get(document.content_type, "") if download else name
 
 
