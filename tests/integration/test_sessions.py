@@ -54,13 +54,13 @@ def test_cookie_copied_before_logout_is_refused_after_it(app: Flask, world) -> N
 
 def test_idle_session_ends_after_the_idle_window(app: Flask, world) -> None:  # type: ignore[no-untyped-def]
     client = _logged_in(app)
-    with time_machine.travel(utcnow() + timedelta(minutes=31), tick=False):
+    with time_machine.travel(utcnow() + timedelta(minutes=31), tick=False):  # clock-ok: frozen
         assert _sent_to_login(app, client)
 
 
 def test_activity_inside_the_window_keeps_the_session(app: Flask, world) -> None:  # type: ignore[no-untyped-def]
     client = _logged_in(app)
-    start = utcnow()
+    start = utcnow()  # clock-ok: frozen
     for step in (20, 40, 60):  # each visit is 20 minutes after the last: never idle 30
         with time_machine.travel(start + timedelta(minutes=step), tick=False):
             assert _visit(app, client).status_code == 200
@@ -68,7 +68,7 @@ def test_activity_inside_the_window_keeps_the_session(app: Flask, world) -> None
 
 def test_session_ends_after_twelve_hours_even_when_active(app: Flask, world) -> None:  # type: ignore[no-untyped-def]
     client = _logged_in(app)
-    start = utcnow()
+    start = utcnow()  # clock-ok: frozen
     for minutes in range(20, 12 * 60, 20):
         with time_machine.travel(start + timedelta(minutes=minutes), tick=False):
             assert _visit(app, client).status_code == 200
