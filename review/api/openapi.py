@@ -28,7 +28,7 @@ ERRORS = {
                   "the field (e.g. `case_id`, `cases[3].age`; `body` when the JSON itself is unreadable)."),
     "401": _error("Missing, unknown or revoked API token."),
     "403": _error("The token may not take this action."),
-    "404": _error("No such object for this hospital."),
+    "404": _error("Not found: no such object, or another hospital's (the answer is the same for both)."),
     "409": _error("The step is not possible now (e.g. the application window is closed)."),
     "413": _error("The request is too large: JSON bodies may be at most 2 MB, a document its upload limit; the "
                   "message gives the limit. Refused from Content-Length, before the body is read."),
