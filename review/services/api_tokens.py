@@ -13,7 +13,7 @@ from review.extensions import db
 from review.models import ApiToken, User
 from review.models.types import utcnow
 from review.services import activity
-from review.services.context import Actor, NotFound, PermissionDenied, ValidationFailed
+from review.services.context import HIDDEN, Actor, NotFound, PermissionDenied, ValidationFailed
 from workflows.states import Role
 
 SECRET_PREFIX = "drg_"
@@ -67,7 +67,7 @@ def revoke_token(actor: Actor, token_id: int) -> ApiToken:
     token = db.session.scalars(db.select(ApiToken).where(
         ApiToken.id == token_id, ApiToken.hospital_id == actor.hospital_id)).first()
     if token is None:
-        raise NotFound(_l("No such API token."))
+        raise NotFound(HIDDEN)
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         activity.record(actor, "api_token.revoked", "api_token", token.id, token.hospital_id,

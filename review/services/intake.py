@@ -31,7 +31,7 @@ from review.models.types import utcnow
 from review.services import activity, applications, jobs
 from review.services.cases import grouper, warning_records
 from review.services.catalogue import MS_DRG_SCHEME
-from review.services.context import Actor, ServiceError, ValidationFailed
+from review.services.context import HIDDEN, Actor, ServiceError, ValidationFailed
 from review.services.scope import get_hospital_owned
 from workflows.intake import CaseRow, HeaderError, RowError, duplicate_key, map_headers, parse_row
 from workflows.payment import drg_payment_fen
@@ -305,7 +305,7 @@ def _discard_unreferenced(sha256: str) -> None:
 
 
 def get_job(actor: Actor, job_id: int) -> ImportJob:
-    return get_hospital_owned(actor, ImportJob, job_id, _l("No such import."))
+    return get_hospital_owned(actor, ImportJob, job_id, HIDDEN)
 
 
 def preview(job: ImportJob) -> list[tuple[int, dict[str, str], list[RowError]]]:

@@ -15,7 +15,7 @@ from review.models import Assignment, AssignmentRun, ExpertConflict, ReviewItem
 from review.models.types import utcnow
 from review.services import activity
 from review.services.assignment_runs import build_problem, config_for, notify_experts, place, record_run, seats_by_item
-from review.services.context import Actor, NotFound, ServiceError, ValidationFailed
+from review.services.context import HIDDEN, Actor, NotFound, ServiceError, ValidationFailed
 from review.services.cycles import region_today
 from workflows.assignment import seed_from
 from workflows.states import PANEL_AT_WORK, Role
@@ -30,7 +30,7 @@ def _assignment_for(actor: Actor, assignment_id: int) -> Assignment:
         query = query.where(Assignment.expert_id == actor.expert_id)
     assignment = db.session.scalars(query).first()
     if assignment is None:
-        raise NotFound(_l("No such assignment."))
+        raise NotFound(HIDDEN)
     return assignment
 
 
