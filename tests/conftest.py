@@ -100,6 +100,14 @@ def empty_postgresql(url: str) -> None:
     _pg_schema_ready = False
 
 
+def blank_database(backend: str, sqlite_file: Path) -> str:
+    """A URL to an empty database of `backend`, for tests that build the schema their own way."""
+    if backend == "postgresql":
+        empty_postgresql(PG_URL)
+        return PG_URL
+    return f"sqlite:///{sqlite_file}"
+
+
 def reset_postgresql(url: str) -> None:
     """Fresh schema once per session; later tests truncate, as replication does (the test user is a superuser):
     `session_replication_role = replica` silences the append-only and ledger triggers for this transaction."""

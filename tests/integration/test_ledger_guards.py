@@ -13,7 +13,7 @@ from review import create_app
 from review.extensions import db
 from review.models import JournalEntry
 from review.services import activity, ledger
-from tests.conftest import BACKENDS, PG_URL, empty_postgresql, make_config
+from tests.conftest import BACKENDS, PG_URL, blank_database, empty_postgresql, make_config
 from workflows.ledger import EntryPlan, Line
 
 NO_DEFERRED_TRIGGERS = ("SQLite has no deferred triggers and no notion of which transaction wrote a row; "
@@ -110,11 +110,7 @@ def _guards() -> list[str]:
 def test_migrations_build_the_guards_the_models_build(backend: str, tmp_path: Path) -> None:
     built = {}
     for way in ("migrations", "models"):
-        if backend == "postgresql":
-            empty_postgresql(PG_URL)
-            url = PG_URL
-        else:
-            url = f"sqlite:///{tmp_path / f'{way}.sqlite'}"
+        url = blank_database(backend, tmp_path / f"{way}.sqlite")
         app = create_app(make_config(url, tmp_path))
         with app.app_context():
             upgrade() if way == "migrations" else db.create_all()

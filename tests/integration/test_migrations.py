@@ -12,16 +12,12 @@ from sqlalchemy.exc import DBAPIError
 
 from review import create_app
 from review.extensions import db
-from tests.conftest import BACKENDS, PG_URL, empty_postgresql, make_config
+from tests.conftest import BACKENDS, PG_URL, blank_database, empty_postgresql, make_config
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_upgrade_matches_models(backend: str, tmp_path: Path) -> None:
-    if backend == "postgresql":
-        empty_postgresql(PG_URL)
-        url = PG_URL
-    else:
-        url = f"sqlite:///{tmp_path / 'migrated.sqlite'}"
+    url = blank_database(backend, tmp_path / "migrated.sqlite")
     app = create_app(make_config(url, tmp_path))
     with app.app_context():
         upgrade()

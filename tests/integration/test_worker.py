@@ -14,7 +14,7 @@ from review import create_app
 from review.config import PROJECT_ROOT, TestConfig
 from review.extensions import db
 from review.models import AssignmentJob, Decision
-from tests.conftest import PG_URL, REDIS_URL, empty_postgresql, make_config
+from tests.conftest import PG_URL, REDIS_URL, blank_database, make_config
 from tests.pdftext import pdf_text
 from workflows.money import format_fen
 
@@ -43,11 +43,7 @@ def _wait_for(check, worker: subprocess.Popen, what: str):  # type: ignore[no-un
 
 
 def test_worker_assigns_panels_and_renders_letter_from_redis(tmp_path: Path) -> None:
-    if PG_URL:
-        empty_postgresql(PG_URL)
-        database_url = PG_URL
-    else:
-        database_url = f"sqlite:///{tmp_path / 'worker.sqlite'}"
+    database_url = blank_database("postgresql" if PG_URL else "sqlite", tmp_path / "worker.sqlite")
     queue = f"test-{os.getpid()}-{time.time_ns()}"
     upload_dir = tmp_path / "uploads"
     celery_conf = {**TestConfig.CELERY, "task_always_eager": False, "broker_url": REDIS_URL,
