@@ -26,6 +26,8 @@ FIELD_LABELS = {
     "procedures": _l("procedure"),
     "age": _l("age"),
     "sex": _l("sex"),
+    "filename": _l("file name"),
+    "reason": _l("reason"),
 }
 
 
@@ -202,6 +204,11 @@ PROBLEM_TEXT = {
     "sampling.minimum_needs_strata": _l("A minimum of %(minimum)s records per hospital needs strata by hospital; "
                                         "stratify by hospital or set the minimum to 0."),
     "sampling.published_value_empty": _l("The published value is empty; type the announced number exactly."),
+    # patient identity typed into a file name or a reason (workflows/identity.py); `field` is shown by FIELD_LABELS
+    "identity.case_number": _l("The %(field)s contains the case number. Experts are shown a neutral label and a "
+                               "masked reason, but please leave the patient's identity out of it."),
+    "identity.id_card": _l("The %(field)s contains what looks like an identity card number. Experts are shown a "
+                           "neutral label and a masked reason, but please leave the patient's identity out of it."),
 }
 
 SAMPLING_SETTINGS = {

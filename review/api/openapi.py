@@ -116,13 +116,23 @@ def build_document(server_url: str = "/api/v1") -> dict:
         "Application": {
             "type": "object",
             "properties": {"item_id": {"type": "integer"}, "state": {"type": "string", "enum": states},
-                           "screening": {"type": "object", "nullable": True}, "url": {"type": "string"}},
+                           "screening": {"type": "object", "nullable": True}, "url": {"type": "string"},
+                           "warnings": {"type": "array", "items": _ref("Warning")}},
         },
         "Document": {
             "type": "object",
             "properties": {"document_id": {"type": "integer"}, "sha256": {"type": "string"},
                            "size_bytes": {"type": "integer"},
-                           "content_type": {"type": "string", "enum": ["application/pdf", "image/png", "image/jpeg"]}},
+                           "content_type": {"type": "string", "enum": ["application/pdf", "image/png", "image/jpeg"]},
+                           "warnings": {"type": "array", "items": _ref("Warning")}},
+        },
+        "Warning": {
+            "type": "object",
+            "description": "Accepted, but worth a look: e.g. the patient's case number or an identity card number in "
+                           "a file name or a reason (experts are shown a neutral label and a masked reason).",
+            "properties": {"code": {"type": "string", "enum": ["identity.case_number", "identity.id_card"]},
+                           "field": {"type": "string", "enum": ["filename", "reason"]},
+                           "message": {"type": "string"}},
         },
         "DecisionSummary": {
             "type": "object", "nullable": True,

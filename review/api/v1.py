@@ -28,6 +28,7 @@ from review.services.context import NotFound, PermissionDenied, ServiceError, Va
 from review.services.decisions import get_decision
 from review.services.items import get_item, scoped
 from review.web import MAX_RECORD_ID, error_message
+from workflows import identity
 from workflows.states import State
 
 F = TypeVar("F", bound=Callable)
@@ -322,6 +323,11 @@ def create_cases() -> object:
 
 # --- applications ------------------------------------------------------------------------------------
 
+def _identity_warnings(field: str, text: str | None, case_no: str) -> list[dict]:
+    return [{**problem.to_json()["params"], "code": problem.code, "message": messages.problem_text(problem)}
+            for problem in identity.warnings(field, text or "", case_no)]
+
+
 @bp.route("/applications", methods=["POST"])
 @token_required
 def create_application() -> object:
@@ -340,7 +346,8 @@ def create_application() -> object:
             raise ApiError(400, "bad_request", " ".join(row["message"] for row in not_text), not_text)
         item = applications.apply_for_case(_actor(), case_id, category, reason)
         return {"item_id": item.id, "state": item.state, "screening": _screening(item.screening),
-                "url": url_for("api_v1.item", item_id=item.id)}, 201
+                "url": url_for("api_v1.item", item_id=item.id),
+                "warnings": _identity_warnings("reason", item.reason, item.case.case_no)}, 201
 
     return _write(_canonical(body), run)
 
@@ -367,7 +374,8 @@ def upload_document(item_id: int) -> object:
         upload.stream.seek(0)
         document = documents.upload_evidence(_actor(), item_id, upload.stream, upload.filename or "upload", doc_type)
         return {"document_id": document.id, "sha256": document.sha256, "size_bytes": document.size_bytes,
-                "content_type": document.content_type}, 201
+                "content_type": document.content_type,
+                "warnings": _identity_warnings("filename", upload.filename or "", get_item(_actor(), item_id).case.case_no)}, 201
 
     return _write(fingerprint, run)
 

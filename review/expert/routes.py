@@ -16,6 +16,7 @@ from review.extensions import db
 from review.forms import attach_errors
 from review.models import Assignment, Cycle, ReviewItem, Scoresheet
 from review.pagination import paginate
+from review.redaction import redacted
 from review.services import documents, notifications, recusal, reviews
 from review.services.calendar import REMINDER_DAYS
 from review.models.types import utcnow
@@ -119,6 +120,7 @@ def _render_assignment(actor: Actor, record: Assignment, form: ScoresheetForm, r
                            due=due, min_reason=recusal.MIN_REASON, question=question, ruling_form=ruling_form,
                            record_review=record.item.kind == "sampled_record",
                            definition=reviews.definition_for(record.item), documents=evidence,
+                           reason=redacted(record.item.reason, record.item.case.case_no),
                            document_names={d.id: documents.shown_name(actor, d) for d in evidence}), status
 
 

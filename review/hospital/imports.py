@@ -15,6 +15,7 @@ from review.intake.template import template_workbook
 from review.messages import column_label, problem_text, row_error_text, stored_problem_text
 from review.models import Case, ImportJob, ReviewItem
 from review.pagination import paginate
+from review.redaction import identity_warnings
 from review.services import applications, intake
 from review.services.context import ValidationFailed
 from workflows.intake import COLUMNS
@@ -118,6 +119,8 @@ def bulk_apply() -> object:
         created, refused = applications.apply_selected(actor, form.case_ids.data or [], form.category.data or "",
                                                        form.reason.data or "")
         flash(_("%(n)s applications submitted.", n=created), "success")
+        for message in identity_warnings("reason", form.reason.data, None):
+            flash(message, "warning")
         for case_no, message in refused:
             flash(_("Case %(no)s: %(why)s", no=case_no, why=message), "error")
         return redirect(url_for("hospital.index"))

@@ -11,10 +11,16 @@ from review.forms import attach_errors, split_codes
 from review.hospital.forms import ApplyForm, CaseForm, UploadForm
 from review.models import Case, Decision, ReviewItem
 from review.pagination import paginate
+from review.redaction import identity_warnings
 from review.services import applications, cases, documents, notifications, sampling
 from review.services.context import ValidationFailed
 from review.services.items import get_item, scoped
 from workflows.states import State
+
+
+def _warn_identity(field: str, text: str | None, case_no: str | None) -> None:
+    for message in identity_warnings(field, text, case_no):
+        flash(message, "warning")
 
 bp = Blueprint("hospital", __name__, url_prefix="/hospital")
 HOSPITAL = "hospital"
@@ -70,6 +76,7 @@ def case(case_id: int) -> object:
             for message in attach_errors(form, failure):
                 flash(message, "error")
         else:
+            _warn_identity("reason", item.reason, record.case_no)
             if item.state == State.RETURNED.value:
                 flash(_("The application was returned: the case meets no eligibility rule. See the figures below."),
                       "warning")
@@ -93,6 +100,7 @@ def item(item_id: int) -> object:
                 documents.upload_evidence(actor, review_item.id, upload.stream, upload.filename or "upload",
                                           form.doc_type.data or "")
                 stored += 1
+                _warn_identity("filename", upload.filename, review_item.case.case_no)
             except ValidationFailed as failure:
                 for message in attach_errors(form, failure):
                     flash(message, "error")
@@ -126,6 +134,7 @@ def resubmit(item_id: int) -> object:
             for message in messages:
                 flash(message, "error")
         return redirect(url_for("hospital.item", item_id=item_id))
+    _warn_identity("reason", item.reason, item.case.case_no)
     if item.state == State.RETURNED.value:
         flash(_("The application was screened again and is still not eligible."), "warning")
     else:
