@@ -204,11 +204,25 @@ PROBLEM_TEXT = {
     "sampling.minimum_needs_strata": _l("A minimum of %(minimum)s records per hospital needs strata by hospital; "
                                         "stratify by hospital or set the minimum to 0."),
     "sampling.published_value_empty": _l("The published value is empty; type the announced number exactly."),
+    # why an application cannot be made now (review/services/applications.py)
+    "application.category_missing": _l("Choose the rule the case meets."),
+    "application.reason_too_short": _l("Give the reason for the application (at least %(minimum)s characters)."),
+    "application.no_cycle": _l("No review cycle covers the discharge date %(date)s."),
+    "application.window_closed": _l("Applications for cycle %(cycle)s are accepted from %(start)s to %(end)s only."),
+    "application.duplicate": _l("This case already has an application in cycle %(cycle)s."),
+    "application.quota_unknown": _l("The review office has not yet recorded your DRG discharges for cycle %(cycle)s, "
+                                    "so the application quota is unknown; please contact the review office."),
+    "application.quota_used_up": _l("The quota for cycle %(cycle)s is used up: %(allowed)s applications allowed "
+                                    "(%(share)s of %(n)s DRG discharges), %(used)s made."),
     # patient identity typed into a file name or a reason (workflows/identity.py); `field` is shown by FIELD_LABELS
     "identity.case_number": _l("The %(field)s contains the case number. Experts are shown a neutral label and a "
                                "masked reason, but please leave the patient's identity out of it."),
     "identity.id_card": _l("The %(field)s contains what looks like an identity card number. Experts are shown a "
                            "neutral label and a masked reason, but please leave the patient's identity out of it."),
+    # issuing a decision (review/services/decisions.py)
+    "decision.reasons_not_opened": _l("Decision #%(decision_id)s cannot be issued before you have opened its "
+                                      "reasons: open the decision, read each expert's vote and rationale, and "
+                                      "issue it from there."),
 }
 
 SAMPLING_SETTINGS = {
@@ -258,7 +272,12 @@ def problem_text(problem: Problem | Mapping[str, Any]) -> str:
     if not isinstance(problem, Problem):
         problem = Problem.from_json(problem)
     template = PROBLEM_TEXT[problem.code]
-    return str(template) % {key: _shown(key, value) for key, value in problem.params.items()}
+    shown = {key: _shown(key, value) for key, value in problem.params.items()}
+    if "why_code" in problem.params:  # a problem that carries another (an import row's refused application)
+        inner = {key: value for key, value in problem.params.items() if key != "why_code"}
+        carried = str(problem.params["why_code"])
+        shown["why"] = problem_text(Problem(carried, **inner))
+    return str(template) % shown
 
 
 def row_error_text(error: RowError | Mapping[str, Any]) -> str:

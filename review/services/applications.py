@@ -20,8 +20,10 @@ from review.services import activity
 from review.services.cases import get_case
 from review.services.catalogue import average_cost_fen
 from review.services.context import SYSTEM, Actor, ServiceError, ValidationFailed
+from review.messages import problem_text
 from review.services.items import get_item, move
 from workflows.eligibility import CaseFacts, Rule, screen
+from workflows.problems import Problem
 from workflows.states import Action, ItemKind, Role, State
 
 MIN_REASON_CHARS = 10
@@ -73,11 +75,11 @@ def quota_for(hospital_id: int, cycle: Cycle) -> Quota:
 class Check:
     cycle: Cycle | None
     field: str = ""
-    message: object = None
+    problem: Problem | None = None
 
     @property
     def ok(self) -> bool:
-        return self.message is None
+        return self.problem is None
 
 
 def open_quotas(actor: Actor) -> list[Quota]:
@@ -91,34 +93,46 @@ def open_quotas(actor: Actor) -> list[Quota]:
     return [quota_for(actor.hospital_id, cycle) for cycle in cycles]  # type: ignore[arg-type]
 
 
-def _check(case: Case, category: str, reason: str, today: date, quotas: dict[int, Quota]) -> Check:
-    """Whether this application can be made now, or which field is wrong and why."""
+def _window_problem(cycle: Cycle, today: date) -> Problem | None:
+    if cycle.status == "open" and cycle.application_opens <= today <= cycle.application_closes:
+        return None
+    return Problem("application.window_closed", cycle=cycle.code, start=cycle.application_opens.isoformat(),
+                   end=cycle.application_closes.isoformat())
+
+
+def _form_problem(category: str, reason: str) -> tuple[str, Problem] | None:
     if category not in {rule.value for rule in Rule}:
-        return Check(None, "category", _l("Choose the rule the case meets."))
+        return "category", Problem("application.category_missing")
     if len(reason.strip()) < MIN_REASON_CHARS:
-        return Check(None, "reason", _l("Give the reason for the application (at least 10 characters)."))
+        return "reason", Problem("application.reason_too_short", minimum=MIN_REASON_CHARS)
+    return None
+
+
+def _check(case: Case, category: str, reason: str, today: date, quotas: dict[int, Quota]) -> Check:
+    """Whether this application can be made now, or which field is wrong and why (a problem code, worded by the
+    reader's catalogue, so an import report keeps reading in its reader's language)."""
+    wrong = _form_problem(category, reason)
+    if wrong is not None:
+        return Check(None, *wrong)
     cycle = cycle_for(case.hospital.region_id, case.discharge_date)
     if cycle is None:
-        return Check(None, "discharge_date", _l("No review cycle covers the discharge date %(date)s.", date=case.discharge_date))
-    if cycle.status != "open" or not cycle.application_opens <= today <= cycle.application_closes:
-        return Check(cycle, "category", _l("Applications for cycle %(code)s are accepted from %(start)s to %(end)s only.",
-                              code=cycle.code, start=cycle.application_opens, end=cycle.application_closes))
+        return Check(None, "discharge_date", Problem("application.no_cycle", date=case.discharge_date.isoformat()))
+    closed = _window_problem(cycle, today)
+    if closed is not None:
+        return Check(cycle, "category", closed)
     if db.session.scalar(db.select(ReviewItem.id).where(
             ReviewItem.case_id == case.id, ReviewItem.cycle_id == cycle.id,
             ReviewItem.kind == ItemKind.APPLICATION.value)) is not None:
-        return Check(cycle, "case_no", _l("This case already has an application in cycle %(code)s.", code=cycle.code))
+        return Check(cycle, "case_no", Problem("application.duplicate", cycle=cycle.code))
     if cycle.id not in quotas:
         quotas[cycle.id] = quota_for(case.hospital_id, cycle)
     quota = quotas[cycle.id]
     if quota.discharges is None:
-        return Check(cycle, "category", _l("The review office has not yet recorded your DRG discharges for cycle %(code)s, "
-                              "so the application quota is unknown; please contact the review office.",
-                              code=cycle.code))
+        return Check(cycle, "category", Problem("application.quota_unknown", cycle=cycle.code))
     if quota.left < 1:
-        return Check(cycle, "category", _l("The quota for cycle %(code)s is used up: %(allowed)s applications allowed "
-                              "(%(share)s of %(n)s DRG discharges), %(used)s made.", code=cycle.code,
-                              allowed=quota.allowed, n=quota.discharges, used=quota.used,
-                              share=f"{cycle.policy.quota_share * 100:g}%"))
+        return Check(cycle, "category", Problem("application.quota_used_up", cycle=cycle.code, allowed=quota.allowed,
+                                                n=quota.discharges, used=quota.used,
+                                                share=f"{cycle.policy.quota_share * 100:g}%"))
     return Check(cycle)
 
 
@@ -142,8 +156,8 @@ def apply_for_case(actor: Actor, case_id: int, category: str, reason: str) -> Re
     check = _check(case, category, reason, hospital_today(actor.hospital_id), quotas)
     if not check.ok:
         if check.field in ("category", "reason"):
-            raise ValidationFailed({check.field: [str(check.message)]})
-        raise ServiceError(check.message)
+            raise ValidationFailed({check.field: [problem_text(check.problem)]})
+        raise ServiceError(problem_text(check.problem))
     assert check.cycle is not None
     item = _create(actor, case, check.cycle, category, reason, quotas)
     db.session.commit()
@@ -151,13 +165,13 @@ def apply_for_case(actor: Actor, case_id: int, category: str, reason: str) -> Re
 
 
 def plan_many(actor: Actor, requests: list[ApplicationRequest],
-              cases: dict[int, Case]) -> tuple[list[ApplicationRequest], dict[int, tuple[str, str]]]:
+              cases: dict[int, Case]) -> tuple[list[ApplicationRequest], dict[int, tuple[str, Problem]]]:
     """Which of many requests can be made (in row order, the quota filling up as it goes) and why not the rest."""
     actor.require(Role.HOSPITAL)
     quotas: dict[int, Quota] = {}
     today = hospital_today(actor.hospital_id)
     accepted: list[ApplicationRequest] = []
-    refused: dict[int, tuple[str, str]] = {}
+    refused: dict[int, tuple[str, Problem]] = {}
     for request in requests:
         case = cases[request.case_id]
         check = _check(case, request.category, request.reason, today, quotas)
@@ -166,7 +180,8 @@ def plan_many(actor: Actor, requests: list[ApplicationRequest],
             quotas[check.cycle.id].used += 1
             accepted.append(request)
         else:
-            refused[request.row] = (check.field, str(check.message))
+            assert check.problem is not None
+            refused[request.row] = (check.field, check.problem)
     return accepted, refused
 
 
@@ -194,7 +209,8 @@ def apply_selected(actor: Actor, case_ids: list[int], category: str, reason: str
     planned, refused = plan_many(actor, requests, cases)
     created = create_many(actor, planned, cases)
     db.session.commit()
-    return len(created), [(cases[case_id].case_no, message) for case_id, (_, message) in sorted(refused.items())]
+    return len(created), [(cases[case_id].case_no, problem_text(problem))
+                          for case_id, (_, problem) in sorted(refused.items())]
 
 
 def resubmit(actor: Actor, item_id: int, category: str, reason: str) -> ReviewItem:
@@ -202,14 +218,12 @@ def resubmit(actor: Actor, item_id: int, category: str, reason: str) -> ReviewIt
     actor.require(Role.HOSPITAL)
     item = get_item(actor, item_id, for_update=True)
     cycle = item.cycle
-    today = clock.today_in(cycle.region.timezone)
-    if cycle.status != "open" or not cycle.application_opens <= today <= cycle.application_closes:
-        raise ServiceError(_l("Applications for cycle %(code)s are accepted from %(start)s to %(end)s only.",
-                              code=cycle.code, start=cycle.application_opens, end=cycle.application_closes))
-    if category not in {rule.value for rule in Rule}:
-        raise ValidationFailed({"category": [str(_l("Choose the rule the case meets."))]})
-    if len(reason.strip()) < MIN_REASON_CHARS:
-        raise ValidationFailed({"reason": [str(_l("Give the reason for the application (at least 10 characters)."))]})
+    closed = _window_problem(cycle, clock.today_in(cycle.region.timezone))
+    if closed is not None:
+        raise ServiceError(problem_text(closed))
+    wrong = _form_problem(category, reason)
+    if wrong is not None:
+        raise ValidationFailed({wrong[0]: [problem_text(wrong[1])]})
     item.category, item.reason = category, reason.strip()
     _submit_and_screen(actor, item, cycle)
     db.session.commit()

@@ -205,9 +205,10 @@ def import_rows(actor: Actor, rows: Iterable[tuple[int, Mapping[str, str]]], *, 
             Case.id.in_([r.case_id for r in requests])))}
         planned, refused = applications.plan_many(actor, requests, cases)
         all_or_nothing = mode == "all_or_nothing"
-        for row_number, (column, message) in sorted(refused.items()):  # worded by the service, in this language
+        for row_number, (column, problem) in sorted(refused.items()):
             outcome.errors.append(RowError(row_number, column, Problem(
-                "import.application_refused" if all_or_nothing else "import.application_not_made", why=message), ""))
+                "import.application_refused" if all_or_nothing else "import.application_not_made",
+                why_code=problem.code, **problem.params), ""))
         if refused and all_or_nothing:
             db.session.rollback()  # the cases inserted above go too: all or nothing
             outcome.accepted, outcome.case_ids = 0, []

@@ -86,7 +86,13 @@ def test_quota_overflow_in_all_or_nothing_rolls_back_the_cases(world) -> None:  
     assert not outcome.committed
     assert [(e.row, e.column) for e in outcome.errors] == [(3, "category")]
     refusal = outcome.errors[0].problem
-    assert refusal.code == "import.application_refused" and "quota" in str(refusal.params["why"])
+    assert refusal.code == "import.application_refused"
+    assert (refusal.params["why_code"], refusal.params["allowed"], refusal.params["used"]) == (
+        "application.quota_used_up", 1, 1)  # stored as a code: the report reads in whichever language opens it
+    with force_locale("zh_CN"):
+        assert "申请限额已用完：可申请 1 例" in messages.problem_text(refusal.to_json())
+    with force_locale("en"):
+        assert "is used up: 1 applications allowed" in messages.problem_text(refusal.to_json())
     assert db.session.scalar(db.select(db.func.count(Case.id))) == 0
     partial = intake.import_rows(world.actors["hosp1"], batch, mode="valid_rows")
     assert partial.accepted == 2 and partial.applications == 1
