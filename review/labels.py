@@ -199,3 +199,12 @@ EXPORT_STATUS = {
     "failed": _l("Failed"),
 }
 """Export states in the office's words; STATUS speaks of imports ("nothing imported")."""
+
+STRATUM = {
+    "all": _l("All cases"),
+    "risk:top_cost_ratio": _l("Highest cost ratios"),
+    "risk:drg_mismatch": _l("Hospital DRG differs"),
+    "risk:single_mcc": _l("MCC resting on one secondary code"),
+    "risk:short_stay_high_weight": _l("Short stay in a high-weight DRG"),
+}
+"""Sampling strata by the code the draw stores (workflows/sampling.py); per-hospital strata are `hospital:<id>`."""

@@ -352,3 +352,11 @@ def notice_text(notice: Any) -> tuple[str, str]:
     subject, body = NOTICE_TEXT[notice.kind]
     values = {key: "—" if value is None else _shown(key, value) for key, value in (notice.params or {}).items()}
     return str(subject) % values, str(body) % values
+
+
+def stratum_text(name: str, hospitals: Mapping[int, str]) -> str:
+    """A sampling stratum as the office reads it: a risk stratum by its label, a hospital's by the hospital."""
+    kind, _sep, hospital_id = name.partition(":")
+    if kind == "hospital" and hospital_id.isdigit():
+        return _("Hospital %(hospital)s", hospital=hospitals.get(int(hospital_id), hospital_id))
+    return str(labels.STRATUM.get(name, name))

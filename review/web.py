@@ -134,7 +134,8 @@ def register_web(app: Flask) -> None:
     app.jinja_env.filters["json_text"] = lambda value: json.dumps(value, ensure_ascii=False, sort_keys=True)
     app.jinja_env.globals["labels"] = labels
     app.jinja_env.globals.update(screening_summary=messages.screening_summary, rule_text=messages.rule_text,
-                                 problem_text=messages.problem_text, notice_text=messages.notice_text)
+                                 problem_text=messages.problem_text, notice_text=messages.notice_text,
+                                 stratum_text=messages.stratum_text)
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
 
 

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from review.auth import current_actor, roles_required
 from review.extensions import db
 from review.forms import attach_errors
-from review.models import Cycle, ReviewItem, SamplingPlan
+from review.models import Cycle, Hospital, ReviewItem, SamplingPlan
 from review.pagination import paginate
 from review.services import sampling
 from review.services.context import ValidationFailed
@@ -63,8 +63,9 @@ def sampling_plan(plan_id: int) -> object:
         report, refusal = sampling.extrapolation(current_actor(), plan.id), None
     except InsufficientSample as error:
         report, refusal = None, problem_text(error.problem)
+    hospitals = dict(db.session.execute(db.select(Hospital.id, Hospital.code)).all())
     return render_template("staff/sampling_plan.html", plan=plan, cycle=sampling.plan_cycle(plan), page=items,
-                           form=form, verification=verification, report=report, refusal=refusal)
+                           form=form, verification=verification, report=report, refusal=refusal, hospitals=hospitals)
 
 
 @bp.route("/sampling/<int:plan_id>/extrapolation.csv")

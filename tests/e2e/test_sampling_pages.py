@@ -4,6 +4,8 @@ from __future__ import annotations
 import io
 import re
 
+from flask_babel import refresh
+
 from review.extensions import db
 from review.models import ReviewItem
 from tests.e2e.test_walkthrough import PDF, login
@@ -20,7 +22,14 @@ def test_staff_draws_verifies_and_hospital_submits(client, world) -> None:  # ty
     assert created.status_code == 302
     plan_url = created.headers["Location"]
     page = client.get(plan_url)
-    assert "2026-10-08 lottery 0815" in page.text and "risk:top_cost_ratio" in page.text
+    assert "2026-10-08 lottery 0815" in page.text and "Highest cost ratios" in page.text
+    assert "Hospital H1" in page.text and "hospital:" not in page.text and "risk:" not in page.text
+    client.post("/lang/zh_CN")
+    refresh()  # the test's app context outlives each request, and Babel keeps the first request's locale in it
+    chinese = client.get(plan_url).text
+    assert "费用比最高" in chinese and "医院 H1" in chinese
+    client.post("/lang/en")
+    refresh()
     assert "Not available yet" in page.text  # no reviewed records: the extrapolation is refused, not zero
     verified = client.post(plan_url)
     assert "Verified: the stored snapshot" in verified.text
