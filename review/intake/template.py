@@ -7,9 +7,12 @@ its instructions and the parser can never disagree about a column.
 import io
 from datetime import date
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from review.messages import column_label
 from workflows.grouping import MAX_PROCEDURES, MAX_SECONDARY_DX
 from workflows.intake import CATEGORY_ALIASES, COLUMNS, MAX_CELL_CHARS, MAX_CASE_NO_CHARS
 
@@ -38,37 +41,40 @@ EXAMPLE: dict[str, object] = {
 discharge date (CKD stage 3 has needed its fifth character since FY2021), so the example itself imports cleanly;
 tests/integration/test_intake_faults.py imports the downloaded file as it is."""
 
-_FORMATS: dict[str, str] = {
-    "text": "text",
-    "int": "whole number",
-    "sex": "M/F/U, 男/女/未知 or 1/2/0/9",
-    "date": "YYYY-MM-DD",
-    "codes": "ICD codes separated by ; or ,",
-    "money": "yuan, digits only (no separators or units)",
+_FORMATS = {
+    "text": _l("text"),
+    "int": _l("whole number"),
+    "sex": _l("M/F/U, 男/女/未知 or 1/2/0/9"),
+    "date": _l("YYYY-MM-DD"),
+    "codes": _l("ICD codes separated by ; or ,"),
+    "money": _l("yuan, digits only (no separators or units)"),
     "category": ", ".join(CATEGORY_ALIASES),
 }
-_NOTES: dict[str, str] = {
-    "case_no": f"at most {MAX_CASE_NO_CHARS} characters",
-    "principal_dx": "exactly one code",
-    "secondary_dx": f"at most {MAX_SECONDARY_DX} codes",
-    "procedures": f"at most {MAX_PROCEDURES} codes",
-    "total_cost": "must equal the sum of the cost parts given, within 1 yuan",
-    "icu_days": "0 when empty; at most the length of stay + 1",
-    "birth_weight": "newborns only (age 0), in grams",
-    "hospital_drg": "at most 10 characters",
-    "reason": f"required with a category; 10–{MAX_CELL_CHARS} characters",
+_NOTES = {
+    "case_no": _l("at most %(n)s characters", n=MAX_CASE_NO_CHARS),
+    "principal_dx": _l("exactly one code"),
+    "secondary_dx": _l("at most %(n)s codes", n=MAX_SECONDARY_DX),
+    "procedures": _l("at most %(n)s codes", n=MAX_PROCEDURES),
+    "total_cost": _l("must equal the sum of the cost parts given, within 1 yuan"),
+    "icu_days": _l("0 when empty; at most the length of stay + 1"),
+    "birth_weight": _l("newborns only (age 0), in grams"),
+    "hospital_drg": _l("at most 10 characters"),
+    "reason": _l("required with a category; 10–%(n)s characters", n=MAX_CELL_CHARS),
 }
 _TEXT_KINDS = {"text", "codes", "sex", "category"}
 """Stored as Excel text so case numbers keep leading zeros and codes like 0010 stay codes."""
 
 
 def template_workbook() -> bytes:
+    """The workbook in the reader's language: headers as its template names them (both languages' headers are
+    read back), instructions worded for the reader."""
     workbook = Workbook()
     cases = workbook.active
-    cases.title = "Cases"
+    cases.title = _("Cases")
     bold = Font(bold=True)
     for index, column in enumerate(COLUMNS, start=1):
-        header = cases.cell(row=1, column=index, value=column.header_en)
+        label = column_label(column.key)
+        header = cases.cell(row=1, column=index, value=label)
         header.font = bold
         example = cases.cell(row=2, column=index, value=EXAMPLE[column.key])
         if column.kind == "date":
@@ -78,22 +84,23 @@ def template_workbook() -> bytes:
         elif column.kind in _TEXT_KINDS:
             example.number_format = "@"
         letter = header.column_letter
-        cases.column_dimensions[letter].width = max(14, len(column.header_en) + 4)
+        cases.column_dimensions[letter].width = max(14, len(label) * (2 if not label.isascii() else 1) + 4)
     cases.column_dimensions[cases.cell(row=1, column=len(COLUMNS)).column_letter].width = 60
     cases.freeze_panes = "B2"
 
-    instructions = workbook.create_sheet("说明 Instructions")
-    titles = ("Key", "English header", "Chinese header 中文列名", "Required 必填", "Format / example 格式示例")
-    instructions.append(titles)
+    instructions = workbook.create_sheet(_("Instructions"))
+    instructions.append((_("Key"), _("English header"), _("Chinese header"), _("Required"), _("Format / example")))
     for cell in instructions[1]:
         cell.font = bold
     for column in COLUMNS:
         example = EXAMPLE[column.key]
         shown = example.isoformat() if isinstance(example, date) else str(example)
-        note = _NOTES.get(column.key, "")
-        fmt = f"{_FORMATS[column.kind]}; e.g. {shown[:40]}" + (f" ({note})" if note else "")
+        note = _NOTES.get(column.key)
+        fmt = _("%(format)s; e.g. %(example)s", format=_FORMATS[column.kind], example=shown[:40])
+        if note:
+            fmt = _("%(format)s (%(note)s)", format=fmt, note=note)
         instructions.append(
-            (column.key, column.header_en, column.header_zh, "yes 是" if column.required else "no 否", fmt)
+            (column.key, column.header_en, column.header_zh, _("yes") if column.required else _("no"), fmt)
         )
     for letter, width in zip("ABCDE", (18, 24, 20, 12, 90)):
         instructions.column_dimensions[letter].width = width

@@ -10,6 +10,8 @@ from datetime import date
 import pytest
 from flask_babel import force_locale
 
+from openpyxl import load_workbook
+
 from review.extensions import db
 from review.intake.template import template_workbook
 from review.messages import code_issue_message
@@ -21,6 +23,7 @@ from tests.e2e.test_walkthrough import login
 from tests.factories import ami_case
 from tests.integration.test_intake import csv_bytes, rows
 from workflows.grouping import DEFAULT_BLOCKING_EDITS, EDIT_KINDS
+from workflows.intake import COLUMNS
 from workflows.problems import Problem
 
 LIVER_TRANSPLANT = {"principal_dx": "K74.69", "secondary_dx": "I10", "procedures": "0FY00Z0", "age": "55",
@@ -157,15 +160,25 @@ def test_a_case_number_too_long_for_its_column_is_a_field_error(world) -> None: 
     assert create_case(world.actors["hosp1"], ami_case(case_no="Z" * 40 + "\u200b")).case_no == "Z" * 40
 
 
-def test_the_downloaded_template_imports_as_it_is(world) -> None:  # type: ignore[no-untyped-def]
-    job = intake.upload(world.actors["hosp1"], io.BytesIO(template_workbook()), "模板.xlsx")
+@pytest.mark.parametrize("locale", ["en", "zh_CN"])
+def test_the_downloaded_template_imports_as_it_is(world, locale: str) -> None:  # type: ignore[no-untyped-def]
+    with force_locale(locale):
+        workbook = template_workbook()
+    sheets = load_workbook(io.BytesIO(workbook))
+    cases_sheet, instructions = sheets.worksheets
+    headers = [cell.value for cell in cases_sheet[1]]
+    if locale == "zh_CN":  # a Chinese office gets Chinese headers and instructions; the reader knows both
+        assert headers == [column.header_zh for column in COLUMNS] and instructions.title == "填写说明"
+        assert instructions["B2"].value == COLUMNS[0].header_en and "至多" in instructions["E2"].value
+    else:
+        assert headers == [column.header_en for column in COLUMNS] and instructions.title == "Instructions"
+    job = intake.upload(world.actors["hosp1"], io.BytesIO(workbook), "模板.xlsx")
     intake.start(world.actors["hosp1"], job.id, "valid_rows")
     db.session.expire_all()
     job = db.session.get(ImportJob, job.id)
     assert (job.status, job.accepted, job.rejected) == ("done", 1, 0)
     assert [e["problem"] for e in job.errors] == [  # the case is in; the example's 2025 stay is in no open cycle
-        {"code": "import.application_not_made",
-         "params": {"why": "No review cycle covers the discharge date 2025-03-20."}}]
+        {"code": "import.application_not_made", "params": {"why_code": "application.no_cycle", "date": "2025-03-20"}}]
     case = db.session.scalars(db.select(Case)).one()
     assert (case.case_no, case.drg, case.secondary_dx) == ("ZY2025000123", "321", ["R570", "I501", "I129", "E119",
                                                                                    "N1830"])

@@ -244,9 +244,9 @@ def test_template_maps_every_column_and_its_example_imports(tmp_path: Path) -> N
     assert isinstance(example, CaseRow)
     assert (example.principal_dx, example.total_cost_fen) == ("I214", 18_640_050)
     workbook = load_workbook(io.BytesIO(template_workbook()))
-    assert workbook.sheetnames == ["Cases", "说明 Instructions"]
+    assert workbook.sheetnames == ["Cases", "Instructions"]
     assert workbook["Cases"]["A1"].font.b and workbook["Cases"].freeze_panes == "B2"
-    assert [row[0] for row in workbook["说明 Instructions"].iter_rows(min_row=2, values_only=True)] == [
+    assert [row[0] for row in workbook["Instructions"].iter_rows(min_row=2, values_only=True)] == [
         column.key for column in COLUMNS
     ]
 
