@@ -12,6 +12,7 @@ from review.extensions import db
 from review.models import ReviewItem
 from tests.e2e.test_walkthrough import login
 from tests.integration.test_intake import csv_bytes, rows
+from workflows.intake import COLUMNS
 
 
 def test_upload_preview_run_and_report(client, world) -> None:  # type: ignore[no-untyped-def]
@@ -59,6 +60,8 @@ def test_the_problems_of_an_import_read_in_the_language_of_whoever_opens_them(cl
     refresh()  # the test's app context outlives each request, and Babel keeps the first request's locale in it
     chinese = client.get(job_url).text
     assert "全部或全不：部分行有错误，因此未导入任何数据。" in chinese
+    listing = client.get("/hospital/imports").text  # the column list leads with the reader's headers
+    assert all(f"<td>{column.header_zh}</td>" in listing for column in COLUMNS)
     assert "200 超出范围（应为 0–124）。" in chinese and "主要诊断 O80 与患者性别不符。" in chinese
     report = list(csv.reader(io.StringIO(client.get(job_url + "/errors.csv").data.decode("utf-8-sig"))))
     assert report == [["行号", "列", "问题", "值"], ["3", "年龄", "200 超出范围（应为 0–124）。", "200"],
