@@ -1,4 +1,4 @@
-"""Operator commands: `flask --app wsgi demo|activity|ledger|jobs ...`."""
+"""Operator commands: `flask --app wsgi demo|ledger|jobs ...` (register, grants: cli_register)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 from flask_migrate import upgrade
 from sqlalchemy import text
 
+from review import cli_register
 from review.extensions import db
 
 
@@ -30,18 +31,6 @@ def register_cli(app: Flask) -> None:
             return
         counts = load()
         click.echo(f"Demo loaded: {counts['cases']} cases, {counts['applications']} applications.")
-
-    activity_cli = AppGroup("activity", help="The supervision register.")
-
-    @activity_cli.command("verify")
-    def verify_activity() -> None:
-        """Recompute the hash chain; exit 1 naming the first broken rows."""
-        from review.services.activity import verify_chain
-
-        broken = verify_chain()
-        if broken:
-            raise click.ClickException(f"hash chain broken at rows {broken[:20]}")
-        click.echo("activity log chain intact")
 
     ledger_cli = AppGroup("ledger", help="The payment ledger.")
 
@@ -179,7 +168,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(assignment_cli)
     app.cli.add_command(calendar_cli)
     app.cli.add_command(cases_cli)
-    app.cli.add_command(activity_cli)
     app.cli.add_command(ledger_cli)
 
     holidays_cli = AppGroup("holidays", help="The working-day calendar.")
@@ -204,3 +192,4 @@ def register_cli(app: Flask) -> None:
                        f"({holidays.PACKAGE_YEARS[0]}–{holidays.PACKAGE_YEARS[-1]})")
 
     app.cli.add_command(holidays_cli)
+    cli_register.register(app)

@@ -6,6 +6,7 @@ Production takes every secret and address from the environment and refuses to st
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from celery.schedules import crontab
@@ -13,6 +14,25 @@ from celery.schedules import crontab
 from review.clock import DEFAULT_ZONE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+REGISTER_MIN_KEY_LENGTH = 32
+
+
+def register_keyring(text: str) -> dict[str, str]:
+    """Retired register keys, `id:key` pairs separated by commas, still trusted to verify what they signed."""
+    pairs = (item.strip().partition(":") for item in text.split(",") if item.strip())
+    return {key_id: key for key_id, _, key in pairs}
+
+
+def instance_secret(name: str) -> str:
+    """A secret kept in instance/<name>, made on first use, so the embedded run signs with a key of its own."""
+    path = PROJECT_ROOT / "instance" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+            handle.write(secrets.token_hex(32))
+    except FileExistsError:
+        pass  # made by an earlier start (or by a process starting at the same moment)
+    return path.read_text().strip()
 
 
 class BaseConfig:
@@ -72,6 +92,7 @@ class BaseConfig:
             # a sweep not run within its period is dropped: the next one does the same work
             "jobs-sweep": {"task": "review.sweep_jobs", "schedule": JOB_SWEEP_SECONDS,
                            "options": {"expires": JOB_SWEEP_SECONDS}},
+            "register-anchor": {"task": "review.anchor_register", "schedule": crontab(hour=23, minute=55)},
         },
         "task_ignore_result": True,
         "task_serializer": "json",
@@ -81,6 +102,13 @@ class BaseConfig:
         "worker_prefetch_multiplier": 1,
     }
     PAGE_SIZE = 25
+    REGISTER_HMAC_KEY_ID = os.environ.get("REGISTER_HMAC_KEY_ID", "1")
+    """The id stored with every register row and head it signs, so the key can rotate (REGISTER_HMAC_KEYS)."""
+    REGISTER_HMAC_KEYS: dict[str, str] = register_keyring(os.environ.get("REGISTER_HMAC_KEYS", ""))
+    """Retired register keys by id: they verify the rows they signed and sign nothing new."""
+    REGISTER_ANCHOR_DIR = os.environ.get("REGISTER_ANCHOR_DIR", str(PROJECT_ROOT / "instance" / "anchors"))
+    """Where the daily signed anchors of the register's heads are appended; best a store the database's
+    administrators cannot rewrite."""
 
 
 class EmbeddedConfig(BaseConfig):
@@ -96,6 +124,10 @@ class EmbeddedConfig(BaseConfig):
     CELERY = {**BaseConfig.CELERY, "task_always_eager": True, "task_eager_propagates": True,
               "broker_url": "memory://"}
 
+    def __init__(self) -> None:
+        self.REGISTER_HMAC_KEY = os.environ.get("REGISTER_HMAC_KEY") or instance_secret("register-hmac.key")
+        self.REGISTER_ANCHOR_KEY = os.environ.get("REGISTER_ANCHOR_KEY") or instance_secret("register-anchor.key")
+
 
 class TestConfig(BaseConfig):
     """Each test gets its own database URL and upload folder from the fixtures."""
@@ -106,6 +138,8 @@ class TestConfig(BaseConfig):
     RATELIMIT_ENABLED = False
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     UPLOAD_DIR = ""
+    REGISTER_HMAC_KEY = "test-register-hmac-key-of-32-chars"
+    REGISTER_ANCHOR_KEY = "test-register-anchor-key-32-chars"
     CELERY = {**BaseConfig.CELERY, "task_always_eager": True, "task_eager_propagates": True,
               "broker_url": "memory://"}
 
@@ -117,11 +151,17 @@ class ProductionConfig(BaseConfig):
     REMEMBER_COOKIE_SECURE = True
 
     def __init__(self) -> None:
-        missing = [name for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "UPLOAD_DIR")
-                   if not os.environ.get(name)]
+        missing = [name for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "UPLOAD_DIR", "REGISTER_HMAC_KEY",
+                                     "REGISTER_ANCHOR_KEY") if not os.environ.get(name)]
         if missing:
             raise RuntimeError(f"production configuration needs environment variables: {', '.join(missing)}")
+        short = [name for name in ("REGISTER_HMAC_KEY", "REGISTER_ANCHOR_KEY")
+                 if len(os.environ[name]) < REGISTER_MIN_KEY_LENGTH]
+        if short:
+            raise RuntimeError(f"{', '.join(short)}: at least {REGISTER_MIN_KEY_LENGTH} characters of random")
         self.SECRET_KEY = os.environ["SECRET_KEY"]
+        self.REGISTER_HMAC_KEY = os.environ["REGISTER_HMAC_KEY"]
+        self.REGISTER_ANCHOR_KEY = os.environ["REGISTER_ANCHOR_KEY"]
         self.SQLALCHEMY_DATABASE_URI = os.environ["DATABASE_URL"]
         self.UPLOAD_DIR = os.environ["UPLOAD_DIR"]
         self.RATELIMIT_STORAGE_URI = os.environ["REDIS_URL"]

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 
 from celery import Task, shared_task
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from review.services import assignment_runs, calendar, exports, intake, jobs, letters
+from review.services import activity, assignment_runs, calendar, exports, intake, jobs, letters
 
 
 def job_task(kind: str, name: str, label: object, *, give_up: Callable[..., None] | None = None,
@@ -67,3 +69,11 @@ def run_calendar() -> None:
 def sweep_jobs() -> None:
     """Every JOB_SWEEP_SECONDS (Celery beat): send again the jobs that were lost or stalled."""
     jobs.sweep()
+
+
+@shared_task(name="review.anchor_register")
+def anchor_register() -> None:
+    """Daily (Celery beat): each register chain's head, signed, appended to the day's file in REGISTER_ANCHOR_DIR.
+
+    Not a job: it changes nothing in the database, and running it twice only writes the same heads twice."""
+    activity.write_anchors(Path(current_app.config["REGISTER_ANCHOR_DIR"]))

@@ -1,5 +1,5 @@
 """All models, imported here so Alembic and `create_all` see every table."""
-from review.models.activity import ActivityLog
+from review.models.activity import ActivityLog, RegisterHead
 from review.models.assignment_run import AssignmentJob, AssignmentRun
 from review.models.case import Case
 from review.models.catalogue import DrgAverageCost, DrgCatalogue
@@ -19,6 +19,6 @@ from review.models.sampling import Notification, SamplingPlan
 __all__ = [
     "Account", "ActivityLog", "AssignmentJob", "AssignmentRun", "ApiToken", "IdempotencyRecord", "ImportJob", "Assignment", "Case", "Cycle", "CycleEvent", "CycleVolume", "Decision", "Document", "DrgAverageCost",
     "ExportJob",
-    "DrgCatalogue", "Expert", "ExpertConflict", "Hospital", "Job", "JournalEntry", "JournalLine", "Notification", "Policy", "Region", "ReviewItem", "SamplingPlan", "SpecialtyRelation",
+    "DrgCatalogue", "Expert", "ExpertConflict", "Hospital", "Job", "JournalEntry", "JournalLine", "Notification", "Policy", "Region", "RegisterHead", "ReviewItem", "SamplingPlan", "SpecialtyRelation",
     "Scoresheet", "User",
 ]

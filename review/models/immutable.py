@@ -12,6 +12,11 @@ from collections.abc import Iterable
 
 from sqlalchemy import DDL, Table, event
 
+PRIVILEGES = "privileges"
+"""Key in a table's `info`: what the application's database role may do to it (`flask --app wsgi grants apply`);
+a table without it is an ordinary one (SELECT, INSERT, UPDATE, DELETE)."""
+APPEND_ONLY_PRIVILEGES = ("SELECT", "INSERT")
+
 
 def append_only_ddl(table: str, dialect: str) -> list[str]:
     if dialect == "postgresql":
@@ -41,5 +46,6 @@ def create_with(table: Table, dialect: str, statements: Iterable[str]) -> None:
 
 
 def make_append_only(table: Table) -> None:
+    table.info[PRIVILEGES] = APPEND_ONLY_PRIVILEGES
     for dialect in ("postgresql", "sqlite"):
         create_with(table, dialect, append_only_ddl(table.name, dialect))

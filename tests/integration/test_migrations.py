@@ -24,8 +24,8 @@ def test_upgrade_matches_models(backend: str, tmp_path: Path) -> None:
         with db.engine.connect() as connection:
             diff = compare_metadata(MigrationContext.configure(connection), db.metadata)
         assert diff == []
-        db.session.execute(text("INSERT INTO activity_log (at, action, object_type, data, prev_hash, hash) "
-                                "VALUES (CURRENT_TIMESTAMP, 'x', 'y', '{}', 'p', 'h')"))
+        db.session.execute(text("INSERT INTO activity_log (at, action, object_type, data, chain, seq, key_id, "
+                                "prev_hash, hash) VALUES (CURRENT_TIMESTAMP, 'x', 'y', '{}', 'global', 1, '1', 'p', 'h')"))
         with pytest.raises(DBAPIError, match="append-only"):
             db.session.execute(text("DELETE FROM activity_log"))
         db.session.rollback()

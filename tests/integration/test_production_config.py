@@ -15,6 +15,8 @@ def test_production_configuration_serves_a_chinese_page(tmp_path: Path, monkeypa
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'production.sqlite'}")
     monkeypatch.setenv("REDIS_URL", REDIS_URL or "redis://127.0.0.1:6379/0")
     monkeypatch.setenv("UPLOAD_DIR", str(tmp_path / "uploads"))
+    monkeypatch.setenv("REGISTER_HMAC_KEY", "production-test-register-key-32chars")
+    monkeypatch.setenv("REGISTER_ANCHOR_KEY", "production-test-anchor-key-32chars!")
     app = create_app("production")
     assert not app.config.get("TESTING")
     with app.app_context():

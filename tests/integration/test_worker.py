@@ -23,7 +23,8 @@ pytestmark = [pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL not set (CI al
 
 def _start_worker(database_url: str, upload_dir: Path, queue: str) -> subprocess.Popen:
     env = {**os.environ, "REVIEW_ENV": "production", "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL,
-           "UPLOAD_DIR": str(upload_dir), "SECRET_KEY": "worker-test", "CELERY_QUEUE": queue}
+           "UPLOAD_DIR": str(upload_dir), "SECRET_KEY": "worker-test", "CELERY_QUEUE": queue,
+           "REGISTER_HMAC_KEY": TestConfig.REGISTER_HMAC_KEY, "REGISTER_ANCHOR_KEY": TestConfig.REGISTER_ANCHOR_KEY}
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "wsgi:celery_app", "worker", "--pool=solo", "--loglevel=WARNING",
          "-Q", queue, "--without-gossip", "--without-mingle", "--without-heartbeat"],

@@ -81,6 +81,7 @@ class Rig:
     def start_worker(self, *extra: str, pool: str = "solo") -> subprocess.Popen:
         env = {**os.environ, "REVIEW_ENV": "production", "DATABASE_URL": PG_URL, "REDIS_URL": self.broker_url,
                "UPLOAD_DIR": str(self.upload_dir), "SECRET_KEY": "worker-test", "CELERY_QUEUE": self.queue,
+               "REGISTER_HMAC_KEY": TestConfig.REGISTER_HMAC_KEY, "REGISTER_ANCHOR_KEY": TestConfig.REGISTER_ANCHOR_KEY,
                "IMPORT_WORKERS": "1", **{name: str(value) for name, value in JOB_SETTINGS.items()}}
         log = (self.tmp / f"worker-{len(self.workers)}.log").open("wb")
         worker = subprocess.Popen(
