@@ -18,11 +18,14 @@ from werkzeug.exceptions import HTTPException
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from review.services.passwords import MAX_LENGTH
+
 from review.clock import utcnow
 from review.extensions import db, limiter, login_manager
 from review.models import User
-from review.services import activity
-from review.services.context import Actor
+from review.forms import attach_errors
+from review.services import activity, users
+from review.services.context import Actor, ServiceError, ValidationFailed
 from workflows.states import Role
 
 F = TypeVar("F", bound=Callable)
@@ -113,7 +116,7 @@ def end_all_sessions(user: User) -> None:
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     user = db.session.get(User, int(user_id))
-    if user is None or not _session_still_valid(user):
+    if user is None or not user.is_active or not _session_still_valid(user):
         _fresh_session()
         return None
     session[SEEN_AT] = utcnow().timestamp()
@@ -144,7 +147,7 @@ def login() -> object:
     form = LoginForm()
     if form.validate_on_submit():
         user = db.session.scalars(db.select(User).where(User.username == form.username.data)).first()
-        if user is not None and user.active and check_password(user.password_hash, form.password.data or ""):
+        if user is not None and user.is_active and check_password(user.password_hash, form.password.data or ""):
             _fresh_session()  # nothing from before the login is trusted
             login_user(user)
             _start_session(user)
@@ -191,3 +194,74 @@ def set_language(code: str) -> object:
     if not target.startswith(request.host_url):
         target = url_for("auth.root")
     return redirect(target)
+
+
+# --- passwords: the user's own change, and the one-time link an administrator hands out ------------------------
+
+class PasswordForm(FlaskForm):
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=MAX_LENGTH)])
+    confirm = PasswordField(_l("New password again"), validators=[DataRequired(), Length(max=MAX_LENGTH)])
+
+
+class ChangePasswordForm(PasswordForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=200)])
+
+
+MAX_TOKEN_CHARS = 100
+
+
+def invitation_link(token: str) -> str:
+    """The address to hand to the user: on the bureau's public address when configured, else this host's."""
+    base = current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/")
+    if base:
+        return base + url_for("auth.invitation", token=token)
+    return url_for("auth.invitation", token=token, _external=True)
+
+
+def _show_unplaced(form: FlaskForm, failure: ValidationFailed) -> None:
+    for message in attach_errors(form, failure):
+        flash(message, "error")
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@roles_required(*HOME)
+def change_password() -> object:
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = users.change_password(current_actor(), form.current.data or "", form.password.data or "",
+                                         form.confirm.data or "")
+        except ValidationFailed as failure:
+            _show_unplaced(form, failure)
+        else:
+            _start_session(user)  # this browser stays logged in under the new session version; others do not
+            flash(_("Your password is changed. Other sessions of your account have ended."), "success")
+            return redirect(url_for(HOME[user.role]))
+    return render_template("auth/password.html", form=form), (422 if form.errors else 200)
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+@public
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"], deduct_when=_login_failed)
+def invitation(token: str) -> object:
+    """Public: the link itself is the credential. A used, replaced or expired link says so and changes nothing."""
+    try:
+        if len(token) > MAX_TOKEN_CHARS:
+            raise ServiceError(_l("This link is not valid."))
+        found = users.open_invitation(token)
+    except ServiceError as refusal:
+        return render_template("auth/invitation.html", form=None, refusal=refusal.message), 404
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = users.accept_invitation(token, form.password.data or "", form.confirm.data or "")
+        except ValidationFailed as failure:
+            _show_unplaced(form, failure)
+        else:
+            if current_user.is_authenticated:
+                logout_user()
+            _fresh_session()
+            flash(_("Your password is set. Sign in with your user name %(name)s.", name=user.username), "success")
+            return redirect(url_for("auth.login"))
+    return render_template("auth/invitation.html", form=form, invited=found.user, purpose=found.purpose,
+                           expires_at=found.expires_at), (422 if form.errors else 200)

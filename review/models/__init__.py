@@ -8,6 +8,7 @@ from review.models.decision import Decision
 from review.models.exports import ExportJob
 from review.models.holidays import Holiday
 from review.models.intake import ApiToken, IdempotencyRecord, ImportJob
+from review.models.invitations import Invitation
 from review.models.jobs import Job
 from review.models.ledger import Account, JournalEntry, JournalLine
 from review.models.organisation import Hospital, Policy, Region
@@ -19,6 +20,6 @@ from review.models.sampling import Notification, SamplingPlan
 __all__ = [
     "Account", "ActivityLog", "AssignmentJob", "AssignmentRun", "ApiToken", "IdempotencyRecord", "ImportJob", "Assignment", "Case", "Cycle", "CycleEvent", "CycleVolume", "Decision", "Document", "DrgAverageCost",
     "ExportJob",
-    "DrgCatalogue", "Expert", "ExpertConflict", "Hospital", "Job", "JournalEntry", "JournalLine", "Notification", "Policy", "Region", "RegisterHead", "ReviewItem", "SamplingPlan", "SpecialtyRelation",
+    "DrgCatalogue", "Expert", "ExpertConflict", "Hospital", "Invitation", "Job", "JournalEntry", "JournalLine", "Notification", "Policy", "Region", "RegisterHead", "ReviewItem", "SamplingPlan", "SpecialtyRelation",
     "Scoresheet", "User",
 ]

@@ -5,7 +5,7 @@ import json
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from review.clock import DEFAULT_ZONE
@@ -116,5 +116,7 @@ class Hospital(db.Model):
     name_zh: Mapped[str] = mapped_column(String(200))
     level: Mapped[str] = mapped_column(String(20))
     coefficient: Mapped[Decimal] = mapped_column(Numeric(6, 4))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    """An inactive hospital's users cannot log in and it cannot be chosen for a new user (review/services/users.py)."""
 
     region: Mapped[Region] = relationship()

@@ -65,5 +65,6 @@ class User(UserMixin, db.Model):
     expert: Mapped[Expert | None] = relationship()
 
     @property
-    def is_active(self) -> bool:  # flask-login refuses inactive users
-        return self.active
+    def is_active(self) -> bool:
+        """Flask-login refuses inactive users; a hospital user is inactive with their hospital too."""
+        return self.active and (self.hospital is None or self.hospital.active)

@@ -10,10 +10,8 @@ from pathlib import Path
 from flask_babel import lazy_gettext as _l
 
 from review.extensions import db
-from review.intake.readers import FileRejected, open_table
-from review.messages import problem_text
 from review.models import Expert, ExpertConflict, Hospital, SpecialtyRelation
-from review.services import activity
+from review.services import activity, table_import, users
 from review.services.context import Actor, NotFound, ServiceError, ValidationFailed
 from workflows.pool import SPECIALTIES, TITLES, parse_specialties
 from workflows.states import Role
@@ -70,13 +68,11 @@ def _profile(expert: Expert) -> dict[str, object]:
             "cap_per_cycle": expert.cap_per_cycle, "active": expert.active, "note": expert.note}
 
 
-def _write(expert: Expert, data: ExpertInput, hospital_id: int) -> dict[str, list[object]]:
-    before = _profile(expert) if expert.id else {}
-    expert.code, expert.name_en, expert.name_zh = data.code, data.name_en.strip(), data.name_zh.strip()
-    expert.title, expert.hospital_id, expert.specialties = data.title, hospital_id, list(data.specialties)
-    expert.cap_per_cycle, expert.active, expert.note = data.cap_per_cycle, data.active, data.note.strip()
-    after = _profile(expert)
-    return {key: [before.get(key), value] for key, value in after.items() if before.get(key) != value}
+def _values(data: ExpertInput, hospital_id: int) -> dict[str, object]:
+    """The stored values of a checked profile, in the shape of `_profile` (so the two compare)."""
+    return {"code": data.code, "name_en": data.name_en.strip(), "name_zh": data.name_zh.strip(),
+            "title": data.title, "hospital_id": hospital_id, "specialties": list(data.specialties),
+            "cap_per_cycle": data.cap_per_cycle, "active": data.active, "note": data.note.strip()}
 
 
 def save(actor: Actor, expert_id: int | None, data: ExpertInput) -> Expert:
@@ -95,7 +91,8 @@ def save(actor: Actor, expert_id: int | None, data: ExpertInput) -> Expert:
         expert = db.session.get(Expert, expert_id)  # type: ignore[assignment]
         if expert is None:
             raise NotFound(_l("No such expert."))
-    changes = _write(expert, data, hospitals[data.hospital_code])
+    changes = table_import.apply(expert, _profile(expert) if expert_id else {},
+                                 _values(data, hospitals[data.hospital_code]))
     db.session.flush()
     activity.record(actor, "expert.created" if expert_id is None else "expert.updated", "expert", expert.id, None,
                     {"changes": changes})
@@ -103,7 +100,7 @@ def save(actor: Actor, expert_id: int | None, data: ExpertInput) -> Expert:
     return expert
 
 
-# --- CSV / XLSX import ------------------------------------------------------------------------------
+# --- CSV / XLSX import (the shared shape: review/services/table_import.py) -----------------------------------
 
 COLUMNS = {
     "code": ("code", "编号", "专家编号"),
@@ -116,107 +113,72 @@ COLUMNS = {
     "active": ("active", "在岗", "启用"),
 }
 REQUIRED = ("code", "name_en", "name_zh", "title", "hospital_code", "specialties")
-YES = {"1", "yes", "y", "true", "是", ""}
-NO = {"0", "no", "n", "false", "否"}
+SPEC = table_import.Spec(COLUMNS, REQUIRED, MAX_IMPORT_ROWS, MAX_IMPORT_BYTES)
+RowError = table_import.RowError
 
 
 @dataclass(frozen=True)
-class RowError:
-    row: int
-    field: str
-    message: str
+class ImportOutcome(table_import.Outcome):
+    invitations: tuple[users.Issued, ...] = ()
+    """One per login created for a new expert; their tokens exist nowhere else (shown once)."""
 
 
-@dataclass(frozen=True)
-class ImportOutcome:
-    created: int
-    updated: int
-    errors: tuple[RowError, ...]
-
-
-def _header_map(headers: list[str]) -> tuple[dict[int, str], list[str]]:
-    lookup = {alias.lower(): name for name, aliases in COLUMNS.items() for alias in aliases}
-    mapping = {index: lookup[h.strip().lower()] for index, h in enumerate(headers) if h.strip().lower() in lookup}
-    missing = [name for name in REQUIRED if name not in mapping.values()]
-    return mapping, missing
-
-
-def _row_input(values: dict[str, str], row: int, errors: list[RowError],
-               current: Expert | None = None) -> ExpertInput | None:
-    """One row as a profile. An optional column left out or blank keeps what an existing expert has (a
-    re-import must not reactivate, reset the cap of, or erase the note on an expert the file says nothing
-    about); a new expert takes the defaults."""
-    known, unknown = parse_specialties(values.get("specialties", ""))
-    cap_text = values.get("cap_per_cycle", "").strip()
-    active_text = values.get("active", "").strip().lower()
-    if cap_text and not (cap_text.isascii() and cap_text.isdigit()):  # "²".isdigit() is True, int("²") fails
-        errors.append(RowError(row, "cap_per_cycle", str(_l("Expected a whole number, found %(value)s.",
-                                                            value=cap_text))))
-        return None
-    if active_text not in YES | NO:
-        errors.append(RowError(row, "active", str(_l("Expected yes or no, found %(value)s.", value=active_text))))
-        return None
-    if cap_text:
-        cap = int(cap_text)
-    else:
-        cap = current.cap_per_cycle if current is not None else DEFAULT_CAP
-    active = (current.active if current is not None else True) if not active_text else active_text not in NO
-    title = values.get("title", "").strip().lower().replace(" ", "_")
-    return ExpertInput(code=values.get("code", "").strip(), name_en=values.get("name_en", "").strip(),
-                       name_zh=values.get("name_zh", "").strip(), title=title,
-                       hospital_code=values.get("hospital_code", "").strip(),
-                       specialties=tuple(known + unknown), cap_per_cycle=cap, active=active,
-                       note=current.note if current is not None else "")
-
-
-def import_file(actor: Actor, path: Path) -> ImportOutcome:
-    """All or nothing: every row is checked first, and one bad row writes no row at all."""
-    actor.require(Role.ADMIN)
-    try:
-        table = open_table(path, max_bytes=MAX_IMPORT_BYTES, max_rows=MAX_IMPORT_ROWS)
-        mapping, missing = _header_map(table.headers)
-        if missing:
-            raise ValidationFailed({"file": [str(_l("The file lacks the column(s): %(columns)s.",
-                                                    columns=", ".join(missing)))]})
-        rows = list(table.rows)
-    except FileRejected as error:
-        raise ValidationFailed({"file": [problem_text(error.problem)]}) from error
-    hospitals = _hospitals()
-    existing = {e.code: e for e in db.session.scalars(db.select(Expert))}
-    errors: list[RowError] = []
-    parsed: list[ExpertInput] = []
-    seen: dict[str, int] = {}
-    for number, cells in rows:
-        values = {name: cells[index] if index < len(cells) else "" for index, name in mapping.items()}
-        data = _row_input(values, number, errors, existing.get(values.get("code", "").strip()))
-        if data is None:
-            continue
-        for field, message in _check(data, hospitals).items():
-            errors.append(RowError(number, field, message))
-        if data.code in seen:
-            errors.append(RowError(number, "code", str(_l("The code %(code)s is also on row %(row)s.",
-                                                          code=data.code, row=seen[data.code]))))
-        seen.setdefault(data.code, number)
-        parsed.append(data)
-    if errors:
-        return ImportOutcome(created=0, updated=0, errors=tuple(errors))
-    created = updated = 0
-    for data in parsed:
-        expert = existing.get(data.code)
-        if expert is None:
-            expert = Expert()
-            db.session.add(expert)
-            created += 1
+def _row_parser(hospitals: dict[str, int]) -> table_import.RowParser[Expert]:
+    def parse(row: int, values: dict[str, str],
+              current: Expert | None) -> tuple[dict[str, object] | None, list[RowError]]:
+        """One row as a profile. An optional column left out or blank keeps what an existing expert has (a
+        re-import must not reactivate, reset the cap of, or erase the note on an expert the file says nothing
+        about); a new expert takes the defaults."""
+        known, unknown = parse_specialties(values.get("specialties", ""))
+        cap_text = values.get("cap_per_cycle", "")
+        if cap_text and not (cap_text.isascii() and cap_text.isdigit()):  # "²".isdigit() is True, int("²") fails
+            return None, [RowError(row, "cap_per_cycle", str(_l("Expected a whole number, found %(value)s.",
+                                                                value=cap_text)))]
+        active, errors = table_import.yes_no(values.get("active", ""), current.active if current else True,
+                                             "active", row)
+        if errors:
+            return None, errors
+        if cap_text:
+            cap = int(cap_text)
         else:
-            updated += 1
-        changes = _write(expert, data, hospitals[data.hospital_code])
-        db.session.flush()
-        if changes:
-            activity.record(actor, "expert.imported", "expert", expert.id, None, {"changes": changes})
-    activity.record(actor, "expert.import_finished", "expert", None, None,
-                    {"file": path.name, "created": created, "updated": updated})
+            cap = current.cap_per_cycle if current is not None else DEFAULT_CAP
+        data = ExpertInput(code=values.get("code", ""), name_en=values.get("name_en", ""),
+                           name_zh=values.get("name_zh", ""),
+                           title=values.get("title", "").lower().replace(" ", "_"),
+                           hospital_code=values.get("hospital_code", ""), specialties=tuple(known + unknown),
+                           cap_per_cycle=cap, active=active, note=current.note if current is not None else "")
+        problems = _check(data, hospitals)
+        if problems:
+            return None, [RowError(row, field, message) for field, message in problems.items()]
+        return _values(data, hospitals[data.hospital_code]), []
+
+    return parse
+
+
+def _existing() -> dict[str, Expert]:
+    return {e.code: e for e in db.session.scalars(db.select(Expert))}
+
+
+def preview(actor: Actor, path: Path) -> table_import.Plan:
+    """What importing this file would do, row by row; nothing is written."""
+    actor.require(Role.ADMIN)
+    return table_import.plan(path, SPEC, _existing(), _row_parser(_hospitals()), _profile)
+
+
+def import_file(actor: Actor, path: Path, *, file_name: str | None = None,
+                create_logins: bool = False) -> ImportOutcome:
+    """All or nothing: every row is checked first, and one bad row writes no row at all. With `create_logins`,
+    each new expert also gets an expert login and an invitation (review/services/users.py), in the same
+    transaction; the outcome's `invitations` then carry the links' tokens, to be shown once."""
+    actor.require(Role.ADMIN)
+    existing = _existing()
+    plan = table_import.plan(path, SPEC, existing, _row_parser(_hospitals()), _profile)
+    if plan.errors:
+        return ImportOutcome(created=0, updated=0, errors=plan.errors)
+    written = table_import.write(actor, plan, existing, Expert, _profile, "expert", file_name or path.name)
+    issued = users.logins_for_experts(actor, written.created_ids) if create_logins else ()
     db.session.commit()
-    return ImportOutcome(created=created, updated=updated, errors=())
+    return ImportOutcome(written.created, written.updated, (), written.created_ids, issued)
 
 
 def template_csv() -> str:

@@ -6,9 +6,7 @@ pool is no hospital's data and every reader may see all of it.
 """
 from __future__ import annotations
 
-import tempfile
 from datetime import date
-from pathlib import Path
 
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
@@ -18,7 +16,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import String, and_, cast, not_, or_
 from sqlalchemy.orm import contains_eager
-from werkzeug.utils import secure_filename
+from wtforms import BooleanField
 from wtforms.fields.choices import SelectChoice
 
 from review.auth import current_actor, roles_required
@@ -27,10 +25,12 @@ from review.forms import attach_errors
 from review.labels import HOSPITAL_LEVEL, SPECIALTY, TITLE
 from review.models import ActivityLog, Expert, ExpertConflict, Hospital, Policy, SpecialtyRelation, User
 from review.pagination import paginate
-from review.services import cycles, policies
+from review.services import cycles, policies, table_import, users
 from review.services import experts as expert_pool
 from review.services.context import NotFound, PermissionDenied, ServiceError, ValidationFailed
 from review.staff.pool_forms import ActionForm, ConflictForm, EndConflictForm, ExpertForm, ImportForm, RelationForm
+from review.staff import table_upload
+from review.staff.admin import invitations_page
 from review.staff.routes import READERS, bp
 from review.web import record_id
 from workflows.pool import SPECIALTIES, TITLES, qualifies
@@ -339,38 +339,55 @@ def end_conflict(expert_id: int, conflict_id: int) -> object:
 
 # --- import ------------------------------------------------------------------------------------------------
 
-def _import_page(form: ImportForm, outcome: expert_pool.ImportOutcome | None = None,
-                 status: int = 200) -> tuple[str, int]:
-    errors = list(outcome.errors) if outcome else []
+class ExpertImportForm(ImportForm):
+    create_logins = BooleanField(_l("Create logins for new experts (each gets a one-time link to set a password)"))
+
+
+def _import_page(form: ImportForm, plan: table_import.Plan | None = None,
+                 outcome: table_import.Outcome | None = None, token: str | None = None,
+                 file_name: str | None = None, status: int = 200) -> tuple[str, int]:
+    errors = list((plan or outcome).errors) if (plan or outcome) else []
     return render_template("staff/expert_import.html", form=form, errors=errors[:MAX_SHOWN_ROW_ERRORS],
                            hidden_errors=max(0, len(errors) - MAX_SHOWN_ROW_ERRORS), columns=IMPORT_COLUMN,
                            fields=FIELD, aliases=expert_pool.COLUMNS, required=expert_pool.REQUIRED,
-                           max_rows=expert_pool.MAX_IMPORT_ROWS), status
+                           max_rows=expert_pool.MAX_IMPORT_ROWS, plan=None if errors else plan, token=token,
+                           file_name=file_name, shown=MAX_SHOWN_ROW_ERRORS), status
+
+
+def _imported(outcome: table_import.Outcome) -> object:
+    flash(_("Import done: %(created)s experts added and %(updated)s updated.", created=outcome.created,
+            updated=outcome.updated), "success")
+    issued = getattr(outcome, "invitations", ())
+    if issued:
+        return invitations_page(issued)
+    return redirect(url_for("staff.experts"))
+
+
+IMPORT_SCREEN = table_upload.ImportScreen(
+    kind="expert", preview=expert_pool.preview, page=_import_page, done=_imported,
+    commit=lambda actor, path, name: expert_pool.import_file(
+        actor, path, file_name=name, create_logins=request.form.get("create_logins") in ("y", "on", "true")))
 
 
 @bp.route("/experts/import", methods=["GET", "POST"])
 @roles_required(*ADMIN)
 def import_experts() -> object:
-    form = ImportForm()
-    if not form.validate_on_submit():
-        return _import_page(form, status=422 if form.errors else 200)
-    upload = form.file.data
-    # The readers sniff the format from the bytes and need a path; the original name is kept only so that the
-    # register says which file was imported.
-    with tempfile.TemporaryDirectory(prefix="expert-import-") as folder:
-        path = Path(folder) / (secure_filename(upload.filename or "") or "upload")
-        upload.save(path)
-        try:
-            outcome = expert_pool.import_file(current_actor(), path)
-        except ValidationFailed as failure:
-            _flash_unplaced(form, failure)
-            return _import_page(form, status=422)
-    if outcome.errors:
-        flash(_("Nothing was imported: correct the rows listed below and import the whole file again."), "error")
-        return _import_page(form, outcome, 422)
-    flash(_("Import done: %(created)s experts added and %(updated)s updated.", created=outcome.created,
-            updated=outcome.updated), "success")
-    return redirect(url_for("staff.experts"))
+    return table_upload.upload(IMPORT_SCREEN, ExpertImportForm())
+
+
+@bp.route("/experts/import/confirm", methods=["POST"])
+@roles_required(*ADMIN)
+def confirm_expert_import() -> object:
+    return table_upload.confirm(IMPORT_SCREEN, ExpertImportForm(formdata=None))
+
+
+@bp.route("/experts/<int:expert_id>/login", methods=["POST"])
+@roles_required(*ADMIN)
+def create_expert_login(expert_id: int) -> object:
+    if not ActionForm().validate_on_submit():
+        flash(_("The form expired; please try again."), "error")
+        return redirect(url_for("staff.expert", expert_id=expert_id))
+    return invitations_page([users.create_expert_login(current_actor(), expert_id)])
 
 
 @bp.route("/experts/template.csv")

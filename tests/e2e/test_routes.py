@@ -20,7 +20,8 @@ def test_every_route_has_an_explicit_role_rule(app) -> None:  # type: ignore[no-
 def test_public_routes_are_only_the_expected_ones(app) -> None:  # type: ignore[no-untyped-def]
     public = sorted(rule.rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"
                     and app.view_functions[rule.endpoint].allowed_roles == PUBLIC)
-    assert public == ["/", "/api/v1/openapi.json", "/healthz", "/lang/<code>", "/login", "/verify/<code>"]
+    assert public == ["/", "/api/v1/openapi.json", "/healthz", "/invitation/<token>", "/lang/<code>", "/login",
+                      "/verify/<code>"]
 
 
 def test_anonymous_is_sent_to_login(client, world) -> None:  # type: ignore[no-untyped-def]
