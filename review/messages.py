@@ -214,6 +214,7 @@ PROBLEM_TEXT = {
                                     "so the application quota is unknown; please contact the review office."),
     "application.quota_used_up": _l("The quota for cycle %(cycle)s is used up: %(allowed)s applications allowed "
                                     "(%(share)s of %(n)s DRG discharges), %(used)s made."),
+    "withdrawal.reason_too_short": _l("Give the reason for the withdrawal (at least %(minimum)s characters)."),
     # patient identity typed into a file name or a reason (workflows/identity.py); `field` is shown by FIELD_LABELS
     "identity.case_number": _l("The %(field)s contains the case number. Experts are shown a neutral label and a "
                                "masked reason, but please leave the patient's identity out of it."),
@@ -338,6 +339,10 @@ NOTICE_TEXT = {
         _l("Cycle %(cycle)s: %(count)s new review items"),
         _l("You have been assigned %(count)s review items in cycle %(cycle)s. Please review them before "
            "%(deadline)s.")),
+    "item_withdrawn": (
+        _l("Review item #%(item)s was withdrawn by the review office"),
+        _l("The review office withdrew review item #%(item)s of cycle %(cycle)s (it was at “%(state)s”). The "
+           "reason is shown on the item's page.")),
     "chair_ruling": (
         _l("Review item #%(item)s: the panel's coding needs your ruling as chair"),
         _l("The experts on review item #%(item)s proposed different codes with no majority. As the panel chair, "

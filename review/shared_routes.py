@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, render_template, request, send_file
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from review.auth import current_actor, roles_required
+from review.forms import WithdrawForm
 from review.services import decisions as decision_service
-from review.services import letters
-from review.services.context import NotFound
+from review.services import letters, withdrawals
+from review.services.context import NotFound, ValidationFailed
+from review.services.items import get_item
 from review.services.documents import open_document, shown_name
 
 bp = Blueprint("shared", __name__)
@@ -51,3 +54,24 @@ def letter(decision_id: int) -> object:
         return render_template("letter_pending.html", decision=decision), 202
     doc, path = open_document(actor, decision.letter_document_id)
     return send_file(path, mimetype="application/pdf", as_attachment=True, download_name=doc.filename, max_age=0)
+
+
+@bp.route("/items/<int:item_id>/withdraw", methods=["POST"])
+@roles_required("hospital", "staff", "admin")
+def withdraw(item_id: int) -> object:
+    """One door for the hospital (until a panel is seated) and the review office (later); the service decides."""
+    actor = current_actor()
+    get_item(actor, item_id)  # another hospital's item is "not found" before the form says anything
+    page = url_for("hospital.item" if actor.role == "hospital" else "staff.item", item_id=item_id)
+    form = WithdrawForm()
+    try:
+        if not form.validate_on_submit():
+            raise ValidationFailed({name: [str(m) for m in messages] for name, messages in form.errors.items()})
+        withdrawals.withdraw(actor, item_id, form.reason.data or "")
+    except ValidationFailed as failure:
+        for messages in failure.errors.values():
+            for message in messages:
+                flash(message, "error")
+    else:
+        flash(_("Item #%(id)s is withdrawn.", id=item_id), "success")
+    return redirect(page)

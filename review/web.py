@@ -14,6 +14,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter, Map
 
 from review import labels, messages
+from review.forms import withdrawal_form
 from review.services import average_costs, experts
 from review.services.context import NotFound, PermissionDenied, ServiceError
 from workflows.money import format_fen
@@ -135,7 +136,7 @@ def register_web(app: Flask) -> None:
     app.jinja_env.globals["labels"] = labels
     app.jinja_env.globals.update(screening_summary=messages.screening_summary, rule_text=messages.rule_text,
                                  problem_text=messages.problem_text, notice_text=messages.notice_text,
-                                 stratum_text=messages.stratum_text)
+                                 stratum_text=messages.stratum_text, withdrawal_form=withdrawal_form)
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
 
 

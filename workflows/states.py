@@ -123,10 +123,12 @@ TRANSITIONS: dict[tuple[ItemKind, State, Action], tuple[State, frozenset[Role]]]
     (A, State.SCREENED, Action.QUEUE): (State.QUEUED, _SYSTEM),
     (A, State.RETURNED, Action.OVERRIDE_ELIGIBILITY): (State.QUEUED, _OFFICE),
     (A, State.QUEUED, Action.ASSIGN): (State.ASSIGNED, _OFFICE),
+    # Issue 13: the hospital withdraws until a panel is seated; from then on only the office may, with a reason.
     **{
-        (A, state, Action.WITHDRAW): (State.WITHDRAWN, _HOSPITAL)
+        (A, state, Action.WITHDRAW): (State.WITHDRAWN, _HOSPITAL | _OFFICE)
         for state in (State.DRAFT, State.SUBMITTED, State.SCREENED, State.RETURNED, State.QUEUED)
     },
+    **{(A, state, Action.WITHDRAW): (State.WITHDRAWN, _OFFICE) for state in PANEL_AT_WORK},
     **_review_half(A),
     (S, State.SELECTED, Action.REQUEST_RECORDS): (State.AWAITING_RECORDS, _SYSTEM_OR_OFFICE),
     (S, State.AWAITING_RECORDS, Action.RECEIVE_RECORDS): (State.RECORDS_RECEIVED, _RECORDS_ARRIVE),
@@ -136,9 +138,12 @@ TRANSITIONS: dict[tuple[ItemKind, State, Action], tuple[State, frozenset[Role]]]
     ),
     (S, State.RECORDS_MISSING, Action.PROPOSE): (State.PROPOSED, _SYSTEM),
     (S, State.RECORDS_RECEIVED, Action.ASSIGN): (State.ASSIGNED, _OFFICE),
+    # A sampled record is the bureau's draw: the hospital cannot take it back, the office may cancel it (with a
+    # reason) until a decision is proposed. This departs from DESIGN §4 on purpose (docs/ARCHITECTURE.md, "States").
     **{
-        (S, state, Action.WITHDRAW): (State.WITHDRAWN, _HOSPITAL)
-        for state in (State.SELECTED, State.AWAITING_RECORDS, State.RECORDS_RECEIVED)
+        (S, state, Action.WITHDRAW): (State.WITHDRAWN, _OFFICE)
+        for state in (State.SELECTED, State.AWAITING_RECORDS, State.RECORDS_MISSING, State.RECORDS_RECEIVED,
+                      *PANEL_AT_WORK)
     },
     **_review_half(S),
 }

@@ -216,6 +216,18 @@ def build_document(server_url: str = "/api/v1") -> dict:
             "responses": {"201": {"description": "Stored", "content": _json(_ref("Document"))},
                           **_errors("400", "401", "404", "409", "413", "422")},
         }},
+        "/items/{item_id}/withdraw": {"post": {
+            "summary": "Withdraw an application before a panel is seated (gives its quota place back)",
+            "operationId": "withdrawItem", "security": secured,
+            "parameters": [_id("item_id"), IDEMPOTENCY_KEY],
+            "requestBody": {"required": True, "content": _json({
+                "type": "object", "required": ["reason"],
+                "properties": {"reason": {"type": "string", "minLength": 10, "maxLength": 2000}}})},
+            "responses": {"200": {"description": "Withdrawn", "content": _json({
+                "type": "object", "properties": {"item_id": {"type": "integer"},
+                                                 "state": {"type": "string", "enum": ["withdrawn"]}}})},
+                          **_errors("400", "401", "404", "409", "413", "422")},
+        }},
         "/decisions/{decision_id}": {"get": {
             "summary": "An issued decision", "operationId": "getDecision", "security": secured,
             "parameters": [_id("decision_id")],

@@ -23,7 +23,7 @@ from review.api.openapi import MAX_CASES, build_document
 from review.auth import public
 from review.extensions import db
 from review.models import Decision, ReviewItem
-from review.services import api_tokens, applications, documents, idempotency, intake
+from review.services import api_tokens, applications, documents, idempotency, intake, withdrawals
 from review.services.context import NotFound, PermissionDenied, ServiceError, ValidationFailed
 from review.services.decisions import get_decision
 from review.services.items import get_item, scoped
@@ -408,6 +408,22 @@ def items() -> object:
 def item(item_id: int) -> object:
     record = get_item(_actor(), item_id)
     return jsonify(_item_json(record, _issued_decisions([record]).get(record.id)))
+
+
+@bp.route("/items/<int:item_id>/withdraw", methods=["POST"])
+@token_required
+def withdraw_item(item_id: int) -> object:
+    get_item(_actor(), item_id)  # another hospital's item answers 404 before the body is looked at
+    body = _json_object()
+
+    def run() -> tuple[dict, int]:
+        reason = body.get("reason")
+        if not isinstance(reason, str):
+            raise _bad_request("reason", _("%(name)s must be a string.", name="reason"))
+        item = withdrawals.withdraw(_actor(), item_id, reason)
+        return {"item_id": item.id, "state": item.state}, 200
+
+    return _write(_canonical({"item_id": item_id, **body}), run)
 
 
 # --- decisions ---------------------------------------------------------------------------------------

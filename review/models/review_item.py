@@ -34,6 +34,8 @@ class ReviewItem(db.Model):
         CheckConstraint(
             f"(state IN {_sql_list(ISSUED_STATES)}) = (issued_version IS NOT NULL)", name="issued_decision"
         ),
+        CheckConstraint("(state = 'withdrawn') = (withdrawn_at IS NOT NULL AND withdrawn_reason IS NOT NULL)",
+                        name="withdrawn"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
@@ -48,6 +50,9 @@ class ReviewItem(db.Model):
     sampling_plan_id: Mapped[int | None] = mapped_column(ForeignKey("sampling_plans.id"), index=True)
     stratum: Mapped[str | None] = mapped_column(String(60))
     issued_version: Mapped[int | None]
+    withdrawn_reason: Mapped[str | None] = mapped_column(Text)
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     lock_version: Mapped[int] = mapped_column(default=1)

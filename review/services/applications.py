@@ -67,7 +67,8 @@ def quota_for(hospital_id: int, cycle: Cycle) -> Quota:
         CycleVolume.cycle_id == cycle.id, CycleVolume.hospital_id == hospital_id))
     used = db.session.scalar(db.select(db.func.count(ReviewItem.id)).where(
         ReviewItem.cycle_id == cycle.id, ReviewItem.hospital_id == hospital_id,
-        ReviewItem.kind == ItemKind.APPLICATION.value, ReviewItem.state != State.WITHDRAWN.value)) or 0
+        ReviewItem.kind == ItemKind.APPLICATION.value,
+        ReviewItem.state.notin_((State.WITHDRAWN.value, State.RETURNED.value)))) or 0
     return Quota(cycle_code=cycle.code, discharges=discharges, allowed=cycle.policy.quota_allowed(discharges), used=used)
 
 
@@ -126,14 +127,18 @@ def _check(case: Case, category: str, reason: str, today: date, quotas: dict[int
         return Check(cycle, "case_no", Problem("application.duplicate", cycle=cycle.code))
     if cycle.id not in quotas:
         quotas[cycle.id] = quota_for(case.hospital_id, cycle)
-    quota = quotas[cycle.id]
+    full = _quota_problem(quotas[cycle.id], cycle)
+    return Check(cycle, "category", full) if full is not None else Check(cycle)
+
+
+def _quota_problem(quota: Quota, cycle: Cycle) -> Problem | None:
+    """No place left (or the quota base unknown); withdrawn and returned applications hold no place."""
     if quota.discharges is None:
-        return Check(cycle, "category", Problem("application.quota_unknown", cycle=cycle.code))
+        return Problem("application.quota_unknown", cycle=cycle.code)
     if quota.left < 1:
-        return Check(cycle, "category", Problem("application.quota_used_up", cycle=cycle.code, allowed=quota.allowed,
-                                                n=quota.discharges, used=quota.used,
-                                                share=f"{cycle.policy.quota_share * 100:g}%"))
-    return Check(cycle)
+        return Problem("application.quota_used_up", cycle=cycle.code, allowed=quota.allowed, n=quota.discharges,
+                       used=quota.used, share=f"{cycle.policy.quota_share * 100:g}%")
+    return None
 
 
 def _create(actor: Actor, case: Case, cycle: Cycle, category: str, reason: str, quotas: dict[int, Quota]) -> ReviewItem:
@@ -224,6 +229,9 @@ def resubmit(actor: Actor, item_id: int, category: str, reason: str) -> ReviewIt
     wrong = _form_problem(category, reason)
     if wrong is not None:
         raise ValidationFailed({wrong[0]: [problem_text(wrong[1])]})
+    full = _quota_problem(quota_for(item.hospital_id, cycle), cycle)  # a returned application gave its place back
+    if full is not None:
+        raise ServiceError(problem_text(full))
     item.category, item.reason = category, reason.strip()
     _submit_and_screen(actor, item, cycle)
     db.session.commit()

@@ -50,9 +50,11 @@ DESIGN_EDGES |= {
     (A, state, Action.WITHDRAW, State.WITHDRAWN)
     for state in (State.DRAFT, State.SUBMITTED, State.SCREENED, State.RETURNED, State.QUEUED)
 }
+DESIGN_EDGES |= {(A, state, Action.WITHDRAW, State.WITHDRAWN) for state in (State.ASSIGNED, State.IN_REVIEW)}
 DESIGN_EDGES |= {
     (S, state, Action.WITHDRAW, State.WITHDRAWN)
-    for state in (State.SELECTED, State.AWAITING_RECORDS, State.RECORDS_RECEIVED)
+    for state in (State.SELECTED, State.AWAITING_RECORDS, State.RECORDS_MISSING, State.RECORDS_RECEIVED,
+                  State.ASSIGNED, State.IN_REVIEW)
 }
 
 
@@ -137,6 +139,22 @@ def test_impossible_move_names_kind_state_action() -> None:
 def test_hospital_cannot_withdraw_once_assigned() -> None:
     with pytest.raises(TransitionError):
         transition(A, State.ASSIGNED, Action.WITHDRAW, Role.HOSPITAL)
+    assert transition(A, State.ASSIGNED, Action.WITHDRAW, Role.STAFF) == State.WITHDRAWN
+    assert transition(A, State.QUEUED, Action.WITHDRAW, Role.HOSPITAL) == State.WITHDRAWN
+
+
+@pytest.mark.parametrize("state", [State.SELECTED, State.AWAITING_RECORDS, State.RECORDS_RECEIVED])
+def test_a_hospital_cannot_withdraw_a_record_drawn_for_review(state: State) -> None:
+    with pytest.raises(TransitionError):
+        transition(S, state, Action.WITHDRAW, Role.HOSPITAL)
+    assert transition(S, state, Action.WITHDRAW, Role.ADMIN) == State.WITHDRAWN
+
+
+@pytest.mark.parametrize("kind", ItemKind)
+@pytest.mark.parametrize("state", [State.PROPOSED, *ISSUED_STATES])
+def test_nobody_withdraws_once_a_decision_exists(kind: ItemKind, state: State) -> None:
+    for role in Role:
+        assert Action.WITHDRAW not in allowed_actions(kind, state, role)
 
 
 def test_kinds_do_not_share_their_intake() -> None:
@@ -168,14 +186,14 @@ def test_auditor_can_do_nothing(kind: ItemKind, state: State) -> None:
             Role.STAFF,
             {
                 "assign", "issue", "settle", "override_eligibility", "start_appeal_review",
-                "request_records", "mark_records_missing",
+                "request_records", "mark_records_missing", "withdraw",
             },
         ),
         (
             Role.ADMIN,
             {
                 "assign", "issue", "settle", "override_eligibility", "start_appeal_review",
-                "request_records", "mark_records_missing",
+                "request_records", "mark_records_missing", "withdraw",
             },
         ),
         (Role.EXPERT, {"start_review"}),
