@@ -30,6 +30,8 @@ depends_on = None
 
 GENESIS = '0' * 64
 GLOBAL_CHAIN = 'global'
+LEGACY_COLUMNS = ('id', 'at', 'actor_id', 'true_actor_id', 'action', 'object_type', 'object_id', 'hospital_id', 'data',
+                  'ip', 'prev_hash', 'hash')
 SIGNED_COLUMNS = ('at', 'actor_id', 'true_actor_id', 'action', 'object_type', 'object_id', 'hospital_id', 'data',
                   'ip', 'chain', 'seq', 'prev_hash')
 
@@ -112,19 +114,23 @@ def _set(rows, columns):
         op.execute(SQLITE_GUARDS[0])
 
 
-def _resign():
-    bind = op.get_bind()
-    query = (sa.select(LOG, REGIONS.c.code.label('region_code'))
+def _legacy_register():
+    """The rows as 0001–0015 wrote them, with their hospital's region; refused unless their chain verifies."""
+    query = (sa.select(*(LOG.c[name] for name in LEGACY_COLUMNS), REGIONS.c.code.label('region_code'))
              .select_from(LOG.outerjoin(HOSPITALS, HOSPITALS.c.id == LOG.c.hospital_id)
                           .outerjoin(REGIONS, REGIONS.c.id == HOSPITALS.c.region_id))
              .order_by(LOG.c.id))
-    rows = [dict(row) for row in bind.execute(query).mappings()]
+    rows = [dict(row) for row in op.get_bind().execute(query).mappings()]
     prev_hash, broken = GENESIS, []
     for row in rows:
         if row['prev_hash'] != prev_hash or row['hash'] != legacy_digest(row):
             broken.append(row['id'])
         prev_hash = row['hash']
     _refuse_if_broken(broken, 'unkeyed SHA-256')
+    return rows
+
+
+def _resign(rows):
     key_id, ring = _keys()
     heads = {}
     for row in rows:
@@ -137,10 +143,12 @@ def _resign():
     now = sa.func.current_timestamp()
     for chain, (seq, hash_) in heads.items():
         mac = _mac(ring[key_id], {'head': chain, 'seq': seq, 'hash': hash_, 'key_id': key_id})
-        bind.execute(HEADS.insert().values(chain=chain, seq=seq, hash=hash_, key_id=key_id, mac=mac, updated_at=now))
+        op.get_bind().execute(HEADS.insert().values(chain=chain, seq=seq, hash=hash_, key_id=key_id, mac=mac,
+                                                    updated_at=now))
 
 
 def upgrade():
+    rows = _legacy_register()  # before any change: SQLite's DDL is not undone when the upgrade stops
     op.create_table('register_heads',
     sa.Column('chain', sa.String(length=40), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
@@ -154,7 +162,7 @@ def upgrade():
         batch_op.add_column(sa.Column('chain', sa.String(length=40), nullable=True))
         batch_op.add_column(sa.Column('seq', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('key_id', sa.String(length=16), nullable=True))
-    _resign()
+    _resign(rows)
     with op.batch_alter_table('activity_log', schema=None) as batch_op:
         batch_op.alter_column('chain', existing_type=sa.String(length=40), nullable=False)
         batch_op.alter_column('seq', existing_type=sa.Integer(), nullable=False)
