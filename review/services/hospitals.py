@@ -45,7 +45,8 @@ def _coefficient(text: str) -> Decimal | None:
         value = Decimal(text.strip())
     except InvalidOperation:
         return None
-    if not value.is_finite() or value <= 0 or value > MAX_COEFFICIENT or -value.as_tuple().exponent > 4:  # type: ignore[operator]
+    places = -int(value.normalize().as_tuple().exponent) if value.is_finite() else 0
+    if not value.is_finite() or value <= 0 or value > MAX_COEFFICIENT or places > COEFFICIENT_PLACES:
         return None
     return value
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from flask_babel import lazy_gettext as _l
 
@@ -156,8 +156,8 @@ def write(actor: Actor, plan_: Plan, existing: Mapping[str, M], create: Callable
         changes = apply(target, before, row.values)
         db.session.flush()
         if changes:
-            activity.record(actor, f"{object_type}.imported", object_type, target.id, None,  # type: ignore[attr-defined]
-                            {"changes": changes})
+            object_id = target.id  # type: ignore[attr-defined]
+            activity.record(actor, f"{object_type}.imported", object_type, object_id, None, {"changes": changes})
     activity.record(actor, f"{object_type}.import_finished", object_type, None, None,
                     {"file": file_name, "created": len(created), "updated": updated})
     return Outcome(created=len(created), updated=updated, errors=(),

@@ -5,8 +5,8 @@ A new account has no usable password. It gets an invitation, a random single-use
 A reset does the same for an existing account, and also makes the old password and every session of the user
 worthless. Every change is written to the register with what changed; tokens and hashes never are.
 
-For other helpers (first-admin setup): `create_user(actor, UserInput(...)) -> User` and
-`invite(actor, user_id) -> (Invitation, token)`; `SYSTEM` may call both.
+For other code (first-admin setup): `create_user(actor, UserInput("Display name", "admin", username="admin"))
+-> User` and `invite(actor, user_id) -> (Invitation, token)`; `SYSTEM` may call both.
 """
 from __future__ import annotations
 
@@ -37,16 +37,6 @@ DEFAULT_INVITATION_HOURS = 72
 
 
 @dataclass(frozen=True)
-class UserInput:
-    username: str
-    display_name: str
-    role: str
-    hospital_id: int | None = None
-    hospital_admin: bool = False
-    expert_id: int | None = None
-
-
-@dataclass(frozen=True)
 class Binding:
     """What an administrator may change on an existing account (the user name stays)."""
 
@@ -54,7 +44,15 @@ class Binding:
     role: str
     hospital_id: int | None = None
     hospital_admin: bool = False
+    """Only for a hospital user: manages the hospital's API tokens."""
     expert_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserInput(Binding):
+    """A new account: `UserInput("Display Name", "role", username="name", hospital_id=…)`."""
+
+    username: str
 
 
 @dataclass(frozen=True)
@@ -116,8 +114,7 @@ def _profile(user: User) -> dict[str, object]:
 
 def _create(actor: Actor, data: UserInput) -> User:
     username = data.username.strip().lower()
-    binding = Binding(data.display_name, data.role, data.hospital_id, data.hospital_admin, data.expert_id)
-    errors = _binding_errors(binding, None)
+    errors = _binding_errors(data, None)
     if not USERNAME.fullmatch(username):
         errors["username"] = [str(_l("The user name is 3–80 lower-case letters, digits, '.', '_', '-' or '@', "
                                      "starting with a letter or digit."))]
@@ -125,7 +122,7 @@ def _create(actor: Actor, data: UserInput) -> User:
         errors["username"] = [str(_l("The user name %(name)s is taken.", name=username))]
     if errors:
         raise ValidationFailed(errors)
-    values = _bound(binding)
+    values = _bound(data)
     user = User(username=username, password_hash=UNUSABLE_PASSWORD, active=True, **values)
     db.session.add(user)
     db.session.flush()
@@ -271,8 +268,8 @@ def logins_for_experts(actor: Actor, expert_ids: Iterable[int]) -> tuple[Issued,
     for expert in db.session.scalars(db.select(Expert).where(Expert.id.in_(list(expert_ids))).order_by(Expert.code)):
         if db.session.scalar(db.select(User.id).where(User.expert_id == expert.id)) is not None:
             continue
-        user = _create(actor, UserInput(username=expert_username(expert.code), display_name=expert.name_zh
-                                        or expert.name_en, role="expert", expert_id=expert.id))
+        user = _create(actor, UserInput(expert.name_zh or expert.name_en, "expert", expert_id=expert.id,
+                                        username=expert_username(expert.code)))
         issued.append(_invite(actor, user, "welcome"))
     return tuple(issued)
 

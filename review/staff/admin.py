@@ -286,7 +286,7 @@ def new_user() -> object:
     if form.validate_on_submit():
         try:
             issued = users.create_with_invitation(current_actor(), users.UserInput(
-                username=form.username.data or "", **vars(_binding(form))))
+                **vars(_binding(form)), username=form.username.data or ""))
         except ValidationFailed as failure:
             _flash_unplaced(form, failure)
         else:

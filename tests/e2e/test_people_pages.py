@@ -12,7 +12,7 @@ from tests.e2e.test_browser import pytestmark  # noqa: F401  (skipped without De
 NEW_PASSWORD = "lotus pond audit trail 9"
 
 
-def test_admin_creates_a_hospital_user_who_sets_a_password_through_the_link(served) -> None:  # type: ignore[no-untyped-def]
+def test_admin_creates_a_hospital_user_who_sets_a_password_through_the_link(served) -> None:  # type: ignore
     app, world, base = served
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)

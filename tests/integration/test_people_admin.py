@@ -108,6 +108,25 @@ def test_a_file_with_one_bad_row_writes_nothing_and_names_row_column_and_expecta
     assert "coefficient" in lacking.value.errors["file"][0]
 
 
+def test_the_import_page_previews_then_imports_the_file_it_checked(app: Flask, world: World) -> None:
+    admin = _logged_in(app, "admin")
+    text = HEADER + "H9,Ninth Hospital,第九医院,secondary,0.95,yes\nH2,Hospital H2,H2医院,tertiary,1.25,\n"
+    with app.app_context():
+        preview = admin.post("/staff/hospitals/import", content_type="multipart/form-data", data={
+            "file": (io.BytesIO(text.encode()), "hospitals.csv"), "step": "preview"})
+    assert preview.status_code == 200 and "1 to add, 1 to update, 0 unchanged" in preview.text
+    assert "1.0000</span> → 1.25" in preview.text
+    assert count(Hospital) == 3
+    token = preview.text.split('name="token" value="', 1)[1].split('"', 1)[0]
+    form = {"token": token, "file_name": "hospitals.csv"}
+    with app.app_context():
+        done = admin.post("/staff/hospitals/import/confirm", data=form)
+        assert done.status_code == 302 and count(Hospital) == 4
+        again = admin.post("/staff/hospitals/import/confirm", data=form)
+    assert again.status_code == 422 and "no longer kept" in again.text and count(Hospital) == 4
+    assert logs("hospital.import_finished")[0].data["file"] == "hospitals.csv"
+
+
 def test_only_an_administrator_changes_hospitals(world: World, tmp_path: Path) -> None:
     data = hospitals.HospitalInput("H7", "Seventh", "第七医院", "primary", "0.8")
     for role in ("staff", "auditor", "hosp1"):
@@ -131,7 +150,7 @@ def test_an_inactive_hospital_logs_its_users_out_and_cannot_be_chosen(app: Flask
     assert _sent_to_login(_visit(app, client, "/hospital/"))
     assert not _can_log_in(app, "hosp1", PASSWORD)
     with pytest.raises(ValidationFailed) as refused:
-        users.create_user(world.actors["admin"], users.UserInput("h1clerk2", "Clerk", "hospital",
+        users.create_user(world.actors["admin"], users.UserInput("Clerk", "hospital", username="h1clerk2",
                                                                  hospital_id=world.hospitals["H1"]))
     assert "hospital_id" in refused.value.errors
     assert _can_log_in(app, "hosp2", PASSWORD)  # other hospitals are untouched
@@ -141,7 +160,7 @@ def test_an_inactive_hospital_logs_its_users_out_and_cannot_be_chosen(app: Flask
 
 def test_a_new_account_has_no_usable_password_and_its_binding_is_checked(app: Flask, world: World) -> None:
     admin = world.actors["admin"]
-    created = users.create_user(admin, users.UserInput(" Clerk.Two ", "Clerk Two", "hospital",
+    created = users.create_user(admin, users.UserInput("Clerk Two", "hospital", username=" Clerk.Two ",
                                                        hospital_id=world.hospitals["H2"], hospital_admin=True))
     assert (created.username, created.role, created.hospital_admin) == ("clerk.two", "hospital", True)
     assert not _can_log_in(app, "clerk.two", "")
@@ -149,22 +168,22 @@ def test_a_new_account_has_no_usable_password_and_its_binding_is_checked(app: Fl
     [entry] = logs("user.created")
     assert entry.data["username"] == "clerk.two" and "password_hash" not in entry.data
     cases = {
-        users.UserInput("clerk.two", "Again", "staff"): "username",
-        users.UserInput("ab", "Short", "staff"): "username",
-        users.UserInput("nohospital", "No hospital", "hospital"): "hospital_id",
-        users.UserInput("takenexpert", "Expert", "expert", expert_id=world.experts["expert1"]): "expert_id",
-        users.UserInput("noexpert", "Expert", "expert"): "expert_id",
-        users.UserInput("nobody", "", "wizard"): "role",
+        users.UserInput("Again", "staff", username="clerk.two"): "username",
+        users.UserInput("Short", "staff", username="ab"): "username",
+        users.UserInput("No hospital", "hospital", username="nohospital"): "hospital_id",
+        users.UserInput("Expert", "expert", username="takenexpert", expert_id=world.experts["expert1"]): "expert_id",
+        users.UserInput("Expert", "expert", username="noexpert"): "expert_id",
+        users.UserInput("", "wizard", username="nobody"): "role",
     }
     for data, field in cases.items():
         with pytest.raises(ValidationFailed) as refused:
             users.create_user(admin, data)
         assert field in refused.value.errors, data
-    staff_admin = users.create_user(admin, users.UserInput("office2", "Office", "staff", hospital_id=1,
+    staff_admin = users.create_user(admin, users.UserInput("Office", "staff", username="office2", hospital_id=1,
                                                            hospital_admin=True))
     assert (staff_admin.hospital_id, staff_admin.hospital_admin) == (None, False)  # other roles carry no binding
     with pytest.raises(PermissionDenied):
-        users.create_user(world.actors["staff"], users.UserInput("sneaky", "Sneaky", "admin"))
+        users.create_user(world.actors["staff"], users.UserInput("Sneaky", "admin", username="sneaky"))
 
 
 def test_an_admin_cannot_disable_themselves_or_the_last_admin(app: Flask, world: World) -> None:
@@ -173,7 +192,7 @@ def test_an_admin_cannot_disable_themselves_or_the_last_admin(app: Flask, world:
         users.set_active(admin, world.users["admin"], False)
     with pytest.raises(ServiceError, match="your own"):
         users.update_binding(admin, world.users["admin"], users.Binding("Admin", "staff"))
-    second = users.create_user(admin, users.UserInput("admin2", "Second Admin", "admin"))
+    second = users.create_user(admin, users.UserInput("Second Admin", "admin", username="admin2"))
     second_actor = Actor(user_id=second.id, role=Role.ADMIN)
     users.set_active(second_actor, world.users["admin"], False)  # another admin remains: allowed
     assert not _can_log_in(app, "admin", PASSWORD)
@@ -203,7 +222,7 @@ def test_changing_the_binding_is_logged_with_the_diff(world: World) -> None:
 
 def test_an_invitation_sets_the_password_once_and_only_its_hash_is_stored(app: Flask, world: World) -> None:
     admin = world.actors["admin"]
-    user = users.create_user(admin, users.UserInput("newclerk", "New Clerk", "hospital",
+    user = users.create_user(admin, users.UserInput("New Clerk", "hospital", username="newclerk",
                                                     hospital_id=world.hospitals["H2"]))
     invitation, token = users.invite(admin, user.id)
     assert len(token) >= 40 and invitation.token_hash != token and token not in str(invitation.token_hash)
@@ -219,7 +238,7 @@ def test_an_invitation_sets_the_password_once_and_only_its_hash_is_stored(app: F
 
 def test_an_invitation_expires_and_a_newer_one_replaces_it(world: World) -> None:
     admin = world.actors["admin"]
-    user = users.create_user(admin, users.UserInput("late", "Late Comer", "staff"))
+    user = users.create_user(admin, users.UserInput("Late Comer", "staff", username="late"))
     first = users.invite(admin, user.id)[1]
     second = users.invite(admin, user.id)[1]
     with pytest.raises(ServiceError, match="not valid"):
@@ -234,13 +253,13 @@ def test_an_invitation_expires_and_a_newer_one_replaces_it(world: World) -> None
 
 def test_the_invitation_hours_come_from_the_configuration(app: Flask, world: World) -> None:
     app.config["INVITATION_HOURS"] = 2
-    user = users.create_user(world.actors["admin"], users.UserInput("quick", "Quick", "auditor"))
+    user = users.create_user(world.actors["admin"], users.UserInput("Quick", "auditor", username="quick"))
     invitation, _ = users.invite(world.actors["admin"], user.id)
     assert invitation.expires_at - invitation.created_at == timedelta(hours=2)
 
 
 def test_password_rules(world: World) -> None:
-    user = users.create_user(world.actors["admin"], users.UserInput("longusername1", "Someone", "staff"))
+    user = users.create_user(world.actors["admin"], users.UserInput("Someone", "staff", username="longusername1"))
     token = users.invite(world.actors["admin"], user.id)[1]
     refused = {
         "short pass": "password",
@@ -320,7 +339,7 @@ def test_the_link_page_sets_the_password_and_sends_to_login(app: Flask, world: W
 
 def test_expert_import_creates_logins_with_links_and_a_formula_safe_csv(app: Flask, world: World,
                                                                          tmp_path: Path) -> None:
-    users.create_user(world.actors["admin"], users.UserInput("e800", "Someone Else", "staff"))
+    users.create_user(world.actors["admin"], users.UserInput("Someone Else", "staff", username="e800"))
     path = write(tmp_path, "code,name_en,name_zh,title,hospital_code,specialties\n"
                  "E800,Wu Gang,=HYPERLINK(\"x\"),chief_physician,H1,cardiology\n"
                  "E001,Dr Expert 1,专家1,chief_physician,H1,cardiology\n", name="pool.csv")
