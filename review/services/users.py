@@ -77,8 +77,10 @@ def _get(user_id: int) -> User:
     return user
 
 
-def _binding_errors(binding: Binding, user_id: int | None) -> dict[str, list[str]]:
-    """The role and what it is bound to, as the table's CHECK constraints demand, in words."""
+def _binding_errors(binding: Binding, user: User | None) -> dict[str, list[str]]:
+    """The role and what it is bound to, as the table's CHECK constraints demand, in words. An inactive hospital
+    cannot be chosen, but a user already bound to one keeps it through other changes."""
+    user_id = user.id if user is not None else None
     errors: dict[str, list[str]] = {}
     if not binding.display_name.strip() or len(binding.display_name) > 120:
         errors["display_name"] = [str(_l("The display name is required (at most 120 characters)."))]
@@ -87,7 +89,7 @@ def _binding_errors(binding: Binding, user_id: int | None) -> dict[str, list[str
         return errors
     if binding.role == "hospital":
         hospital = db.session.get(Hospital, binding.hospital_id) if binding.hospital_id else None
-        if hospital is None or not hospital.active:
+        if hospital is None or not (hospital.active or (user is not None and user.hospital_id == hospital.id)):
             errors["hospital_id"] = [str(_l("Choose an active contracted hospital."))]
     if binding.role == "expert":
         expert = db.session.get(Expert, binding.expert_id) if binding.expert_id else None
@@ -237,7 +239,7 @@ def update_binding(actor: Actor, user_id: int, binding: Binding) -> User:
     user = _get(user_id)
     if binding.role != user.role and user.role == "admin":
         _keep_an_admin(actor, user)
-    errors = _binding_errors(binding, user.id)
+    errors = _binding_errors(binding, user)
     if errors:
         raise ValidationFailed(errors)
     changes = table_import.apply(user, _profile(user), _bound(binding))

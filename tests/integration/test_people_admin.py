@@ -153,6 +153,12 @@ def test_an_inactive_hospital_logs_its_users_out_and_cannot_be_chosen(app: Flask
         users.create_user(world.actors["admin"], users.UserInput("Clerk", "hospital", username="h1clerk2",
                                                                  hospital_id=world.hospitals["H1"]))
     assert "hospital_id" in refused.value.errors
+    renamed = users.update_binding(world.actors["admin"], world.users["hosp1clerk"],  # a user keeps their own
+                                   users.Binding("Clerk of H1", "hospital", hospital_id=world.hospitals["H1"]))
+    assert renamed.display_name == "Clerk of H1"
+    with pytest.raises(ValidationFailed):
+        users.update_binding(world.actors["admin"], world.users["hosp2"],
+                             users.Binding("Hosp2", "hospital", hospital_id=world.hospitals["H1"]))
     assert _can_log_in(app, "hosp2", PASSWORD)  # other hospitals are untouched
 
 
