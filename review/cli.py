@@ -1,6 +1,7 @@
 """Operator commands: `flask --app wsgi demo|ledger|jobs ...` (register, grants: cli_register)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -10,17 +11,26 @@ from flask_migrate import upgrade
 from sqlalchemy import text
 
 from review import cli_register
+from review import cli_setup
 from review.extensions import db
 
 
 def register_cli(app: Flask) -> None:
     @app.cli.command("demo")
     @click.option("--reset", is_flag=True, help="Drop every table, migrate afresh and load the demo.")
-    def demo(reset: bool) -> None:
+    @click.option("--production-ok", is_flag=True, help="Load the demo into a production configuration (or ALLOW_DEMO=1).")
+    def demo(reset: bool, production_ok: bool) -> None:
         """Load the demo region, hospitals, experts, users and cases (demo passwords: see README)."""
-        from review.demo.loader import load
+        from review.demo.loader import foreign_data, load
         from review.models import Region
 
+        if os.environ.get("REVIEW_ENV") == "production" and not (production_ok or os.environ.get("ALLOW_DEMO") == "1"):
+            raise click.ClickException("this is the production configuration: the demo's users share a published "
+                                       "password. Load it here only on purpose: --production-ok or ALLOW_DEMO=1.")
+        foreign = foreign_data()
+        if foreign:
+            raise click.ClickException("the database holds data that is not the demo's, which the demo "
+                                       f"{'--reset would drop' if reset else 'would mix with'}: {'; '.join(foreign)}")
         if reset:
             db.drop_all()
             db.session.execute(text("DROP TABLE IF EXISTS alembic_version"))
@@ -193,3 +203,4 @@ def register_cli(app: Flask) -> None:
 
     app.cli.add_command(holidays_cli)
     cli_register.register(app)
+    cli_setup.register(app)

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from flask import current_app
+from sqlalchemy import inspect
 from weasyprint import HTML
 
 from review.auth import hash_password
@@ -22,6 +23,24 @@ from workflows.states import Role
 
 DEMO_PASSWORD = "demo-review-2026"
 PUBLISHED_VALUE = "demo-lottery-2026Q3-0815"
+SHOWN = 5
+"""How many foreign records a refusal names per kind."""
+
+
+def foreign_data() -> list[str]:
+    """What the database holds that the demo dataset does not (regions, hospitals, users), named, at most SHOWN of
+    each kind: `demo --reset` drops every table, so anything listed here is a bureau's data and stops it."""
+    demo = {Region: ({dataset.REGION.code}, Region.code), Hospital: ({h.code for h in dataset.HOSPITALS}, Hospital.code),
+            User: ({u.username for u in (*dataset.USERS, *dataset.EXPERTS)}, User.username)}
+    found: list[str] = []
+    if not inspect(db.engine).has_table(Region.__tablename__):
+        return found  # nothing migrated yet
+    for model, (known, column) in demo.items():
+        others = db.session.scalars(db.select(column).where(column.not_in(known)).order_by(column)).all()
+        if others:
+            found.append(f"{len(others)} {model.__tablename__} not in the demo ({', '.join(others[:SHOWN])}"
+                         f"{', …' if len(others) > SHOWN else ''})")
+    return found
 
 
 def _evidence_pdf(case: dataset.CaseSeed) -> bytes:
@@ -90,7 +109,8 @@ def _cycle(region: Region) -> Cycle:
     # DRG discharges per hospital in the quarter, as the payer's settlement data would give them (quota base).
     for hospital in db.session.scalars(db.select(Hospital).where(Hospital.region_id == region.id)):
         discharges = {"tertiary": 8000, "secondary": 2500, "primary": 600}[hospital.level]
-        db.session.add(CycleVolume(cycle_id=cycle.id, hospital_id=hospital.id, drg_discharges=discharges))
+        db.session.add(CycleVolume(cycle_id=cycle.id, hospital_id=hospital.id, drg_discharges=discharges,
+                                   source="override", override_reason="Demo: the payer's settlement figure"))
     return cycle
 
 

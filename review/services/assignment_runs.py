@@ -65,7 +65,8 @@ def build_problem(cycle: Cycle, items: list[ReviewItem]) -> Problem:
     """The solver's whole input, read from the database as it is now."""
     item_ids = [item.id for item in items]
     mdc = dict(db.session.execute(db.select(Case.id, DrgCatalogue.mdc).join(DrgCatalogue, DrgCatalogue.drg == Case.drg)
-                                  .where(Case.id.in_({item.case_id for item in items}))).all()) if items else {}
+                                  .where(DrgCatalogue.scheme == cycle.catalogue_scheme,
+                                         Case.id.in_({item.case_id for item in items}))).all()) if items else {}
     seated: dict[int, set[int]] = {}
     recused: dict[int, set[int]] = {}
     if item_ids:

@@ -18,7 +18,7 @@ from review.messages import problem_text
 from review.models import Case, DrgAverageCost, DrgCatalogue, Hospital, Region
 from review.models.types import utcnow
 from review.services import activity
-from review.services.catalogue import MS_DRG_SCHEME
+from review.services.catalogue import current_scheme
 from review.services.context import Actor, NotFound, ValidationFailed
 from workflows.money import MoneyError, parse_yuan, round_half_up_fen
 from workflows.states import Role
@@ -58,7 +58,7 @@ def normalise_drg(raw: str) -> str:
 
 
 def catalogue_titles(drgs: list[str] | None = None) -> dict[str, str]:
-    query = db.select(DrgCatalogue.drg, DrgCatalogue.title).where(DrgCatalogue.scheme == MS_DRG_SCHEME)
+    query = db.select(DrgCatalogue.drg, DrgCatalogue.title).where(DrgCatalogue.scheme == current_scheme())
     if drgs is not None:
         query = query.where(DrgCatalogue.drg.in_(drgs))
     return dict(db.session.execute(query).all())  # type: ignore[arg-type]
@@ -141,7 +141,7 @@ def import_csv(actor: Actor, region_id: int, stream: BinaryIO | bytes) -> Result
         if not drg:
             problems.append(str(_l("the DRG is empty")))
         elif drg not in known:
-            problems.append(str(_l("DRG %(drg)s is not in the %(scheme)s catalogue", drg=drg, scheme=MS_DRG_SCHEME)))
+            problems.append(str(_l("DRG %(drg)s is not in the %(scheme)s catalogue", drg=drg, scheme=current_scheme())))
         elif drg in figures:
             problems.append(str(_l("DRG %(drg)s appears twice in the file", drg=drg)))
         cost_fen = 0

@@ -14,7 +14,7 @@ from review.extensions import db
 from review.messages import code_issue_message
 from review.models import Case, Hospital, Policy
 from review.services import activity
-from review.services.catalogue import catalogue_entry
+from review.services.catalogue import catalogue_entry, scheme_for
 from review.services.context import HIDDEN, Actor, PermissionDenied, ValidationFailed
 from review.services.scope import get_hospital_owned
 from workflows.eligibility import length_of_stay
@@ -109,7 +109,7 @@ def create_case(actor: Actor, data: CaseInput) -> Case:
                 str(_l("The case could not be grouped (grouper answer: %(code)s).", code=result.return_code)))
         raise ValidationFailed(errors)
     assert result.drg is not None
-    entry = catalogue_entry(result.drg)
+    entry = catalogue_entry(result.drg, scheme_for(hospital.region_id, data.discharge_date))
     if entry is None:
         raise ValidationFailed({"principal_dx": [str(_l("DRG %(drg)s is not in the weight catalogue.", drg=result.drg))]})
     case_no = normalise_identifier(data.case_no)

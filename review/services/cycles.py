@@ -1,4 +1,10 @@
-"""Review cycles: the calendar the office sets up each quarter, and the DRG discharges behind each quota."""
+"""Review cycles: the calendar the office sets up each quarter, and the DRG discharges behind each quota.
+
+The quota base of a hospital is counted from the cases it imported with a discharge in the quarter, when the cycle is
+created and whenever the office asks for a recount (never behind its back during the window, so a figure does not
+move while hospitals apply); the office may override one hospital's figure with a reason, and a recount keeps
+overrides unless told to replace them.
+"""
 from __future__ import annotations
 
 import re
@@ -11,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from review import clock
 from review.extensions import db
 from review.messages import problem_text
-from review.models import Cycle, CycleVolume, Hospital, Region, ReviewItem
-from review.services import activity, holidays
+from review.models import Case, Cycle, CycleVolume, Hospital, Region, ReviewItem
+from review.services import activity, catalogue, holidays
 from review.services.context import Actor, NotFound, ValidationFailed
 from workflows.states import ItemKind, Role
 from workflows.workdays import CalendarMissing
@@ -26,6 +32,8 @@ SETTLEMENT_DAYS = 30
 """Default gaps, in calendar days, after the window closes (record upload, review) and after the review deadline."""
 MAX_DISCHARGES = 10_000_000
 """A hospital's DRG discharges in one quarter: far above any hospital, far below the INTEGER column's limit."""
+MIN_REASON_CHARS = 10
+"""An override's reason: enough for a sentence an auditor can follow."""
 
 DATE_FIELDS = ("application_opens", "application_closes", "record_upload_deadline", "review_deadline",
                "settlement_date")
@@ -148,10 +156,14 @@ def create_cycle(actor: Actor, region_id: int, code: str, application_opens: dat
     errors.update(_validate_dates(dates))
     if errors:
         raise ValidationFailed(errors)
+    scheme = catalogue.current_scheme()
+    if not catalogue.is_loaded(scheme):
+        raise ValidationFailed({"code": [str(_l(
+            "No DRG catalogue is loaded: load one with `flask --app wsgi catalogue load FILE --scheme NAME`."))]})
     policy = region.current_policy()
     status = "planned" if dates["application_opens"] > region_today(region) else "open"  # type: ignore[operator]
     cycle = Cycle(region_id=region.id, code=code, quarter_start=quarter_start, quarter_end=quarter_end,
-                  status=status, policy_snapshot=policy.snapshot(), **dates)
+                  status=status, policy_snapshot=policy.snapshot(), catalogue_scheme=scheme, **dates)
     db.session.add(cycle)
     try:
         db.session.flush()
@@ -159,8 +171,9 @@ def create_cycle(actor: Actor, region_id: int, code: str, application_opens: dat
         db.session.rollback()
         raise ValidationFailed({"code": [str(_l("Cycle %(code)s already exists.", code=code))]})
     activity.record(actor, "cycle.created", "cycle", cycle.id, None, {
-        "code": code, "status": status, "policy_version": policy.version,
+        "code": code, "status": status, "policy_version": policy.version, "catalogue_scheme": scheme,
         **{name: value.isoformat() for name, value in dates.items()}})  # type: ignore[union-attr]
+    _count(actor, cycle, replace_overrides=False)
     db.session.commit()
     return cycle
 
@@ -200,52 +213,98 @@ def get_cycle(cycle_id: int) -> Cycle:
     return cycle
 
 
-def volumes(cycle: Cycle) -> list[tuple[Hospital, int | None]]:
-    """Every hospital of the cycle's region with its recorded DRG discharges (None if not recorded)."""
-    recorded = dict(db.session.execute(db.select(CycleVolume.hospital_id, CycleVolume.drg_discharges)
-                                       .where(CycleVolume.cycle_id == cycle.id)).all())
+def volumes(cycle: Cycle) -> list[tuple[Hospital, CycleVolume | None]]:
+    """Every hospital of the cycle's region with its quota base (None if neither counted nor set)."""
+    recorded = {volume.hospital_id: volume for volume in db.session.scalars(
+        db.select(CycleVolume).where(CycleVolume.cycle_id == cycle.id))}
     hospitals = db.session.scalars(db.select(Hospital).where(Hospital.region_id == cycle.region_id)
                                    .order_by(Hospital.code))
     return [(hospital, recorded.get(hospital.id)) for hospital in hospitals]
 
 
-def set_volumes(actor: Actor, cycle_id: int, figures: dict[int, int | None]) -> list[dict[str, object]]:
-    """Record hospitals' DRG discharges for a cycle; None leaves a hospital's figure as it is.
+def imported_counts(cycle: Cycle) -> dict[int, int]:
+    """Per hospital of the region, its recorded cases discharged in the cycle's quarter."""
+    return dict(db.session.execute(
+        db.select(Case.hospital_id, db.func.count()).join(Hospital, Hospital.id == Case.hospital_id)
+        .where(Hospital.region_id == cycle.region_id, Case.discharge_date >= cycle.quarter_start,
+               Case.discharge_date <= cycle.quarter_end)
+        .group_by(Case.hospital_id)).all())  # type: ignore[arg-type]
 
-    Returns the changes made (hospital, from, to); nothing is written or logged when nothing changed.
+
+def _count(actor: Actor, cycle: Cycle, replace_overrides: bool) -> list[dict[str, object]]:
+    """Store each hospital's count in the caller's transaction and log the figures that moved.
+
+    A hospital with no case and no figure stays without one (its quota reads as unknown, not as zero); an
+    override keeps its figure, the count being kept beside it, unless `replace_overrides`.
     """
-    actor.require(Role.STAFF, Role.ADMIN)
-    cycle = get_cycle(cycle_id)
-    hospitals = {h.id: h for h in db.session.scalars(db.select(Hospital).where(Hospital.region_id == cycle.region_id))}
-    errors: dict[str, list[str]] = {}
-    for hospital_id, value in figures.items():
-        if hospital_id not in hospitals:
-            errors.setdefault("__all__", []).append(str(_l("Hospital %(id)s is not in this cycle's region.",
-                                                            id=hospital_id)))
-        elif value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                    or not 0 <= value <= MAX_DISCHARGES):
-            errors[f"volume-{hospital_id}"] = [str(_l("Enter a whole number of discharges from 0 to %(max)s.",
-                                                      max=MAX_DISCHARGES))]
-    if errors:
-        raise ValidationFailed(errors)
+    counts = imported_counts(cycle)
     existing = {v.hospital_id: v for v in db.session.scalars(
         db.select(CycleVolume).where(CycleVolume.cycle_id == cycle.id))}
+    codes = dict(db.session.execute(db.select(Hospital.id, Hospital.code)
+                                    .where(Hospital.region_id == cycle.region_id)).all())
+    now = clock.utcnow()
     changes: list[dict[str, object]] = []
-    for hospital_id, value in sorted(figures.items()):
-        if value is None:
-            continue
+    for hospital_id in sorted(set(counts) | set(existing)):
+        count = counts.get(hospital_id, 0)
         row = existing.get(hospital_id)
         if row is None:
-            db.session.add(CycleVolume(cycle_id=cycle.id, hospital_id=hospital_id, drg_discharges=value))
-            changes.append({"hospital": hospitals[hospital_id].code, "from": None, "to": value})
-        elif row.drg_discharges != value:
-            changes.append({"hospital": hospitals[hospital_id].code, "from": row.drg_discharges, "to": value})
-            row.drg_discharges = value
-    if changes:
-        activity.record(actor, "cycle.volumes_set", "cycle", cycle.id, None,
-                        {"code": cycle.code, "changes": changes})
-        db.session.commit()
+            row = CycleVolume(cycle_id=cycle.id, hospital_id=hospital_id, drg_discharges=count, source="imported")
+            db.session.add(row)
+            before: int | None = None
+        else:
+            before = row.drg_discharges
+        row.imported_discharges, row.counted_at = count, now
+        if row.source == "imported" or replace_overrides:
+            row.drg_discharges, row.source = count, "imported"
+            row.override_reason = row.overridden_by_id = row.overridden_at = None
+        if row.drg_discharges != before:
+            changes.append({"hospital": codes[hospital_id], "from": before, "to": row.drg_discharges})
+    activity.record(actor, "cycle.volumes_counted", "cycle", cycle.id, None, {
+        "code": cycle.code, "counts": {codes[h]: n for h, n in sorted(counts.items())}, "changes": changes,
+        "replace_overrides": replace_overrides})
     return changes
+
+
+def recount_volumes(actor: Actor, cycle_id: int, replace_overrides: bool = False) -> list[dict[str, object]]:
+    """Count every hospital's quota base again from its imported cases; returns the figures that moved."""
+    actor.require(Role.STAFF, Role.ADMIN)
+    changes = _count(actor, get_cycle(cycle_id), replace_overrides)
+    db.session.commit()
+    return changes
+
+
+def override_volume(actor: Actor, cycle_id: int, hospital_id: int, figure: int | None, reason: str) -> CycleVolume:
+    """Set one hospital's quota base by hand, for a reason the register keeps with the old and new figures."""
+    actor.require(Role.STAFF, Role.ADMIN)
+    cycle = get_cycle(cycle_id)
+    hospital = db.session.get(Hospital, hospital_id)
+    if hospital is None or hospital.region_id != cycle.region_id:
+        raise NotFound(_l("Hospital %(id)s is not in this cycle's region.", id=hospital_id))
+    reason = (reason or "").strip()
+    errors: dict[str, list[str]] = {}
+    if figure is None or isinstance(figure, bool) or not isinstance(figure, int) or not 0 <= figure <= MAX_DISCHARGES:
+        errors["figure"] = [str(_l("Enter a whole number of discharges from 0 to %(max)s.", max=MAX_DISCHARGES))]
+    if len(reason) < MIN_REASON_CHARS:
+        errors["reason"] = [str(_l("Give the reason for the override (at least %(n)s characters).",
+                                   n=MIN_REASON_CHARS))]
+    if errors:
+        raise ValidationFailed(errors)
+    row = db.session.scalars(db.select(CycleVolume).where(CycleVolume.cycle_id == cycle.id,
+                                                           CycleVolume.hospital_id == hospital.id)).first()
+    if row is None:
+        row = CycleVolume(cycle_id=cycle.id, hospital_id=hospital.id, drg_discharges=0)
+        db.session.add(row)
+        before, source_before = None, None
+    else:
+        before, source_before = row.drg_discharges, row.source
+    row.drg_discharges, row.source, row.override_reason = figure, "override", reason
+    row.overridden_by_id, row.overridden_at = actor.user_id, clock.utcnow()
+    db.session.flush()
+    activity.record(actor, "cycle.volume_overridden", "cycle", cycle.id, hospital.id, {
+        "code": cycle.code, "hospital": hospital.code, "from": before, "to": figure, "source_before": source_before,
+        "imported": row.imported_discharges, "reason": reason})
+    db.session.commit()
+    return row
 
 
 def cycle_for_draw(actor: Actor, cycle_id: int, published_value: str) -> tuple[Cycle, str]:

@@ -26,11 +26,11 @@ from review.extensions import db
 from review.intake.parallel import checked_rows
 from review.messages import problem_text
 from review.intake.readers import FileRejected, Table, open_table, rows_as_dicts
-from review.models import Case, DrgCatalogue, Hospital, ImportJob, Policy
+from review.models import Case, Hospital, ImportJob, Policy
 from review.models.types import utcnow
 from review.services import activity, applications, jobs
 from review.services.cases import grouper, warning_records
-from review.services.catalogue import MS_DRG_SCHEME
+from review.services.catalogue import RegionWeights
 from review.services.context import HIDDEN, Actor, ServiceError, ValidationFailed
 from review.services.scope import get_hospital_owned
 from workflows.intake import CaseRow, HeaderError, RowError, duplicate_key, map_headers, parse_row
@@ -83,7 +83,7 @@ def _row_rules(policy: Policy) -> RowRules:
     return RowRules(policy.max_case_cost_fen, frozenset(policy.blocking_code_edits or ()))
 
 
-def _validate(rows: Iterable[tuple[int, dict[str, str]]], weights: Mapping[str, Decimal], rules: RowRules,
+def _validate(rows: Iterable[tuple[int, dict[str, str]]], weights: RegionWeights, rules: RowRules,
               progress: Progress | None, every: int) -> tuple[list[_Valid], list[RowError], int]:
     """Check every row (in several processes for large inputs); a repeat of an earlier row of the same input
     is an error naming that row."""
@@ -104,7 +104,7 @@ def _validate(rows: Iterable[tuple[int, dict[str, str]]], weights: Mapping[str, 
                     first_row=first_seen[key]), parsed.case_no)]
             else:
                 first_seen[key] = check.row
-                if check.drg is not None and check.drg not in weights:
+                if check.drg is not None and check.drg not in weights.table(parsed.discharge_date):
                     row_errors = [RowError(check.row, "principal_dx", Problem("import.no_weight", drg=check.drg),
                                            check.drg)]
                 elif not row_errors and check.drg is not None:
@@ -131,11 +131,12 @@ def _already_recorded(hospital_id: int, valid: list[_Valid]) -> dict[tuple[str, 
     return found
 
 
-def _insert(actor: Actor, hospital: Hospital, new: list[_Valid], weights: Mapping[str, Decimal],
+def _insert(actor: Actor, hospital: Hospital, new: list[_Valid], weights: RegionWeights,
             job_id: int | None) -> list[int]:
     base_rate = hospital.region.current_policy().base_rate_fen
     coefficient = Decimal(hospital.coefficient)
-    prices = {drg: drg_payment_fen(weights[drg], base_rate, coefficient) for drg in {v.drg for v in new}}
+    weight = {id(v): weights.table(v.row.discharge_date)[v.drg] for v in new}
+    prices = {value: drg_payment_fen(value, base_rate, coefficient) for value in set(weight.values())}
     now = utcnow()
     records = [{
         "hospital_id": hospital.id, "case_no": v.row.case_no, "age": v.row.age, "sex": v.row.sex.value,
@@ -146,7 +147,7 @@ def _insert(actor: Actor, hospital: Hospital, new: list[_Valid], weights: Mappin
         "icu_days": v.row.icu_days, "birth_weight_grams": v.row.birth_weight_grams, "mcc_codes": list(v.mcc_codes),
         "code_warnings": v.warnings,
         "hospital_drg": v.row.hospital_drg, "drg": v.drg,
-        "drg_weight": weights[v.drg], "drg_payment_fen": prices[v.drg], "grouper_version": grouper().version,
+        "drg_weight": weight[id(v)], "drg_payment_fen": prices[weight[id(v)]], "grouper_version": grouper().version,
         "created_at": now, "created_by_id": actor.user_id, "import_job_id": job_id,
     } for v in new]
     if not records:
@@ -188,8 +189,7 @@ def import_rows(actor: Actor, rows: Iterable[tuple[int, Mapping[str, str]]], *, 
     if mode not in MODES:
         raise ValidationFailed({"mode": [str(_l("Choose all-or-nothing or accept valid rows."))]})
     hospital = _hospital(actor)
-    weights = {drg: Decimal(weight) for drg, weight in db.session.execute(
-        db.select(DrgCatalogue.drg, DrgCatalogue.weight).where(DrgCatalogue.scheme == MS_DRG_SCHEME))}
+    weights = RegionWeights(hospital.region_id)  # each case priced with its quarter's catalogue version
     valid, errors, total = _validate(rows, weights, _row_rules(hospital.region.current_policy()), progress, every)
     recorded = _already_recorded(hospital.id, valid)
     new = [v for v in valid if duplicate_key(v.row) not in recorded]

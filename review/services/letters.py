@@ -72,7 +72,7 @@ def _weight_before(decision: Decision) -> Decimal | str | None:
     case = decision.item.case
     if case.drg == decision.drg:
         return case.drg_weight
-    entry = catalogue_entry(decision.drg)
+    entry = catalogue_entry(decision.drg, decision.item.cycle.catalogue_scheme)
     return entry.weight if entry is not None else None
 
 

@@ -53,7 +53,7 @@ def regroup(case: Case, cycle: Cycle, principal_dx: str | None = None,
     if not errors and not result.grouped:
         errors["corrected_principal_dx"] = [str(_l("The case could not be grouped (grouper answer: %(code)s).",
                                                    code=result.return_code))]
-    entry = catalogue_entry(result.drg) if result.drg else None
+    entry = catalogue_entry(result.drg, cycle.catalogue_scheme) if result.drg else None
     if not errors and entry is None:
         errors["corrected_principal_dx"] = [str(_l("DRG %(drg)s is not in the weight catalogue.", drg=result.drg))]
     if errors:

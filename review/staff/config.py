@@ -19,7 +19,7 @@ from review.pagination import paginate
 from review.services import average_costs, cycles, policies
 from review.services.context import ValidationFailed
 from review.staff.config_forms import (EDIT_KIND, AverageCostUploadForm, ComputeForm, CycleForm, PolicyForm,
-                                       VolumesForm)
+                                       VolumeOverrideForm, VolumeRecountForm)
 from review.staff.routes import OFFICE, READERS, bp
 from workflows.money import format_fen
 
@@ -177,35 +177,32 @@ def new_cycle() -> object:
 @bp.route("/cycles/<int:cycle_id>/volumes", methods=["GET", "POST"])
 @roles_required(*OFFICE)
 def cycle_volumes(cycle_id: int) -> object:
+    """The quota base of each hospital with where it came from; a POST overrides one hospital's figure."""
     cycle = cycles.get_cycle(cycle_id)
-    form = VolumesForm()
-    errors: dict[str, list[str]] = {}
-    typed: dict[str, str] = {}
+    form = VolumeOverrideForm()
     if form.validate_on_submit():
-        figures: dict[int, int | None] = {}
-        for hospital, _recorded in cycles.volumes(cycle):
-            key = f"volume-{hospital.id}"
-            text = (request.form.get(key) or "").strip()
-            typed[key] = text
-            if not text:
-                figures[hospital.id] = None
-            elif text.isascii() and text.isdigit() and len(text) <= len(str(cycles.MAX_DISCHARGES)):
-                figures[hospital.id] = int(text)  # the service refuses a figure above MAX_DISCHARGES
-            else:
-                errors[key] = [_("Enter a whole number of discharges, 0 or more.")]
-        if not errors:
-            try:
-                changes = cycles.set_volumes(current_actor(), cycle.id, figures)
-            except ValidationFailed as failure:
-                errors = failure.errors
-            else:
-                flash(_("%(n)s hospitals' DRG discharges updated.", n=len(changes)) if changes
-                      else _("Nothing changed."), "success" if changes else "info")
-                return redirect(url_for("staff.cycle_volumes", cycle_id=cycle.id))
-        for message in errors.get("__all__", []):
-            flash(message, "error")
-    return render_template("staff/cycle_volumes.html", cycle=cycle, form=form, rows=cycles.volumes(cycle),
-                           errors=errors, typed=typed), (422 if errors else 200)
+        try:
+            cycles.override_volume(current_actor(), cycle.id, form.hospital_id.data, form.figure.data,
+                                   form.reason.data)
+        except ValidationFailed as failure:
+            _flash_unplaced(form, failure)
+        else:
+            flash(_("The figure is overridden."), "success")
+            return redirect(url_for("staff.cycle_volumes", cycle_id=cycle.id))
+    status = 422 if form.errors and request.method == "POST" else 200
+    return render_template("staff/cycle_volumes.html", cycle=cycle, form=form, recount=VolumeRecountForm(),
+                           rows=cycles.volumes(cycle), counts=cycles.imported_counts(cycle),
+                           failed_hospital=form.hospital_id.data if status == 422 else None), status
+
+
+@bp.route("/cycles/<int:cycle_id>/volumes/recount", methods=["POST"])
+@roles_required(*OFFICE)
+def cycle_volumes_recount(cycle_id: int) -> object:
+    form = VolumeRecountForm()
+    if form.validate_on_submit():
+        changes = cycles.recount_volumes(current_actor(), cycle_id, bool(form.replace_overrides.data))
+        flash(_("Counted from the imported cases: %(n)s hospitals' figures changed.", n=len(changes)), "success")
+    return redirect(url_for("staff.cycle_volumes", cycle_id=cycle_id))
 
 
 # --- DRG average costs -------------------------------------------------------------------------------------
@@ -221,7 +218,7 @@ def _average_costs_page(upload: AverageCostUploadForm, compute: ComputeForm, res
     titles = average_costs.catalogue_titles([row.drg for row in page.items])
     return render_template("staff/average_costs.html", page=page, titles=titles, drg=drg, upload=upload,
                            compute=compute, result=result, reasons=SKIP_REASON, sources=SOURCE,
-                           scheme=average_costs.MS_DRG_SCHEME), status
+                           scheme=average_costs.current_scheme()), status
 
 
 def _compute_form(formdata: object = None) -> ComputeForm:

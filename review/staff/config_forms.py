@@ -166,8 +166,16 @@ class CycleForm(FlaskForm):
     settlement_date = DateField(_l("Settlement date"), validators=[Optional()])
 
 
-class VolumesForm(FlaskForm):
-    """Carries the CSRF token; the per-hospital inputs are named volume-<hospital id>."""
+class VolumeOverrideForm(FlaskForm):
+    """One hospital's quota base set by hand; the service requires the reason."""
+
+    hospital_id = IntegerField(validators=[InputRequired()])
+    figure = IntegerField(_l("DRG discharges"), validators=[InputRequired(), NumberRange(min=0)])
+    reason = TextAreaField(_l("Reason for the override"), validators=[DataRequired(), Length(max=2000)])
+
+
+class VolumeRecountForm(FlaskForm):
+    replace_overrides = BooleanField(_l("Also replace the figures set by hand"))
 
 
 class AverageCostUploadForm(FlaskForm):

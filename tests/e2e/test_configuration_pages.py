@@ -69,13 +69,18 @@ def test_create_a_cycle_and_record_volumes(client, world) -> None:  # type: igno
     calendar = client.get("/staff/cycles").text
     assert "2026Q4" in calendar and "Application window open" in calendar  # 2026Q3 of the world is open today
     url = f"/staff/cycles/{cycle.id}/volumes"
-    assert f'name="volume-{world.hospitals["H1"]}"' in client.get(url).text
-    bad = client.post(url, data={f"volume-{world.hospitals['H1']}": "12.5"})
+    h1 = world.hospitals["H1"]
+    assert f'name="hospital_id" value="{h1}"' in client.get(url).text
+    bad = client.post(url, data={"hospital_id": h1, "figure": "12.5", "reason": "Settlement data of the payer"})
     assert bad.status_code == 422
-    saved = client.post(url, data={f"volume-{world.hospitals['H1']}": "1234"})
+    unexplained = client.post(url, data={"hospital_id": h1, "figure": "1234", "reason": ""})
+    assert unexplained.status_code == 422
+    saved = client.post(url, data={"hospital_id": h1, "figure": "1234", "reason": "Settlement data of the payer"})
     assert saved.status_code == 302
     assert db.session.scalars(db.select(CycleVolume.drg_discharges).where(
-        CycleVolume.cycle_id == cycle.id, CycleVolume.hospital_id == world.hospitals["H1"])).one() == 1234
+        CycleVolume.cycle_id == cycle.id, CycleVolume.hospital_id == h1)).one() == 1234
+    page = client.get(url).text
+    assert "Overridden by Staff" in page and "Settlement data of the payer" in page
 
 
 def test_average_costs_page_lists_an_imported_figure(client, world) -> None:  # type: ignore[no-untyped-def]

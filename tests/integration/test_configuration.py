@@ -114,23 +114,27 @@ def test_cycle_dates_defaults_validation_and_duplicates(world) -> None:  # type:
     assert rows["2025Q1"].open_window == "application" and rows[later].open_window is None
 
 
-def test_volumes_upsert_and_log(world) -> None:  # type: ignore[no-untyped-def]
+def test_volume_override_upserts_and_logs(world) -> None:  # type: ignore[no-untyped-def]
     staff = world.actors["staff"]
     cycle = cycles.create_cycle(staff, world.region_id, "2026Q4", **DATES_2026Q4)
     h1, h2 = world.hospitals["H1"], world.hospitals["H2"]
-    changes = cycles.set_volumes(staff, cycle.id, {h1: 1500, h2: None})
-    assert changes == [{"hospital": "H1", "from": None, "to": 1500}]
-    changes = cycles.set_volumes(staff, cycle.id, {h1: 1600, h2: 800})
-    assert {c["hospital"] for c in changes} == {"H1", "H2"}
+    cycles.override_volume(staff, cycle.id, h1, 1500, "Settlement data of the payer, Q4")
+    assert last_log("cycle.volume_overridden").data["from"] is None
+    cycles.override_volume(staff, cycle.id, h1, 1600, "Corrected settlement figure")
+    cycles.override_volume(staff, cycle.id, h2, 800, "Settlement data of the payer, Q4")
     volumes = dict(db.session.execute(db.select(CycleVolume.hospital_id, CycleVolume.drg_discharges)
                                       .where(CycleVolume.cycle_id == cycle.id)).all())
     assert volumes == {h1: 1600, h2: 800}
-    assert last_log("cycle.volumes_set").data["changes"][0] == {"hospital": "H1", "from": 1500, "to": 1600}
-    assert cycles.set_volumes(staff, cycle.id, {h1: 1600}) == []
-    with pytest.raises(ValidationFailed):
-        cycles.set_volumes(staff, cycle.id, {h1: -1})
+    log = last_log("cycle.volume_overridden")
+    assert (log.data["hospital"], log.data["from"], log.data["to"]) == ("H2", None, 800)
+    with pytest.raises(ValidationFailed) as failure:
+        cycles.override_volume(staff, cycle.id, h1, -1, "A reason long enough")
+    assert "figure" in failure.value.errors
+    with pytest.raises(ValidationFailed) as failure:
+        cycles.override_volume(staff, cycle.id, h1, 10, "short")
+    assert "reason" in failure.value.errors
     with pytest.raises(PermissionDenied):
-        cycles.set_volumes(world.actors["auditor"], cycle.id, {h1: 1})
+        cycles.override_volume(world.actors["auditor"], cycle.id, h1, 1, "A reason long enough")
 
 
 def cost(region_id: int, drg: str) -> DrgAverageCost:
