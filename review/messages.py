@@ -214,6 +214,7 @@ PROBLEM_TEXT = {
                                     "so the application quota is unknown; please contact the review office."),
     "application.quota_used_up": _l("The quota for cycle %(cycle)s is used up: %(allowed)s applications allowed "
                                     "(%(share)s of %(n)s DRG discharges), %(used)s made."),
+    "application.evidence_missing": _l("Upload the evidence this category needs before submitting: %(doc_types)s."),
     "withdrawal.reason_too_short": _l("Give the reason for the withdrawal (at least %(minimum)s characters)."),
     # patient identity typed into a file name or a reason (workflows/identity.py); `field` is shown by FIELD_LABELS
     "identity.case_number": _l("The %(field)s contains the case number. Experts are shown a neutral label and a "
@@ -238,7 +239,7 @@ SAMPLING_SETTINGS = {
 
 # Parameters that hold a coded value are shown by their label.
 CODED_PARAMS = {"kind": labels.ITEM_KIND, "state": labels.STATE, "action": labels.ACTION, "role": labels.ROLE,
-                "field": FIELD_LABELS, "setting": SAMPLING_SETTINGS}
+                "field": FIELD_LABELS, "setting": SAMPLING_SETTINGS, "doc_types": labels.DOC_TYPE}
 
 _COLUMNS = {column.key: column for column in COLUMNS}
 
@@ -264,7 +265,8 @@ def _shown(key: str, value: object) -> str:
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(value, list):
-        return _(", ").join(str(item) for item in value)
+        coded = CODED_PARAMS.get(key, {})
+        return _(", ").join(str(coded.get(item, item)) for item in value)
     return "" if value is None else str(value)
 
 

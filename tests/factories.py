@@ -51,8 +51,10 @@ def build_world() -> World:
     db.session.add(region)
     db.session.flush()
     # Secondary-hospital experts qualify here, so the six-expert pool can seat three on every hospital's items.
+    # No evidence is required before screening, so tests about other things apply in one step; the evidence rule
+    # has its own tests (tests/integration/test_evidence_required.py), on the default policy.
     db.session.add(Policy(region_id=region.id, version=1, base_rate_fen=BASE_RATE_FEN,
-                          panel_hospital_levels=["tertiary", "secondary"]))
+                          panel_hospital_levels=["tertiary", "secondary"], required_evidence={}))
     hospitals = {}
     for code, level, coefficient in (("H1", "tertiary", "1.10"), ("H2", "tertiary", "1.00"),
                                      ("H3", "secondary", "0.90")):

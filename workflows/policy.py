@@ -10,7 +10,7 @@ The quota, pure arithmetic on the policy, lives here as a method; the majority i
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from typing import Any
@@ -21,6 +21,17 @@ from workflows.intake import DEFAULT_MAX_CASE_COST_FEN
 from workflows.money import Fen
 
 PAYMENT_METHODS = ("fee_for_service", "cms_outlier")
+EVIDENCE_KINDS = ("admission_record", "discharge_summary", "front_page", "progress_notes", "orders", "lab_reports",
+                  "operative_record", "special_items", "other")
+"""The kinds of evidence a hospital uploads; the policy names which of them each category needs."""
+DEFAULT_REQUIRED_EVIDENCE: Mapping[str, tuple[str, ...]] = {
+    "high_cost": ("discharge_summary", "special_items"),
+    "long_stay": ("discharge_summary",),
+    "icu_heavy": ("discharge_summary",),
+    "complex_care": ("discharge_summary",),
+    "newborn": ("discharge_summary",),
+    "new_technology": ("discharge_summary", "operative_record"),
+}
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,8 @@ class PolicySnapshot:
     min_reviewed_for_extrapolation: int = 30
     max_case_cost_fen: Fen = DEFAULT_MAX_CASE_COST_FEN
     blocking_code_edits: frozenset[str] = frozenset(DEFAULT_BLOCKING_EDITS)
+    required_evidence: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_REQUIRED_EVIDENCE))
+    """Per application category, the evidence kinds that must be uploaded before it is screened and queued."""
     scoresheets: Mapping[str, Any] = field(default_factory=dict)
     """Scoresheet definitions as frozen (read with `workflows.scoresheets.for_cycle`); empty before they were."""
 
@@ -73,6 +86,8 @@ class PolicySnapshot:
                 value = [{"max_weight": str(weight), "multiple": str(multiple)} for weight, multiple in value]
             elif isinstance(value, tuple):
                 value = list(value)
+            elif item.name == "required_evidence":
+                value = {category: list(kinds) for category, kinds in sorted(value.items())}
             elif isinstance(value, Mapping):
                 value = dict(value)
             out[item.name] = value
@@ -86,6 +101,11 @@ class PolicySnapshot:
                           newborn_cost_multiple=self.newborn_cost_multiple,
                           new_technology_codes=self.new_technology_codes)
 
+    def missing_evidence(self, category: str, uploaded: Iterable[str]) -> tuple[str, ...]:
+        """The kinds this category still needs, in the policy's order; empty when the application may go on."""
+        have = set(uploaded)
+        return tuple(kind for kind in self.required_evidence.get(category, ()) if kind not in have)
+
     def quota_allowed(self, drg_discharges: int | None) -> int:
         """Applications a hospital may make: the share of its discharges, rounded down; none until they are known."""
         if drg_discharges is None:
@@ -95,6 +115,10 @@ class PolicySnapshot:
 
 def _bands(raw: Any) -> tuple[tuple[Decimal, Decimal], ...]:
     return tuple(sorted((Decimal(str(band["max_weight"])), Decimal(str(band["multiple"]))) for band in raw))
+
+
+def _evidence(raw: Any) -> dict[str, tuple[str, ...]]:
+    return {str(category): tuple(str(kind) for kind in kinds) for category, kinds in dict(raw).items()}
 
 
 def _flag(raw: Any) -> bool:
@@ -113,7 +137,7 @@ _READERS: dict[str, Any] = {
     "panel_one_per_hospital": _flag, "appeal_days": int, "payment_method": str, "fixed_loss_threshold_fen": int,
     "min_reviewed_for_extrapolation": int, "max_case_cost_fen": int,
     "blocking_code_edits": lambda raw: frozenset(str(kind) for kind in raw),
-    "scoresheets": dict,
+    "scoresheets": dict, "required_evidence": _evidence,
 }
 
 DEFAULTS = PolicySnapshot()

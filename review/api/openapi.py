@@ -117,6 +117,9 @@ def build_document(server_url: str = "/api/v1") -> dict:
             "type": "object",
             "properties": {"item_id": {"type": "integer"}, "state": {"type": "string", "enum": states},
                            "screening": {"type": "object", "nullable": True}, "url": {"type": "string"},
+                           "missing_evidence": {"type": "array", "items": {"type": "string", "enum": list(EVIDENCE_TYPES)},
+                                                "description": "a draft waits for these kinds of evidence; upload "
+                                                               "them, then POST /items/{item_id}/submit"},
                            "warnings": {"type": "array", "items": _ref("Warning")}},
         },
         "Document": {
@@ -187,7 +190,8 @@ def build_document(server_url: str = "/api/v1") -> dict:
             "summary": "Apply for special-case review of one case", "operationId": "createApplication",
             "security": secured, "parameters": [IDEMPOTENCY_KEY],
             "requestBody": {"required": True, "content": _json(_ref("ApplicationRequest"))},
-            "responses": {"201": {"description": "Created and screened", "content": _json(_ref("Application"))},
+            "responses": {"201": {"description": "Created: screened at once, or a draft until its evidence is "
+                                                 "uploaded (see missing_evidence)", "content": _json(_ref("Application"))},
                           **_errors("400", "401", "403", "404", "409", "413", "422")},
         }},
         "/items": {"get": {
@@ -215,6 +219,13 @@ def build_document(server_url: str = "/api/v1") -> dict:
                                "doc_type": {"type": "string", "enum": list(EVIDENCE_TYPES)}}}}}},
             "responses": {"201": {"description": "Stored", "content": _json(_ref("Document"))},
                           **_errors("400", "401", "404", "409", "413", "422")},
+        }},
+        "/items/{item_id}/submit": {"post": {
+            "summary": "Submit a draft application once its evidence is uploaded: it is screened and queued",
+            "operationId": "submitApplication", "security": secured,
+            "parameters": [_id("item_id"), IDEMPOTENCY_KEY],
+            "responses": {"200": {"description": "Submitted and screened", "content": _json(_ref("Application"))},
+                          **_errors("401", "404", "409")},
         }},
         "/items/{item_id}/withdraw": {"post": {
             "summary": "Withdraw an application before a panel is seated (gives its quota place back)",

@@ -345,11 +345,27 @@ def create_application() -> object:
         if not_text:
             raise ApiError(400, "bad_request", " ".join(row["message"] for row in not_text), not_text)
         item = applications.apply_for_case(_actor(), case_id, category, reason)
-        return {"item_id": item.id, "state": item.state, "screening": _screening(item.screening),
-                "url": url_for("api_v1.item", item_id=item.id),
-                "warnings": _identity_warnings("reason", item.reason, item.case.case_no)}, 201
+        warnings = _identity_warnings("reason", item.reason, item.case.case_no)
+        return {**_application_json(item), "warnings": warnings}, 201
 
     return _write(_canonical(body), run)
+
+
+def _application_json(item: ReviewItem) -> dict:
+    return {"item_id": item.id, "state": item.state, "screening": _screening(item.screening),
+            "missing_evidence": list(applications.missing_evidence(item)) if item.state == State.DRAFT else [],
+            "url": url_for("api_v1.item", item_id=item.id)}
+
+
+@bp.route("/items/<int:item_id>/submit", methods=["POST"])
+@token_required
+def submit_application(item_id: int) -> object:
+    get_item(_actor(), item_id)  # another hospital's item answers 404 first
+
+    def run() -> tuple[dict, int]:
+        return _application_json(applications.submit(_actor(), item_id)), 200
+
+    return _write(_canonical({"submit": item_id}), run)
 
 
 # --- evidence ----------------------------------------------------------------------------------------

@@ -18,6 +18,17 @@ from review.services.items import get_item, scoped
 from workflows.states import State
 
 
+def _flash_outcome(item: ReviewItem) -> None:
+    """Where a new or submitted application stands: a draft waiting for evidence, returned, or queued."""
+    if item.state == State.DRAFT.value:
+        flash(_("Application saved as a draft: upload the evidence listed on its page, then submit it."), "info")
+    elif item.state == State.RETURNED.value:
+        flash(_("The application was returned: the case meets no eligibility rule. See the figures below."),
+              "warning")
+    else:
+        flash(_("Application submitted and queued for the panel."), "success")
+
+
 def _warn_identity(field: str, text: str | None, case_no: str | None) -> None:
     for message in identity_warnings(field, text, case_no):
         flash(message, "warning")
@@ -77,11 +88,7 @@ def case(case_id: int) -> object:
                 flash(message, "error")
         else:
             _warn_identity("reason", item.reason, record.case_no)
-            if item.state == State.RETURNED.value:
-                flash(_("The application was returned: the case meets no eligibility rule. See the figures below."),
-                      "warning")
-            else:
-                flash(_("Application submitted and queued for the panel."), "success")
+            _flash_outcome(item)
             return redirect(url_for("hospital.item", item_id=item.id))
     items = db.session.scalars(scoped(actor, db.select(ReviewItem).where(ReviewItem.case_id == record.id))).all()
     return render_template("hospital/case.html", case=record, form=form, items=items)
@@ -111,8 +118,9 @@ def item(item_id: int) -> object:
     decision = db.session.scalars(db.select(Decision).where(
         Decision.item_id == review_item.id, Decision.status == "issued").order_by(Decision.version.desc())).first()
     resubmit_form = ApplyForm(category=review_item.category, reason=review_item.reason)
+    missing = applications.missing_evidence(review_item) if review_item.state == State.DRAFT.value else ()
     return render_template("hospital/item.html", item=review_item, form=form, decision=decision,
-                           resubmit_form=resubmit_form,
+                           resubmit_form=resubmit_form, missing_evidence=missing,
                            documents=documents.item_documents(actor, review_item.id))
 
 
@@ -140,6 +148,14 @@ def resubmit(item_id: int) -> object:
     else:
         flash(_("Application submitted and queued for the panel."), "success")
     return redirect(url_for("hospital.item", item_id=item.id))
+
+
+@bp.route("/items/<int:item_id>/submit", methods=["POST"])
+@roles_required(HOSPITAL)
+def submit(item_id: int) -> object:
+    """A draft application with its evidence goes to screening; refused with what is missing otherwise."""
+    _flash_outcome(applications.submit(current_actor(), item_id))
+    return redirect(url_for("hospital.item", item_id=item_id))
 
 
 @bp.route("/items/<int:item_id>/submit-records", methods=["POST"])

@@ -16,6 +16,9 @@ from workflows.grouping import DEFAULT_BLOCKING_EDITS
 from workflows.policy import DEFAULTS, PolicySnapshot
 
 
+_REQUIRED_EVIDENCE_JSON = DEFAULTS.to_json()["required_evidence"]
+
+
 class Region(db.Model):
     __tablename__ = "regions"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -76,6 +79,9 @@ class Policy(db.Model):
     blocking_code_edits: Mapped[list] = mapped_column(JSON, default=lambda: list(DEFAULT_BLOCKING_EDITS),
                                                       server_default=json.dumps(list(DEFAULT_BLOCKING_EDITS)))
     """Code-editor findings that refuse a case; the others are recorded with it (workflows.grouping.EDIT_KINDS)."""
+    required_evidence: Mapped[dict] = mapped_column(JSON, default=lambda: _REQUIRED_EVIDENCE_JSON,
+                                                    server_default=json.dumps(_REQUIRED_EVIDENCE_JSON))
+    """Per category, the evidence kinds uploaded before an application is screened (workflows.policy)."""
     note: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -96,6 +102,8 @@ class Policy(db.Model):
             payment_method=self.payment_method, fixed_loss_threshold_fen=self.fixed_loss_threshold_fen,
             min_reviewed_for_extrapolation=self.min_reviewed_for_extrapolation,
             max_case_cost_fen=self.max_case_cost_fen, blocking_code_edits=frozenset(self.blocking_code_edits or ()),
+            required_evidence=PolicySnapshot.from_json({"required_evidence": self.required_evidence or {}})
+            .required_evidence,
             scoresheets=scoresheets.snapshot())
 
     def snapshot(self) -> dict[str, object]:

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 
 from review import clock
 from review.extensions import db
-from review.models import Case, Cycle, CycleVolume, Hospital, Region, ReviewItem
+from review.models import Case, Cycle, CycleVolume, Document, Hospital, Region, ReviewItem
 from review.models.types import utcnow
 from review.services import activity
 from review.services.cases import get_case
@@ -149,7 +149,32 @@ def _create(actor: Actor, case: Case, cycle: Cycle, category: str, reason: str, 
     quotas[cycle.id].used += 1
     activity.record(actor, "item.created", "review_item", item.id, item.hospital_id,
                     {"case_id": case.id, "category": category, "quota_left": quotas[cycle.id].left})
-    _submit_and_screen(actor, item, cycle)
+    if not cycle.policy.missing_evidence(category, ()):
+        _submit_and_screen(actor, item, cycle)  # the policy asks for no evidence first: screened at once
+    return item  # else a draft, holding its quota place, until its evidence is uploaded and it is submitted
+
+
+def missing_evidence(item: ReviewItem) -> tuple[str, ...]:
+    """The evidence kinds the cycle's policy still wants for this item's category, in the policy's order."""
+    uploaded = db.session.scalars(db.select(Document.doc_type).where(Document.item_id == item.id).distinct())
+    return item.cycle.policy.missing_evidence(item.category or "", uploaded)
+
+
+def _evidence_problem(item: ReviewItem) -> Problem | None:
+    missing = missing_evidence(item)
+    return Problem("application.evidence_missing", doc_types=list(missing)) if missing else None
+
+
+def submit(actor: Actor, item_id: int) -> ReviewItem:
+    """A draft goes to screening once the evidence its category needs is uploaded and the window is still open."""
+    actor.require(Role.HOSPITAL)
+    item = get_item(actor, item_id, for_update=True)
+    closed = _window_problem(item.cycle, clock.today_in(item.cycle.region.timezone))
+    problem = closed or _evidence_problem(item)
+    if problem is not None:
+        raise ServiceError(problem_text(problem))
+    _submit_and_screen(actor, item, item.cycle)
+    db.session.commit()
     return item
 
 
@@ -232,6 +257,9 @@ def resubmit(actor: Actor, item_id: int, category: str, reason: str) -> ReviewIt
     full = _quota_problem(quota_for(item.hospital_id, cycle), cycle)  # a returned application gave its place back
     if full is not None:
         raise ServiceError(problem_text(full))
+    missing = _evidence_problem(item)
+    if missing is not None:
+        raise ServiceError(problem_text(missing))
     item.category, item.reason = category, reason.strip()
     _submit_and_screen(actor, item, cycle)
     db.session.commit()

@@ -14,10 +14,10 @@ from review.models import Document, ReviewItem
 from review.services import activity
 from review.services.context import HIDDEN, Actor, NotFound, ServiceError, ValidationFailed
 from review.services.items import get_item
+from workflows.policy import EVIDENCE_KINDS
 from workflows.states import Role, State
 
-EVIDENCE_TYPES = ("admission_record", "discharge_summary", "front_page", "progress_notes", "orders",
-                  "lab_reports", "operative_record", "special_items", "other")
+EVIDENCE_TYPES = EVIDENCE_KINDS
 LETTER_TYPE = "decision_letter"
 UPLOAD_STATES = {State.DRAFT, State.SUBMITTED, State.SCREENED, State.RETURNED, State.QUEUED,
                  State.SELECTED, State.AWAITING_RECORDS}

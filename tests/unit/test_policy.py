@@ -25,6 +25,8 @@ snapshots = st.builds(
     panel_one_per_hospital=st.booleans(), appeal_days=st.integers(1, 60),
     payment_method=st.sampled_from(policy.PAYMENT_METHODS), max_case_cost_fen=st.integers(1, 2**50),
     blocking_code_edits=st.frozensets(st.sampled_from(["invalid_code", "sex_conflict", "age_conflict"])),
+    required_evidence=st.dictionaries(st.sampled_from(["high_cost", "long_stay", "newborn"]), st.lists(
+        st.sampled_from(policy.EVIDENCE_KINDS), unique=True, max_size=4).map(tuple)),
 )
 
 
@@ -64,3 +66,17 @@ def test_thresholds_carry_the_policy() -> None:
     thresholds = snapshot.thresholds()
     assert thresholds.multiple_for(Decimal("0.8")) == Decimal("5") and thresholds.multiple_for(Decimal("2")) == 4
     assert thresholds.new_technology_codes == {"XW033E5"}
+
+
+@given(st.sampled_from(sorted(policy.DEFAULT_REQUIRED_EVIDENCE)), st.sets(st.sampled_from(policy.EVIDENCE_KINDS)))
+def test_missing_evidence_is_what_the_category_needs_less_what_is_uploaded(category: str, uploaded: set[str]) -> None:
+    needed = DEFAULTS.required_evidence[category]
+    missing = DEFAULTS.missing_evidence(category, uploaded)
+    assert set(missing) == set(needed) - uploaded and list(missing) == [kind for kind in needed if kind in missing]
+    assert "discharge_summary" in needed  # every category needs the discharge summary by default
+
+
+def test_a_category_the_policy_does_not_list_needs_nothing_and_old_snapshots_take_the_default() -> None:
+    relaxed = PolicySnapshot.from_json({"required_evidence": {"high_cost": []}})
+    assert relaxed.missing_evidence("high_cost", []) == () and relaxed.missing_evidence("newborn", []) == ()
+    assert PolicySnapshot.from_json({}).missing_evidence("high_cost", ["discharge_summary"]) == ("special_items",)
