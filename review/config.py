@@ -159,6 +159,11 @@ class ProductionConfig(BaseConfig):
                  if len(os.environ[name]) < REGISTER_MIN_KEY_LENGTH]
         if short:
             raise RuntimeError(f"{', '.join(short)}: at least {REGISTER_MIN_KEY_LENGTH} characters of random")
+        if not os.environ.get("PUBLIC_BASE_URL", "").startswith(("https://", "http://")):
+            # printed on every letter as the verification address: a relative one cannot be typed or scanned
+            raise RuntimeError("production configuration needs PUBLIC_BASE_URL, the bureau's public address "
+                               "(https://…) printed on letters before /verify/<code>")
+        self.PUBLIC_BASE_URL = os.environ["PUBLIC_BASE_URL"]
         self.SECRET_KEY = os.environ["SECRET_KEY"]
         self.REGISTER_HMAC_KEY = os.environ["REGISTER_HMAC_KEY"]
         self.REGISTER_ANCHOR_KEY = os.environ["REGISTER_ANCHOR_KEY"]

@@ -11,6 +11,7 @@ from review.models.intake import ApiToken, IdempotencyRecord, ImportJob
 from review.models.invitations import Invitation
 from review.models.jobs import Job
 from review.models.ledger import Account, JournalEntry, JournalLine
+from review.models.letterhead import LetterCounter, Letterhead
 from review.models.organisation import Hospital, Policy, Region
 from review.models.people import Expert, User
 from review.models.pool import ExpertConflict, SpecialtyRelation
@@ -20,6 +21,6 @@ from review.models.sampling import Notification, SamplingPlan
 __all__ = [
     "Account", "ActivityLog", "AssignmentJob", "AssignmentRun", "ApiToken", "IdempotencyRecord", "ImportJob", "Assignment", "Case", "Cycle", "CycleEvent", "CycleVolume", "Decision", "Document", "DrgAverageCost",
     "ExportJob",
-    "DrgCatalogue", "Expert", "ExpertConflict", "Hospital", "Invitation", "Job", "JournalEntry", "JournalLine", "Notification", "Policy", "Region", "RegisterHead", "ReviewItem", "SamplingPlan", "SpecialtyRelation",
+    "DrgCatalogue", "Expert", "ExpertConflict", "Hospital", "Invitation", "Job", "JournalEntry", "JournalLine", "LetterCounter", "Letterhead", "Notification", "Policy", "Region", "RegisterHead", "ReviewItem", "SamplingPlan", "SpecialtyRelation",
     "Scoresheet", "User",
 ]

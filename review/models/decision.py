@@ -20,6 +20,12 @@ class Decision(db.Model):
                         "'admission_unjustified')", name="outcome"),
         CheckConstraint("(drg_after IS NULL) = (drg_payment_after_fen IS NULL)", name="regrouped_payment"),
         CheckConstraint("(status = 'issued') = (issued_at IS NOT NULL)", name="issued_at"),
+        # a 文号 is given whole at issue (region, year, number and its wording) or not at all
+        CheckConstraint("(letter_number IS NULL) = (letter_year IS NULL) AND (letter_number IS NULL) = "
+                        "(letter_region_id IS NULL) AND (letter_number IS NULL) = (letter_ref_zh IS NULL) AND "
+                        "(letter_number IS NULL) = (letter_ref_en IS NULL)", name="letter_ref_whole"),
+        CheckConstraint("letter_number IS NULL OR (status = 'issued' AND letter_number > 0)", name="letter_number"),
+        UniqueConstraint("letter_region_id", "letter_year", "letter_number"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("review_items.id"), index=True)
@@ -48,6 +54,14 @@ class Decision(db.Model):
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     appeal_deadline: Mapped[date | None]
     letter_document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
+    letter_region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
+    letter_year: Mapped[int | None]
+    letter_number: Mapped[int | None]
+    """The 文号's sequence number: per region and calendar year of issue, from 1 without gaps (LetterCounter)."""
+    letter_ref_zh: Mapped[str | None] = mapped_column(String(80))
+    letter_ref_en: Mapped[str | None] = mapped_column(String(80))
+    """The 文号 as printed (e.g. 测医保审〔2026〕12号), fixed at issue so a later letterhead edit cannot change
+    what an issued letter and its copies say."""
 
     item: Mapped[ReviewItem] = relationship()
     letter: Mapped[Document | None] = relationship()

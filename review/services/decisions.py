@@ -1,24 +1,45 @@
-"""Staff confirm a proposed decision; issuing posts the ledger entry and queues the letter."""
+"""Staff confirm a proposed decision after reading its reasons; issuing numbers the letter (文号), posts the
+ledger entry and queues the letter.
+
+The reasons are each panel member's vote, recommended DRG and amount and written rationale. Staff read them with
+the expert's code and name; a hospital reads the same reasons under "Expert A/B/C" (by panel rank), never a name
+or a code. A decision is issued only by someone the register shows opening its reasons
+(`decision.reasons_opened`), so no decision leaves the office unread.
+"""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
+from review import labels
 from review.extensions import db
-from review.models import Decision, ReviewItem
+from review.messages import problem_text
+from review.models import ActivityLog, Assignment, Decision, Expert, LetterCounter, Region, ReviewItem
 from review.models.types import utcnow
-from review.services import activity, jobs, ledger
+from review.services import activity, jobs, ledger, letterheads
+from review.services.context import HIDDEN, Actor, NotFound, ServiceError, ValidationFailed
 from review.services.cycles import region_today
-from review.services.context import HIDDEN, Actor, NotFound, ServiceError
 from review.services.items import get_item, move
+from review.services.regrouping import coded, regroup
 from review.tasks import render_letter
 from workflows.ledger import decision_posting
-from workflows.states import Action, Role
+from workflows.payment import PaymentMethod, record_review_adjustment_fen, supplement_fen
+from workflows.problems import Problem
+from workflows.states import Action, ItemKind, Role
+
+REASONS_OPENED = "decision.reasons_opened"
+RECORD_VOTE = {
+    "confirmed": _l("Coding confirmed"),
+    "corrected": _l("Coding corrected"),
+    "unjustified": _l("Admission not justified"),
+}
+"""A record-review expert's vote in the outcome words of record review (a sheet stores approve/reject)."""
 
 
 def get_decision(actor: Actor, decision_id: int) -> Decision:
@@ -32,26 +53,160 @@ def get_decision(actor: Actor, decision_id: int) -> Decision:
     return decision
 
 
+@dataclass(frozen=True)
+class ExpertReason:
+    """One panel member's part in a decision. `expert` is None for a hospital reader, who sees `letter` only."""
+
+    letter: str
+    expert: Expert | None
+    vote: str
+    drg: str | None
+    """The DRG this expert's findings lead to (record review: after their coding corrections)."""
+    amount_fen: int | None
+    """The payment adjustment this expert's findings alone would make (None when their coding cannot be grouped)."""
+    unreasonable_cost_fen: int | None
+    admission_justified: bool | None
+    principal_dx: str | None
+    principal_procedure: str | None
+    rationale: str
+
+
+@dataclass(frozen=True)
+class Reasons:
+    decision: Decision
+    experts: list[ExpertReason]
+    opened: bool
+    """Whether the reader has opened these reasons before (the office may then issue)."""
+
+
+def _letter(index: int) -> str:
+    """A, B, C … Z, then AA, AB …: a panel is never that large, but a label must never run out."""
+    return chr(65 + index) if index < 26 else _letter(index // 26 - 1) + chr(65 + index % 26)
+
+
+def _voters(decision: Decision) -> list[Assignment]:
+    """The assignments whose sheets the decision counted, in panel rank: the snapshot names its voters, so an
+    appeal panel's decision lists the appeal panel, never the first one."""
+    voter_ids = [vote.get("expert_id") for vote in (decision.vote_snapshot or {}).get("votes", [])]
+    return sorted((a for a in decision.item.assignments if a.expert_id in voter_ids and a.scoresheet is not None),
+                  key=lambda a: a.rank)
+
+
+def _record_reason(decision: Decision, assignment: Assignment) -> tuple[str, str | None, int | None]:
+    """(vote words, DRG, adjustment) of one record-review sheet, regrouped with the expert's own corrections."""
+    sheet = assignment.scoresheet
+    assert sheet is not None
+    item, case = decision.item, decision.item.case
+    dx, procedure = sheet.corrected_principal_dx, sheet.corrected_principal_procedure
+    vote = "unjustified" if not sheet.admission_justified else "corrected" if dx or procedure else "confirmed"
+    if not (dx or procedure):
+        return str(RECORD_VOTE[vote]), case.drg, record_review_adjustment_fen(
+            case.drg_payment_fen, case.drg_payment_fen, sheet.admission_justified)
+    try:
+        after = regroup(case, item.cycle, dx, procedure)
+    except ValidationFailed:
+        return str(RECORD_VOTE[vote]), None, None
+    return str(RECORD_VOTE[vote]), after.drg, record_review_adjustment_fen(
+        case.drg_payment_fen, after.payment_fen, sheet.admission_justified)
+
+
+def _expert_reason(decision: Decision, index: int, assignment: Assignment, named: bool) -> ExpertReason:
+    sheet = assignment.scoresheet
+    assert sheet is not None
+    case, policy = decision.item.case, decision.item.cycle.policy
+    record = decision.item.kind == ItemKind.SAMPLED_RECORD.value
+    if record:
+        vote, drg, amount = _record_reason(decision, assignment)
+    else:
+        vote, drg = str(labels.RECOMMENDATION.get(sheet.recommendation or "", sheet.recommendation)), decision.drg
+        amount = 0 if sheet.recommendation != "approve" else supplement_fen(
+            PaymentMethod(policy.payment_method), case.total_cost_fen, sheet.unreasonable_cost_fen,
+            case.drg_payment_fen, policy.fixed_loss_threshold_fen)
+    own = coded(case)
+    return ExpertReason(
+        letter=_letter(index), expert=assignment.expert if named else None, vote=vote, drg=drg, amount_fen=amount,
+        unreasonable_cost_fen=None if record else sheet.unreasonable_cost_fen,
+        admission_justified=sheet.admission_justified if record else None,
+        principal_dx=(sheet.corrected_principal_dx or own["principal_dx"]) if record else None,
+        principal_procedure=(sheet.corrected_principal_procedure or own["principal_procedure"]) if record else None,
+        rationale=sheet.rationale or "")
+
+
+def _opened(actor: Actor, decision_id: int) -> bool:
+    return db.session.scalar(db.select(ActivityLog.id).where(
+        ActivityLog.action == REASONS_OPENED, ActivityLog.object_type == "decision",
+        ActivityLog.object_id == decision_id, ActivityLog.actor_id == actor.user_id).limit(1)) is not None
+
+
+def panel_reasons(actor: Actor, decision: Decision) -> Reasons:
+    """The reasons as this reader may see them, without recording anything (the queue's summary, the hospital's
+    decision page): named for the office and auditors, Expert A/B/C for everyone else."""
+    get_decision(actor, decision.id)
+    named = actor.role in (Role.STAFF, Role.ADMIN, Role.AUDITOR)
+    experts = [_expert_reason(decision, index, assignment, named)
+               for index, assignment in enumerate(_voters(decision))]
+    return Reasons(decision=decision, experts=experts, opened=named and _opened(actor, decision.id))
+
+
+def open_reasons(actor: Actor, decision_id: int) -> Reasons:
+    """The office opens a decision's reasons; the first opening by each person is written to the register, and
+    it is what `issue` asks for."""
+    actor.require(Role.STAFF, Role.ADMIN, Role.AUDITOR)
+    decision = get_decision(actor, decision_id)
+    reasons = panel_reasons(actor, decision)
+    if not reasons.opened:
+        activity.record(actor, REASONS_OPENED, "decision", decision.id, decision.item.hospital_id,
+                        {"version": decision.version, "experts": len(reasons.experts)})
+        db.session.commit()
+        reasons = replace(reasons, opened=True)
+    return reasons
+
+
+def _next_letter_number(region_id: int, year: int) -> int:
+    """The next 文号 sequence number of (region, year), from the counter row, inside the caller's transaction.
+
+    The row is created if missing (ON CONFLICT DO NOTHING: two first issuers of a year create it once), then
+    raised by a relative UPDATE … RETURNING, which locks it like SELECT … FOR UPDATE until the issue commits
+    or rolls back: a concurrent issuer waits and reads the committed number, and a rolled-back issue takes its
+    number back with it, so the numbers of a year run 1, 2, 3 … without a gap or a repeat.
+    """
+    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    db.session.execute(insert(LetterCounter).values(region_id=region_id, year=year, last_number=0)
+                       .on_conflict_do_nothing(index_elements=["region_id", "year"]))
+    return int(db.session.execute(
+        db.update(LetterCounter).where(LetterCounter.region_id == region_id, LetterCounter.year == year)
+        .values(last_number=LetterCounter.last_number + 1).returning(LetterCounter.last_number)).scalar_one())
+
+
 def issue(actor: Actor, decision_id: int) -> Decision:
-    """Issue once: the item moves to issued, the adjustment is posted under `decision:{id}:v{n}`, and the letter
-    job is written in the same transaction, so a broker that is down delays the letter but never loses it."""
+    """Issue once, by someone who opened the reasons: the item moves to issued, the letter gets the next 文号 of
+    the region and year, the adjustment is posted under `decision:{id}:v{n}`, and the letter job is written in the
+    same transaction, so a broker that is down delays the letter but never loses it, and a refused posting
+    leaves no number used."""
     actor.require(Role.STAFF, Role.ADMIN)
     decision = db.session.scalars(db.select(Decision).where(Decision.id == decision_id).with_for_update()).first()
     if decision is None:
         raise NotFound(_l("No such decision."))
     if decision.status == "issued":
         raise ServiceError(_l("This decision has already been issued."))
+    if not _opened(actor, decision.id):
+        raise ServiceError(problem_text(Problem("decision.reasons_not_opened", decision_id=decision.id)))
     item = db.session.scalars(db.select(ReviewItem).where(ReviewItem.id == decision.item_id)
                               .with_for_update()).one()
     now = utcnow()
+    region = item.cycle.region
+    today = region_today(region)  # where the bureau is, as the letter prints it, not the UTC date
+    number = _next_letter_number(region.id, today.year)
+    ref_zh, ref_en = letterheads.reference(letterheads.letterhead_for(region), today.year, number)
     decision.status = "issued"
     decision.issued_at = now
     decision.issued_by_id = actor.user_id
-    # counted from the day of issue where the bureau is, as the letter prints it, not from the UTC date
-    decision.appeal_deadline = region_today(item.cycle.region) + timedelta(
-        days=item.cycle.policy.appeal_days)
+    decision.appeal_deadline = today + timedelta(days=item.cycle.policy.appeal_days)
+    decision.letter_region_id, decision.letter_year, decision.letter_number = region.id, today.year, number
+    decision.letter_ref_zh, decision.letter_ref_en = ref_zh, ref_en
     item.issued_version = decision.version
-    move(item, Action.ISSUE, actor, {"decision_id": decision.id, "amount_fen": decision.amount_fen})
+    move(item, Action.ISSUE, actor, {"decision_id": decision.id, "amount_fen": decision.amount_fen,
+                                     "letter_ref": decision.letter_ref_zh})
     plan = decision_posting(decision.id, decision.version, decision.amount_fen, item.cycle.region.code,
                             item.hospital.code)
     if plan is not None:

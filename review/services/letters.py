@@ -1,9 +1,12 @@
 """Decision letters: one template per letter kind, rendered in either language, stored once when issued, and
 confirmed publicly by their verification code.
 
-The letter is what the hospital holds in its hands and forwards to its finance office, so it carries the facts of
-the decision (case, DRG before and after, amounts, vote count, appeal deadline) and nothing that identifies the
-patient or the experts. The verification page answers "is this letter genuine, and is it still the current
+The letter is what the hospital holds in its hands and forwards to its finance office, and what the bureau signs
+and seals: it carries a 文号 (the issuer's code, the year and a gap-free sequence number given at issue), the
+bureau as issuer and the policy documents it rests on (the region's letterhead), the facts of the decision, each
+finding with the code or rule behind it, its effect on the amount and the panel majority that carried it, the
+appeal route and deadline, the notice of the rights to administrative reconsideration and litigation, page
+numbers and the verification QR code and address; and nothing that identifies the patient or the experts. The verification page answers "is this letter genuine, and is it still the current
 decision?" for anyone holding a copy, without a login, and so shows only what the letter itself shows.
 """
 from __future__ import annotations
@@ -14,18 +17,24 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+import segno
 from flask import current_app, render_template
 from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
-from review import clock
+from review import clock, labels
 from review.documents import StoredFile
 from review.extensions import db
 from review.models import Decision, Document, ReviewItem
 from review.pdf import html_to_pdf
-from review.services import activity, jobs
+from review.services import activity, jobs, letterheads
 from review.services.catalogue import catalogue_entry
 from review.services.context import SYSTEM
 from review.services.documents import LETTER_TYPE, store
+from workflows.consensus import is_majority
+from workflows.money import format_fen
 from workflows.states import ItemKind
 
 APPLICATION_TEMPLATES = {
@@ -87,10 +96,127 @@ def _votes(decision: Decision) -> dict[str, int]:
     return {"k": k, "for": approvals, "against": int(snapshot.get("rejections", k - approvals))}
 
 
+@dataclass(frozen=True)
+class Finding:
+    """One itemised reason of a letter: what the panel looked at, what it changed (or that nothing changed), the
+    code or rule it rests on, its effect on the amount (None: none of its own) and the panel votes that carried it.
+    """
+
+    subject: str
+    change: str
+    basis: str
+    amount_fen: int | None
+    votes: int
+    k: int
+    decided: str
+
+
+CODE_SUBJECTS = {"principal_dx": _l("Principal diagnosis"), "principal_procedure": _l("Principal procedure")}
+DECIDED = {
+    "unchanged": _l("hospital's code confirmed"),
+    "majority": _l("corrected by a majority of the panel"),
+    "chair": _l("ruled by the panel chair (no majority)"),
+}
+
+
+def _majority(votes: int, k: int) -> str:
+    return _("majority of the panel") if is_majority(votes, k) else _("no majority")
+
+
+def _application_findings(decision: Decision, votes: dict[str, int], payment_method: str) -> list[Finding]:
+    """Eligibility, the unreasonable cost deducted and the supplement; a rejection is one finding."""
+    item = decision.item
+    rule = str(labels.CATEGORY.get(item.category, item.category)) if item.category else _("special-case rules")
+    k, approvals = votes["k"], votes["for"]
+    if decision.outcome == "rejected":
+        return [Finding(_("Special-case payment"), _("not granted: the case is paid at its DRG payment standard"),
+                        rule, 0, votes["against"], k, _majority(votes["against"], k))]
+    formula = (_("CMS outlier: 80% × (cost − DRG payment − fixed-loss threshold)") if payment_method == "cms_outlier"
+               else _("Fee for service: cost − unreasonable cost − DRG payment"))
+    deducted = (_("%(amount)s yuan found unreasonable and deducted", amount=format_fen(decision.deduction_fen))
+                if decision.deduction_fen else _("no change: no unreasonable cost found"))
+    carried = _majority(approvals, k)
+    return [
+        Finding(_("Eligibility"), _("qualifies for special-case payment"), rule, None, approvals, k, carried),
+        Finding(_("Unreasonable cost"), deducted, _("median of the amounts found by the approving experts"),
+                -decision.deduction_fen, approvals, k, carried),
+        Finding(_("Supplemental payment"), _("paid on top of the DRG payment"), formula, decision.amount_fen,
+                approvals, k, carried),
+    ]
+
+
+def _record_findings(decision: Decision, votes: dict[str, int], drg_after: str) -> list[Finding]:
+    """Admission, each coded item and the DRG, each saying "no change" when the panel changed nothing; the amount
+    effects add up to the decision's adjustment."""
+    k = votes["k"]
+    cast = (decision.vote_snapshot or {}).get("votes", [])
+    justified = decision.admission_justified is not False
+    findings = [Finding(
+        _("Admission"), _("no change: medically justified") if justified else _("not medically justified"),
+        _("medical necessity of the inpatient admission"), 0 if justified else -decision.drg_payment_fen,
+        votes["for"] if justified else votes["against"], k,
+        _majority(votes["for"] if justified else votes["against"], k))]
+    agreeing_all = len(cast)
+    for name, finding in (decision.coding or {}).items():
+        if not isinstance(finding, dict):
+            continue
+        before, after = finding.get("before"), finding.get("after")
+        agreeing = [v for v in cast if (v.get(name) or before) == after]
+        agreeing_all = min(agreeing_all, len(agreeing))
+        change = (_("no change: %(code)s", code=before or "—") if before == after
+                  else _("%(before)s → %(after)s", before=before or "—", after=after or "—"))
+        findings.append(Finding(str(CODE_SUBJECTS.get(name, name)), change, after or before or "—", None,
+                                len(agreeing), k, str(DECIDED.get(finding.get("decided_by"), "—"))))
+    regrouped = drg_after != decision.drg
+    findings.append(Finding(
+        _("DRG"), (_("DRG %(before)s → DRG %(after)s", before=decision.drg, after=drg_after) if regrouped
+                   else _("no change: DRG %(drg)s", drg=decision.drg)),
+        _("grouped with the adopted coding"), decision.amount_fen if justified else 0, agreeing_all, k,
+        _("follows from the adopted coding")))
+    return findings
+
+
+def outcome_words(decision: Decision, drg_after: str) -> str:
+    """The outcome as the letter states it: a regrouping that moves no money says so, instead of "payment
+    adjusted" beside ¥0."""
+    if decision.outcome == "regrouped" and decision.amount_fen == 0:
+        return (_("Coding corrected: DRG unchanged, no payment change") if drg_after == decision.drg
+                else _("Regrouped: no payment change"))
+    return str(labels.OUTCOME.get(decision.outcome, decision.outcome))
+
+
 def verify_url(code: str) -> str:
     """The address printed on the letter; absolute when the deployment names its public site."""
     base = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
     return base + VERIFY_PATH.format(code=code)
+
+
+def qr_svg(url: str) -> Markup:
+    """The verification address as a QR code, inline SVG (no file, no fetch); sized by the letter's CSS."""
+    return Markup(segno.make(url, error="m").svg_inline(omitsize=True, border=2, svgclass="qr"))
+
+
+def page_counter_css() -> str:
+    """The CSS `content` of the page footer from one translated sentence ("Page %(page)s of %(pages)s"), so a
+    translator words the whole phrase and the counters fall where the language puts them."""
+    marker = "\x00"
+    sentence = _("Page %(page)s of %(pages)s", page=marker + "page" + marker, pages=marker + "pages" + marker)
+    parts = []
+    for index, piece in enumerate(sentence.split(marker)):
+        if index % 2:
+            parts.append(f"counter({piece})")
+        elif piece:
+            parts.append('"' + piece.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return " ".join(parts)
+
+
+def _earlier(decision: Decision) -> Decision | None:
+    """The issued version this one replaces, whose 文号 the letter cites (after an appeal or a correction)."""
+    if decision.version <= 1:
+        return None
+    return db.session.scalars(db.select(Decision).where(
+        Decision.item_id == decision.item_id, Decision.version < decision.version, Decision.status == "issued")
+        .order_by(Decision.version.desc()).limit(1)).first()
 
 
 def letter_context(decision: Decision, locale: str) -> dict[str, object]:
@@ -106,7 +232,12 @@ def letter_context(decision: Decision, locale: str) -> dict[str, object]:
         payment_after_fen = decision.drg_payment_after_fen
     else:  # a special-case decision pays on top of the DRG; it does not regroup the case
         drg_after, weight_after, payment_after_fen = decision.drg, weight_before, decision.drg_payment_fen
-    coding = [(name, finding) for name, finding in (decision.coding or {}).items() if isinstance(finding, dict)]
+    votes = _votes(decision)
+    head = letterheads.letterhead_for(region)
+    findings = (_record_findings(decision, votes, drg_after) if record_review
+                else _application_findings(decision, votes, cycle.policy.payment_method))
+    url = verify_url(decision.verification_code)
+    earlier = _earlier(decision)
     return {
         "decision": decision, "item": item, "case": case, "hospital": hospital, "cycle": cycle, "region": region,
         "locale": locale, "zh": zh, "record_review": record_review,
@@ -116,10 +247,15 @@ def letter_context(decision: Decision, locale: str) -> dict[str, object]:
         "issue_date": local_date(decision.issued_at, region.timezone),
         "weight_before": weight_before, "drg_after": drg_after, "weight_after": weight_after,
         "payment_after_fen": payment_after_fen,
-        "votes": _votes(decision),
-        "coding": coding,
+        "votes": votes, "findings": findings, "outcome_words": outcome_words(decision, drg_after),
         "payment_method": cycle.policy.payment_method,
-        "verify_url": verify_url(decision.verification_code),
+        "letter_ref": decision.letter_ref_zh if zh else decision.letter_ref_en,
+        "earlier_ref": None if earlier is None else (earlier.letter_ref_zh if zh else earlier.letter_ref_en),
+        "bureau": head.bureau_name_zh if zh else head.bureau_name_en,
+        "bureau_address": head.address_zh if zh else head.address_en, "bureau_contact": head.contact,
+        "legal_basis": head.documents(zh),
+        "page_counter": Markup(page_counter_css()),
+        "verify_url": url, "qr_svg": qr_svg(url),
     }
 
 
@@ -205,6 +341,9 @@ class VerifiedLetter:
     amount_fen: int
     issued_on: date | None
     version: int
+    letter_ref_zh: str | None
+    letter_ref_en: str | None
+    """The 文号 printed on the letter (None for letters issued before letters were numbered)."""
     superseded_by: int | None
     """The latest issued version that replaced this one (after an appeal), or None when this one stands."""
 
@@ -239,4 +378,5 @@ def verify_code(code: str) -> VerifiedLetter | None:
         hospital_name_en=item.hospital.name_en, hospital_name_zh=item.hospital.name_zh,
         hospital_code=item.hospital.code, cycle_code=item.cycle.code, case_no=item.case.case_no, kind=item.kind,
         outcome=decision.outcome, amount_fen=decision.amount_fen,
-        issued_on=local_date(decision.issued_at, region.timezone), version=decision.version, superseded_by=later)
+        issued_on=local_date(decision.issued_at, region.timezone), version=decision.version,
+        letter_ref_zh=decision.letter_ref_zh, letter_ref_en=decision.letter_ref_en, superseded_by=later)

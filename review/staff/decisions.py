@@ -1,4 +1,5 @@
-"""The decision queue (proposed decisions of a cycle, issued one by one or in bulk) and the cycle's bulk exports."""
+"""The decision queue (proposed decisions of a cycle with each expert's reasons), the decision page where the
+office opens the reasons and issues, and the cycle's bulk exports."""
 from __future__ import annotations
 
 from flask import flash, jsonify, redirect, render_template, request, send_file, url_for
@@ -14,7 +15,8 @@ from review.models import Cycle, Decision, Hospital, ReviewItem
 from review.pagination import paginate
 from review.services import decisions, exports
 from review.services.context import ServiceError, ValidationFailed
-from review.staff.forms import ExportForm, IssueDecisionsForm
+from review.services.decisions import Reasons
+from review.staff.forms import ConfirmForm, ExportForm, IssueDecisionsForm
 from review.staff.routes import OFFICE, READERS, bp
 from review.web import record_id
 
@@ -54,11 +56,30 @@ def decision_queue(cycle_id: int) -> object:
         supplements_fen += int(plus or 0)
         recoveries_fen += int(minus or 0)
     issued = exports.issued_count(cycle.id)
+    page = paginate(query)
+    actor = current_actor()
+    reasons = {d.id: decisions.panel_reasons(actor, d) for d in page.items}
     return render_template(
-        "staff/decisions.html", cycle=cycle, page=paginate(query), outcome=outcome, hospital_id=hospital_id,
+        "staff/decisions.html", cycle=cycle, page=page, reasons=reasons, outcome=outcome, hospital_id=hospital_id,
         hospitals=db.session.scalars(db.select(Hospital).order_by(Hospital.code)).all(),
         by_outcome=by_outcome, supplements_fen=supplements_fen, recoveries_fen=recoveries_fen, issued=issued,
         form=IssueDecisionsForm(), export_form=ExportForm(), jobs=exports.recent_jobs(cycle.id))
+
+
+@bp.route("/decisions/<int:decision_id>")
+@roles_required(*READERS)
+def decision(decision_id: int) -> object:
+    """The decision with every expert's vote, recommended DRG and amount and rationale; opening it is recorded,
+    and the issue button is here, so a decision is issued by someone who has read why."""
+    reasons = decisions.open_reasons(current_actor(), decision_id)
+    return render_template("staff/decision.html", reasons=reasons, decision=reasons.decision, form=ConfirmForm())
+
+
+@bp.app_template_global("panel_reasons")
+def panel_reasons(decision: Decision) -> Reasons:
+    """For any page showing a decision (the hospital's item page too): the reasons as the signed-in reader may
+    see them, with names for the office and Expert A/B/C for a hospital."""
+    return decisions.panel_reasons(current_actor(), decision)
 
 
 @bp.route("/cycles/<int:cycle_id>/decisions/issue", methods=["POST"])

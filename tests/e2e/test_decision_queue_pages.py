@@ -41,6 +41,13 @@ def test_office_filters_and_issues_singly_and_in_bulk(client, world) -> None:  #
     h2_only = client.get(url, query_string={"hospital": world.hospitals["H2"]})
     assert "ZY2026080004" in h2_only.text and "ZY2026080002" not in h2_only.text
 
+    unread = client.post(f"{url}/issue", data={"decision_ids": [str(fourth)]}, follow_redirects=True)
+    assert f"Decision #{fourth} was not issued: Decision #{fourth} cannot be issued before you have opened" in unread.text
+    assert f'href="/staff/decisions/{third}"' in page.text and "Open reasons and issue" in page.text
+    for decision_id in (third, first, second):
+        reasons = client.get(f"/staff/decisions/{decision_id}")
+        assert reasons.status_code == 200 and "Issue this decision" in reasons.text
+        assert "Dr Expert" in reasons.text and "code-chip" in reasons.text  # the office reads who voted how
     single = client.post(f"{url}/issue", query_string={"hospital": world.hospitals["H2"]},
                          data={"only": str(third), "decision_ids": [str(first)]})
     assert single.status_code == 302
@@ -65,6 +72,8 @@ def test_export_page_progress_and_download(client, world) -> None:  # type: igno
     empty = client.post(f"/staff/cycles/{world.cycle_id}/exports", data={"kind": "decisions_csv"},
                         follow_redirects=True)
     assert "nothing to export" in empty.text
+    for decision_id in ids[:2]:
+        client.get(f"/staff/decisions/{decision_id}")
     client.post(f"{url}/issue", data={"decision_ids": [str(d) for d in ids[:2]]})
 
     login(client, "auditor")  # reads everything, issues nothing, may export

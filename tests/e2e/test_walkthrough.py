@@ -79,6 +79,7 @@ def test_hospital_to_letter(client, world) -> None:  # type: ignore[no-untyped-d
 
     login(client, "staff")
     decision = db.session.scalars(db.select(Decision).where(Decision.item_id == item_id)).one()
+    assert client.get(f"/staff/decisions/{decision.id}").status_code == 200  # the reasons, opened before issuing
     assert client.post(f"/staff/decisions/{decision.id}/issue").status_code == 302
     db.session.refresh(decision)
     assert decision.status == "issued" and decision.letter_document_id is not None

@@ -164,6 +164,7 @@ def test_majority_decision_issue_posts_once_and_balances(world) -> None:  # type
     assert decision.amount_fen == case.total_cost_fen - 2_000_000 - case.drg_payment_fen
     with pytest.raises(PermissionDenied):
         decisions.issue(world.actors["auditor"], decision.id)
+    decisions.open_reasons(world.actors["staff"], decision.id)
     decisions.issue(world.actors["staff"], decision.id)
     db.session.refresh(item)
     assert item.state == "issued" and item.issued_version == 1
@@ -187,6 +188,7 @@ def test_rejected_decision_moves_no_money(world) -> None:  # type: ignore[no-unt
     db.session.refresh(item)
     decision = _review(world, item, [("reject", 0), ("reject", 0), ("approve", 0)])
     assert decision.outcome == "rejected" and decision.amount_fen == 0
+    decisions.open_reasons(world.actors["staff"], decision.id)
     decisions.issue(world.actors["staff"], decision.id)
     assert db.session.scalar(db.select(db.func.count(JournalEntry.id))) == 0
 
@@ -216,6 +218,7 @@ def test_ledger_and_register_rows_cannot_be_changed(world) -> None:  # type: ign
     seat_panels(world)
     db.session.refresh(item)
     decision = _review(world, item, [("approve", 0)] * 3)
+    decisions.open_reasons(world.actors["staff"], decision.id)
     decisions.issue(world.actors["staff"], decision.id)
     for statement in ("UPDATE journal_lines SET amount_fen = amount_fen + 1",
                       "DELETE FROM journal_entries",

@@ -57,6 +57,7 @@ def test_appeal_deadline_counts_from_the_beijing_day_of_issue(world) -> None:  #
     decision = _review(world, item, [("approve", 0)] * 3)
     issue_day = db.session.get(Cycle, world.cycle_id).application_closes + timedelta(days=20)
     with time_machine.travel(_beijing(issue_day, 7, 0)):  # 23:00 UTC the day before
+        decisions.open_reasons(world.actors["staff"], decision.id)
         decisions.issue(world.actors["staff"], decision.id)
     appeal_days = db.session.get(Cycle, world.cycle_id).policy.appeal_days
     assert decision.appeal_deadline == issue_day + timedelta(days=appeal_days)

@@ -37,9 +37,17 @@ def make_decisions(world, specs):  # type: ignore[no-untyped-def]
     return ids
 
 
+def open_all(world, ids, user="staff"):  # type: ignore[no-untyped-def]
+    """The office reads each decision's reasons, as it must before issuing it."""
+    for decision_id in ids:
+        decisions.open_reasons(world.actors[user], decision_id)
+    return ids
+
+
 def _three(world):  # type: ignore[no-untyped-def]
-    return make_decisions(world, [("hosp1", "ZY2026080001", APPROVE), ("hosp1", "ZY2026080002", PARTIAL),
-                                  ("hosp2", "ZY2026080003", APPROVE)])
+    return open_all(world, make_decisions(world, [("hosp1", "ZY2026080001", APPROVE),
+                                                  ("hosp1", "ZY2026080002", PARTIAL),
+                                                  ("hosp2", "ZY2026080003", APPROVE)]))
 
 
 def _entries() -> list[JournalEntry]:
@@ -66,7 +74,7 @@ def test_issue_many_issues_several_and_skips_one_already_issued(world) -> None: 
 
 
 def test_issuing_the_same_list_again_posts_nothing_more(world) -> None:  # type: ignore[no-untyped-def]
-    ids = _three(world)
+    ids = open_all(world, _three(world), "admin")
     assert decisions.issue_many(world.actors["admin"], ids)[0] == ids
     issued, skipped = decisions.issue_many(world.actors["staff"], ids)
     assert issued == [] and [s.decision_id for s in skipped] == ids
@@ -101,14 +109,14 @@ def test_a_failure_on_one_leaves_the_others_issued(world, monkeypatch, refusal) 
 
 
 def test_a_rejection_is_issued_without_a_posting(world) -> None:  # type: ignore[no-untyped-def]
-    approved, rejected = make_decisions(world, [("hosp1", "ZY2026080001", APPROVE),
-                                                ("hosp1", "ZY2026080002", REJECT)])
+    approved, rejected = open_all(world, make_decisions(world, [("hosp1", "ZY2026080001", APPROVE),
+                                                                ("hosp1", "ZY2026080002", REJECT)]))
     assert decisions.issue_many(world.actors["staff"], [approved, rejected]) == ([approved, rejected], [])
     assert [e.decision_id for e in _entries()] == [approved]
 
 
 def test_only_decisions_of_the_given_cycle_are_issued(world) -> None:  # type: ignore[no-untyped-def]
-    (decision_id,) = make_decisions(world, [("hosp1", "ZY2026080001", APPROVE)])
+    (decision_id,) = open_all(world, make_decisions(world, [("hosp1", "ZY2026080001", APPROVE)]))
     issued, skipped = decisions.issue_many(world.actors["staff"], [decision_id], cycle_id=world.cycle_id + 1)
     assert issued == [] and skipped[0].reason == "No such decision in this cycle."
     assert db.session.get(Decision, decision_id).status == "proposed"
@@ -117,7 +125,7 @@ def test_only_decisions_of_the_given_cycle_are_issued(world) -> None:  # type: i
 
 @pytest.mark.parametrize("user", ["hosp1", "expert1", "auditor"])
 def test_only_the_office_may_issue(world, user) -> None:  # type: ignore[no-untyped-def]
-    ids = make_decisions(world, [("hosp1", "ZY2026080001", APPROVE)])
+    ids = open_all(world, make_decisions(world, [("hosp1", "ZY2026080001", APPROVE)]), "auditor")
     with pytest.raises(PermissionDenied):
         decisions.issue_many(world.actors[user], ids)
     assert db.session.get(Decision, ids[0]).status == "proposed" and _entries() == []

@@ -118,3 +118,23 @@ def test_the_api_returns_the_same_warnings_and_still_accepts(app: Flask, world: 
     assert uploaded.status_code == 201
     assert [(w["code"], w["field"]) for w in uploaded.json["warnings"]] == [("identity.case_number", "filename")]
     assert "neutral label" in uploaded.json["warnings"][0]["message"]
+
+
+def test_hospital_reads_the_panels_reasons_under_letters_only(app: Flask, world: World) -> None:
+    from review.models import Decision, Expert
+    from review.services import decisions
+    from tests.integration.test_decision_queue import PARTIAL, make_decisions, open_all
+
+    (decision_id,) = open_all(world, make_decisions(world, [("hosp1", "ZY2026080001", PARTIAL)]))
+    decisions.issue(world.actors["staff"], decision_id)
+    decision = db.session.get(Decision, decision_id)
+    hospital = app.test_client()
+    login(hospital, "hosp1")
+    page = hospital.get(f"/hospital/items/{decision.item_id}").get_data(as_text=True)
+    assert all(f"Expert {letter}" in page for letter in "ABC")
+    assert "Reviewed against the records in detail." in page  # the rationale itself is the hospital's to read
+    traces = [e.code for e in db.session.scalars(db.select(Expert))] + ["Dr Expert", "专家"]
+    assert not [trace for trace in traces if trace in page]
+    staff = app.test_client()
+    login(staff, "staff")
+    assert "Dr Expert" in staff.get(f"/staff/decisions/{decision_id}").get_data(as_text=True)

@@ -20,7 +20,7 @@ from review.models.types import utcnow
 from review.services import decisions, exports, letters
 from review.services.context import NotFound, PermissionDenied, ServiceError, ValidationFailed
 from review.tasks import run_export
-from tests.integration.test_decision_queue import APPROVE, PARTIAL, REJECT, make_decisions
+from tests.integration.test_decision_queue import APPROVE, PARTIAL, REJECT, make_decisions, open_all
 
 FORMULA_CASE = '=HYPERLINK("http://x.example","open")'  # case_no is VARCHAR(40)
 PLUS_CASE = "+cmd|' /C calc'!A0"
@@ -38,7 +38,7 @@ def _issued_cycle(world) -> list[int]:  # type: ignore[no-untyped-def]
     ids = make_decisions(world, [("hosp1", FORMULA_CASE, APPROVE), ("hosp1", SLASH_CASE, PARTIAL),
                                  ("hosp2", PLUS_CASE, REJECT), ("hosp2", "ZY2026080005", APPROVE),
                                  ("hosp1", "ZY2026080009", APPROVE)])
-    issued, skipped = decisions.issue_many(world.actors["staff"], ids[:4])
+    issued, skipped = decisions.issue_many(world.actors["staff"], open_all(world, ids[:4]))
     assert skipped == []
     return issued
 
@@ -104,6 +104,7 @@ def test_letters_zip_holds_one_pdf_per_issued_decision(world, monkeypatch) -> No
     # One more decision issued while its letter task is lost: the export renders the missing letter itself.
     late = db.session.scalars(db.select(Decision.id).where(Decision.status == "proposed")).one()
     monkeypatch.setattr(decisions.render_letter, "delay", lambda decision_id: None)
+    decisions.open_reasons(world.actors["staff"], late)
     decisions.issue(world.actors["staff"], late)
     assert db.session.get(Decision, late).letter_document_id is None
     job = exports.start(world.actors["auditor"], world.cycle_id, "letters_zip")
@@ -160,6 +161,7 @@ def test_an_abandoned_job_is_taken_over_and_a_live_one_is_not(world) -> None:  #
 def test_a_letter_that_cannot_be_rendered_fails_the_export(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     (decision_id,) = make_decisions(world, [("hosp1", "ZY2026080001", APPROVE)])
     monkeypatch.setattr(decisions.render_letter, "delay", lambda decision_id: None)
+    decisions.open_reasons(world.actors["staff"], decision_id)
     decisions.issue(world.actors["staff"], decision_id)
 
     def broken(decision_id: int) -> int:

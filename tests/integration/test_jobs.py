@@ -86,6 +86,7 @@ def stored_files(app: Flask) -> set[str]:
 def test_a_decision_issued_while_redis_is_down_gets_its_letter_from_the_sweeper(world, app) -> None:  # type: ignore[no-untyped-def]
     (decision_id,) = make_decisions(world, [("hosp1", "ZY2026080001", APPROVE)])
     with broker(app, redis_down()):
+        decisions.open_reasons(world.actors["staff"], decision_id)
         decision = decisions.issue(world.actors["staff"], decision_id)  # no error reaches the office
     assert decision.status == "issued" and decision.letter_document_id is None
     assert actions("ledger.posted") and actions("item.issue")
@@ -177,6 +178,7 @@ def test_a_job_that_keeps_raising_is_retried_by_the_sweeper_then_failed(world, a
     (decision_id,) = make_decisions(world, [("hosp1", "ZY2026080001", APPROVE)])
     db.session.get(Decision, decision_id).outcome = "regrouped"  # an application outcome no letter exists for
     db.session.commit()
+    decisions.open_reasons(world.actors["staff"], decision_id)
     decisions.issue(world.actors["staff"], decision_id)  # the letter fails in the worker, not in the office's request
     job = outbox("letter", decision_id)
     assert (job.state, job.dispatched_at, job.attempts) == ("queued", None, 1)
@@ -191,6 +193,7 @@ def test_a_job_that_keeps_raising_is_retried_by_the_sweeper_then_failed(world, a
 def test_a_letter_stored_but_not_recorded_is_adopted_not_rendered_again(world, app) -> None:  # type: ignore[no-untyped-def]
     (decision_id,) = make_decisions(world, [("hosp1", "ZY2026080001", APPROVE)])
     with broker(app, LOST):
+        decisions.open_reasons(world.actors["staff"], decision_id)
         decisions.issue(world.actors["staff"], decision_id)
     # the worker rendered and stored the PDF, noted it, and was killed before the Document row was committed
     decision = db.session.get(Decision, decision_id)
@@ -210,6 +213,7 @@ def test_a_letter_stored_but_not_recorded_is_adopted_not_rendered_again(world, a
 
 def test_a_file_left_by_a_dead_run_is_removed_when_the_job_ends(world, app) -> None:  # type: ignore[no-untyped-def]
     (decision_id,) = make_decisions(world, [("hosp1", "ZY2026080001", APPROVE)])
+    decisions.open_reasons(world.actors["staff"], decision_id)
     decisions.issue(world.actors["staff"], decision_id)
     with broker(app, LOST):
         export = exports.start(world.actors["staff"], world.cycle_id, "decisions_csv")
@@ -231,6 +235,7 @@ def test_a_file_left_by_a_dead_run_is_removed_when_the_job_ends(world, app) -> N
 
 def test_a_worker_whose_job_was_handed_on_cannot_commit(world) -> None:  # type: ignore[no-untyped-def]
     (decision_id,) = make_decisions(world, [("hosp1", "ZY2026080001", APPROVE)])
+    decisions.open_reasons(world.actors["staff"], decision_id)
     decisions.issue(world.actors["staff"], decision_id)
     job = outbox("letter", decision_id)
     job.state = "queued"
@@ -253,6 +258,7 @@ def test_staff_see_failed_jobs_and_retry_them(world, app, client) -> None:  # ty
     app.config["JOB_MAX_ATTEMPTS"] = 1
     (decision_id,) = make_decisions(world, [("hosp1", "ZY2026080001", APPROVE)])
     with broker(app, LOST):
+        decisions.open_reasons(world.actors["staff"], decision_id)
         decisions.issue(world.actors["staff"], decision_id)
     job = outbox("letter", decision_id)
     killed_while_running(job)

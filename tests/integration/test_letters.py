@@ -66,12 +66,14 @@ def _application_decision(world, kind: str, *, issue: bool = True) -> Decision: 
     db.session.refresh(item)
     decision = _review(world, item, VOTES[kind])
     if issue:
+        decisions.open_reasons(world.actors["staff"], decision.id)
         decisions.issue(world.actors["staff"], decision.id)
     return decision
 
 
-def _record_decision(world, outcome: str) -> Decision:  # type: ignore[no-untyped-def]
-    """A sampled record of H1 with a proposed record-review decision, issued through the service."""
+def _record_decision(world, outcome: str, *, drg_unchanged: bool = False) -> Decision:  # type: ignore[no-untyped-def]
+    """A sampled record of H1 with a proposed record-review decision, issued through the service; with
+    `drg_unchanged`, a regrouping whose corrected codes leave the case in its DRG (no money moves)."""
     _population(world)
     plan = sampling.create_plan(world.actors["staff"], world.cycle_id, CONFIG, "2026-10-08 lottery 0815")
     item = db.session.scalars(db.select(ReviewItem).where(ReviewItem.sampling_plan_id == plan.id,
@@ -88,10 +90,11 @@ def _record_decision(world, outcome: str) -> Decision:  # type: ignore[no-untype
     if outcome == "regrouped":
         principal_dx = {"before": case.principal_dx, "after": "I2109", "decided_by": "majority"}
         principal_procedure = {**principal_procedure, "after": "02703ZZ", "decided_by": "chair"}
-        drg_after = "322" if case.drg != "322" else "323"
+        drg_after = case.drg if drg_unchanged else "322" if case.drg != "322" else "323"
         weight_after = catalogue_entry(drg_after).weight
-        payment_after = drg_payment_fen(Decimal(weight_after), BASE_RATE_FEN, item.hospital.coefficient)
-        assert payment_after < case.drg_payment_fen  # the regrouping recovers money
+        payment_after = case.drg_payment_fen if drg_unchanged else drg_payment_fen(
+            Decimal(weight_after), BASE_RATE_FEN, item.hospital.coefficient)
+        assert drg_unchanged or payment_after < case.drg_payment_fen  # the regrouping recovers money
     amount = payment_after - case.drg_payment_fen
     if outcome == "admission_unjustified":
         justified, amount = 1, -case.drg_payment_fen
@@ -102,11 +105,16 @@ def _record_decision(world, outcome: str) -> Decision:  # type: ignore[no-untype
                         admission_justified=justified >= 2,
                         coding={"principal_dx": principal_dx, "principal_procedure": principal_procedure},
                         vote_snapshot={"k": 3, "admission_justified_votes": justified, "outcome": outcome,
-                                       "votes": [{"expert_id": n, "admission_justified": n <= justified}
+                                       "votes": [{"expert_id": n, "admission_justified": n <= justified,
+                                                  "principal_dx": "I2109" if outcome == "regrouped" and n < 3
+                                                  else None,
+                                                  "principal_procedure": "02703ZZ" if outcome == "regrouped"
+                                                  and n == 1 else None}
                                                  for n in (1, 2, 3)]},
                         verification_code=f"REC{outcome[:3].upper()}0123456789")
     db.session.add(decision)
     db.session.commit()
+    decisions.open_reasons(world.actors["staff"], decision.id)
     decisions.issue(world.actors["staff"], decision.id)
     return decision
 
@@ -290,6 +298,7 @@ def test_verify_shows_a_recovery_and_a_superseding_version(world, client) -> Non
                       vote_snapshot={"k": 3, "admission_justified_votes": 3}, verification_code="APPEAL0123456789")
     db.session.add(second)
     db.session.commit()
+    decisions.open_reasons(world.actors["staff"], second.id)
     decisions.issue(world.actors["staff"], second.id)
     page = client.get(f"/verify/{first.verification_code}").get_data(as_text=True)
     assert "replaced by a later version" in page and "Version 2 of the decision" in page

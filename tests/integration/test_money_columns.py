@@ -60,6 +60,7 @@ def test_a_thirty_million_yuan_case_is_paid_to_the_fen(world) -> None:  # type: 
     seat_panels(world)
     db.session.refresh(item)
     decision = _review(world, item, [("approve", 0)] * 3)
+    decisions.open_reasons(world.actors["staff"], decision.id)
     decisions.issue(world.actors["staff"], decision.id)
     case = db.session.get(Case, item.case_id)
     expected = cost - case.drg_payment_fen

@@ -33,6 +33,7 @@ def _hospital1_objects(world: World) -> tuple[dict[str, int], dict[str, int]]:
     seat_panels(world)
     db.session.refresh(item)
     decision: Decision = _review(world, item, [("approve", 0), ("approve", 0), ("approve", 0)])
+    decisions.open_reasons(world.actors["staff"], decision.id)
     decisions.issue(world.actors["staff"], decision.id)
     job = intake.upload(hosp1, io.BytesIO(csv_bytes(rows({}))), "q3.csv")
     token, _secret = api_tokens.create_token(hosp1, "his")

@@ -12,6 +12,7 @@ from tests.conftest import REDIS_URL
 
 def test_production_configuration_serves_a_chinese_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECRET_KEY", "production-test")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://ybj.example.gov.cn")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'production.sqlite'}")
     monkeypatch.setenv("REDIS_URL", REDIS_URL or "redis://127.0.0.1:6379/0")
     monkeypatch.setenv("UPLOAD_DIR", str(tmp_path / "uploads"))

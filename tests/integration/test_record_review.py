@@ -67,6 +67,7 @@ def test_an_unjustified_admission_recovers_the_whole_payment_and_posts_once(worl
         _sheet(world, assignment, justified=justified, rationale=FINDING if not justified else "")
     decision = _decision(item)
     assert decision.outcome == "admission_unjustified" and decision.amount_fen == -item.case.drg_payment_fen
+    decisions.open_reasons(world.actors["staff"], decision.id)
     decisions.issue(world.actors["staff"], decision.id)
     lines = db.session.scalars(db.select(JournalLine)).all()
     assert sum(line.amount_fen for line in lines) == 0 and len(lines) == 2

@@ -24,6 +24,7 @@ pytestmark = [pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL not set (CI al
 def _start_worker(database_url: str, upload_dir: Path, queue: str) -> subprocess.Popen:
     env = {**os.environ, "REVIEW_ENV": "production", "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL,
            "UPLOAD_DIR": str(upload_dir), "SECRET_KEY": "worker-test", "CELERY_QUEUE": queue,
+           "PUBLIC_BASE_URL": "https://ybj.example.gov.cn",
            "REGISTER_HMAC_KEY": TestConfig.REGISTER_HMAC_KEY, "REGISTER_ANCHOR_KEY": TestConfig.REGISTER_ANCHOR_KEY}
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "wsgi:celery_app", "worker", "--pool=solo", "--loglevel=WARNING",
@@ -75,6 +76,7 @@ def test_worker_assigns_panels_and_renders_letter_from_redis(tmp_path: Path) -> 
             assert assignment_runs.verify(run_id).ok
             db.session.refresh(item)
             decision_id = _review(world, item, [("approve", 0)] * 3).id
+            decisions.open_reasons(world.actors["staff"], decision_id)
             decisions.issue(world.actors["staff"], decision_id)
             current = _wait_for(letter_rendered, worker, "render the letter")
             letter = current.letter

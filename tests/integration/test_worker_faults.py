@@ -81,6 +81,7 @@ class Rig:
     def start_worker(self, *extra: str, pool: str = "solo") -> subprocess.Popen:
         env = {**os.environ, "REVIEW_ENV": "production", "DATABASE_URL": PG_URL, "REDIS_URL": self.broker_url,
                "UPLOAD_DIR": str(self.upload_dir), "SECRET_KEY": "worker-test", "CELERY_QUEUE": self.queue,
+               "PUBLIC_BASE_URL": "https://ybj.example.gov.cn",
                "REGISTER_HMAC_KEY": TestConfig.REGISTER_HMAC_KEY, "REGISTER_ANCHOR_KEY": TestConfig.REGISTER_ANCHOR_KEY,
                "IMPORT_WORKERS": "1", **{name: str(value) for name, value in JOB_SETTINGS.items()}}
         log = (self.tmp / f"worker-{len(self.workers)}.log").open("wb")
@@ -226,6 +227,7 @@ def test_a_pool_child_killed_after_storing_the_letter_pdf_leaves_one_letter_and_
     with rig.web_app().app_context():
         worker = rig.start_worker(pool="prefork")
         with locked("documents") as lock:
+            decisions.open_reasons(world.actors["staff"], decision_id)
             decisions.issue(world.actors["staff"], decision_id)
             wait_until_blocked(rig, lock, "INSERT INTO documents")  # the PDF is in the store, not yet recorded
             (noted,) = [entry["sha256"] for entry in job_of("letter", decision_id).files]
@@ -276,6 +278,7 @@ def test_a_decision_issued_while_redis_is_down_gets_its_letter_once_redis_is_bac
             rig.start_worker("--beat", f"--schedule={rig.tmp / 'beat-schedule'}")  # the sweeper's beat
             server.terminate()
             server.wait(timeout=30)
+            decisions.open_reasons(world.actors["staff"], decision_id)
             decision = decisions.issue(world.actors["staff"], decision_id)  # the office sees success
             assert decision.status == "issued" and actions("ledger.posted")
             job = job_of("letter", decision_id)
