@@ -138,6 +138,11 @@ def load() -> dict[str, int]:
         item = applications.apply_for_case(actor, case.id, seed.application.category, seed.application.reason)
         documents.upload_evidence(actor, item.id, io.BytesIO(_evidence_pdf(seed)), f"{seed.case_no}-summary.pdf",
                                   "discharge_summary")
+        if item.state == "draft":  # the policy wants more than the summary for this category: the list, then submit
+            for kind in applications.missing_evidence(item):
+                documents.upload_evidence(actor, item.id, io.BytesIO(_evidence_pdf(seed)),
+                                          f"{seed.case_no}-{kind}.pdf", kind)
+            applications.submit(actor, item.id)
         counts["applications"] += 1
     _advance_some(cycle)
     return counts
@@ -159,6 +164,7 @@ def _advance_some(cycle: Cycle) -> None:
                 cost_reasons="Antibiotics beyond the documented indication.", lock_version=0), submit=True)
     first = db.session.scalars(db.select(Decision).order_by(Decision.id).limit(1)).first()
     if first is not None:
+        decisions.open_reasons(staff, first.id)  # the office reads the panel's reasons before it issues
         decisions.issue(staff, first.id)
     sampling.create_plan(staff, cycle.id, PlanConfig(share=Decimal("0.2"), min_per_hospital=1, top_cost_ratio=2),
                          PUBLISHED_VALUE)
