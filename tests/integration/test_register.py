@@ -14,6 +14,7 @@ import multiprocessing
 from datetime import datetime
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from flask import Flask
@@ -29,13 +30,14 @@ from review.services import activity, ledger
 from review.services.activity import Finding, read_anchors, row_mac, verify_chain, write_anchors
 from review.services.context import SYSTEM
 from tests.conftest import BACKENDS, PG_URL, blank_database, empty_postgresql, make_config
+from tests.factories import World, build_world
 from workflows.ledger import EntryPlan, Line
 
 ROWS = 4
 """Rows written to each of the two chains: the region's (T01) and the global one."""
 
 
-def _write_register(world) -> None:  # type: ignore[no-untyped-def]
+def _write_register(world: World) -> None:
     staff, hospital = world.actors["staff"], world.hospitals["H1"]
     for n in range(ROWS):
         activity.record(staff, "test.hospital", "hospital", hospital, hospital, {"n": n})
@@ -70,7 +72,7 @@ def _rebuild(chain: str, key: bytes, key_id: str = "1") -> None:
     db.session.commit()
 
 
-def test_rows_chain_per_region_with_a_head_and_verify(world) -> None:  # type: ignore[no-untyped-def]
+def test_rows_chain_per_region_with_a_head_and_verify(world: World) -> None:
     _write_register(world)
     rows = db.session.scalars(db.select(ActivityLog).order_by(ActivityLog.id)).all()
     assert [(row.chain, row.seq) for row in rows[:4]] == [("T01", 1), ("global", 1), ("T01", 2), ("global", 2)]
@@ -88,22 +90,24 @@ def test_rows_chain_per_region_with_a_head_and_verify(world) -> None:  # type: i
     ("DELETE FROM activity_log WHERE chain = 'T01' AND seq = 2", ("T01", 2, "missing")),
     ("DELETE FROM activity_log WHERE chain = 'T01' AND seq >= 3", ("T01", 3, "tail_cut")),
 ])
-def test_a_changed_or_deleted_row_is_found_by_chain_and_seq(world, tampering: str, expected) -> None:  # type: ignore[no-untyped-def]
+def test_a_changed_or_deleted_row_is_found_by_chain_and_seq(world: World, tampering: str,
+                                                            expected: tuple | None) -> None:
     _write_register(world)
     _behind_the_guard(tampering)
     found = {(finding.chain, finding.seq, finding.problem) for finding in verify_chain()}
     assert found == ({expected} if expected else set())
 
 
-def test_a_cut_tail_with_its_head_set_back_is_found(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_cut_tail_with_its_head_set_back_is_found(world: World) -> None:
     _write_register(world)
-    second = db.session.scalars(db.select(ActivityLog.hash).where(ActivityLog.chain == "T01", ActivityLog.seq == 2)).one()
+    second = db.session.scalars(db.select(ActivityLog.hash).where(ActivityLog.chain == "T01",
+                                                                  ActivityLog.seq == 2)).one()
     _behind_the_guard("DELETE FROM activity_log WHERE chain = 'T01' AND seq > 2",
                       "UPDATE register_heads SET seq = 2, hash = :hash WHERE chain = 'T01'", hash=second)
     assert verify_chain() == [Finding("T01", 2, "head_changed")]
 
 
-def test_an_inserted_row_is_found(world) -> None:  # type: ignore[no-untyped-def]
+def test_an_inserted_row_is_found(world: World) -> None:
     _write_register(world)
     last = db.session.scalars(db.select(ActivityLog).where(ActivityLog.chain == "T01", ActivityLog.seq == ROWS)).one()
     forged = {"at": last.at, "actor_id": None, "true_actor_id": None, "action": "decision.issued",
@@ -117,13 +121,13 @@ def test_an_inserted_row_is_found(world) -> None:  # type: ignore[no-untyped-def
                                    Finding("T01", ROWS + 1, "beyond_head", f"last row at seq {ROWS + 1}")}
 
 
-def test_an_emptied_register_is_found_by_its_heads(world) -> None:  # type: ignore[no-untyped-def]
+def test_an_emptied_register_is_found_by_its_heads(world: World) -> None:
     _write_register(world)
     _behind_the_guard("TRUNCATE activity_log" if db.engine.dialect.name == "postgresql" else "DELETE FROM activity_log")
     assert {(f.chain, f.problem) for f in verify_chain()} == {("T01", "missing"), ("global", "missing")}
 
 
-def test_a_chain_rebuilt_without_the_key_does_not_verify(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_chain_rebuilt_without_the_key_does_not_verify(world: World) -> None:
     _write_register(world)
     _behind_the_guard("UPDATE activity_log SET data = '{\"n\": 99}' WHERE chain = 'T01' AND seq = 2")
     _rebuild("T01", b"not the register key")
@@ -132,7 +136,7 @@ def test_a_chain_rebuilt_without_the_key_does_not_verify(world) -> None:  # type
     assert {f.seq for f in found if f.problem == "changed"} == set(range(1, ROWS + 1))
 
 
-def test_a_chain_rebuilt_with_the_key_contradicts_its_anchor(app: Flask, world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_chain_rebuilt_with_the_key_contradicts_its_anchor(app: Flask, world: World, tmp_path: Path) -> None:
     _write_register(world)
     anchored = write_anchors(tmp_path / "anchors")
     assert {(a.chain, a.seq) for a in anchored} == {("T01", ROWS), ("global", ROWS)}
@@ -140,10 +144,11 @@ def test_a_chain_rebuilt_with_the_key_contradicts_its_anchor(app: Flask, world, 
     _rebuild("T01", app.config["REGISTER_HMAC_KEY"].encode())
     assert verify_chain() == []  # the key holder's rebuild is whole: only an anchor kept elsewhere can tell
     day = anchored[0].day
-    assert verify_chain(anchors=read_anchors(tmp_path / "anchors")) == [Finding("T01", ROWS, "anchor_contradicted", day)]
+    found = verify_chain(anchors=read_anchors(tmp_path / "anchors"))
+    assert found == [Finding("T01", ROWS, "anchor_contradicted", day)]
 
 
-def test_a_forged_anchor_is_refused(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_forged_anchor_is_refused(world: World, tmp_path: Path) -> None:
     _write_register(world)
     write_anchors(tmp_path / "anchors")
     (anchor_file,) = (tmp_path / "anchors").glob("*.jsonl")
@@ -152,7 +157,7 @@ def test_a_forged_anchor_is_refused(world, tmp_path: Path) -> None:  # type: ign
     assert [f.problem for f in verify_chain(anchors=read_anchors(anchor_file))] == ["anchor_forged"]
 
 
-def test_a_retired_key_still_verifies_what_it_signed(app: Flask, world) -> None:  # type: ignore[no-untyped-def]
+def test_a_retired_key_still_verifies_what_it_signed(app: Flask, world: World) -> None:
     _write_register(world)
     old_key = app.config["REGISTER_HMAC_KEY"]
     app.config.update(REGISTER_HMAC_KEY_ID="2", REGISTER_HMAC_KEY="a-new-register-key-of-32-characters")
@@ -164,7 +169,7 @@ def test_a_retired_key_still_verifies_what_it_signed(app: Flask, world) -> None:
     assert db.session.scalars(db.select(ActivityLog.key_id).order_by(ActivityLog.id.desc())).first() == "2"
 
 
-def test_cli_verify_names_the_chain_and_seq_and_checks_anchors(app: Flask, world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_verify_names_the_chain_and_seq_and_checks_anchors(app: Flask, world: World, tmp_path: Path) -> None:
     _write_register(world)
     runner = app.test_cli_runner()
     anchored = runner.invoke(args=["register", "anchor", "--out", str(tmp_path)])
@@ -178,7 +183,7 @@ def test_cli_verify_names_the_chain_and_seq_and_checks_anchors(app: Flask, world
     assert runner.invoke(args=["register", "verify", "--chain", "T01"]).exit_code == 0
 
 
-def _migration():  # type: ignore[no-untyped-def]
+def _migration() -> ModuleType:
     path = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0016_register_head.py"
     spec = importlib.util.spec_from_file_location("register_migration", path)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
@@ -263,8 +268,6 @@ def test_the_application_role_appends_but_cannot_rewrite(backend: str, tmp_path:
     app_url = make_url(url).set(username="review_app", password=None).render_as_string(hide_password=False)
     application = create_app(make_config(app_url, tmp_path / "uploads"))
     with application.app_context():
-        from tests.factories import build_world
-
         build_world()
         activity.record(SYSTEM, "test.by_the_application", "hospital", 1, 1)
         ledger.post(EntryPlan("grants:1", "test", (Line("fund:T01", 100), Line("hospital:H1", -100))), "2026Q4",
@@ -288,7 +291,7 @@ def test_grants_name_what_to_run_when_the_role_is_missing(app: Flask) -> None:
     assert result.exit_code == 1 and "CREATE ROLE no_such_role LOGIN" in result.output
 
 
-def test_writers_on_two_chains_do_not_wait_for_each_other(app: Flask, world) -> None:  # type: ignore[no-untyped-def]
+def test_writers_on_two_chains_do_not_wait_for_each_other(app: Flask, world: World) -> None:
     if db.engine.dialect.name != "postgresql":
         pytest.skip("SQLite serialises every writer")
     hospital = world.hospitals["H1"]
@@ -320,7 +323,7 @@ def _write(url: str, upload_dir: str, hospital_id: int, start: Barrier) -> None:
 
 
 @pytest.mark.wall_clock
-def test_concurrent_writers_never_fork_a_chain(app: Flask, world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_writers_never_fork_a_chain(app: Flask, world: World, tmp_path: Path) -> None:
     if db.engine.dialect.name != "postgresql":
         pytest.skip("SQLite serialises every writer")
     url = db.engine.url.render_as_string(hide_password=False)
