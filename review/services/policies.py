@@ -6,7 +6,7 @@ after it and never to a running cycle.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -17,17 +17,21 @@ from review.extensions import db
 from review.models import Policy, Region
 from review.services import activity
 from review.services.context import Actor, NotFound, PermissionDenied, ServiceError, ValidationFailed
+from workflows.eligibility import Rule
 from workflows.grouping import EDIT_KINDS, normalise_code
 from workflows.money import MAX_FEN, format_fen
+from workflows.policy import EVIDENCE_KINDS
 from workflows.pool import HOSPITAL_LEVELS, TITLES
 from workflows.states import Role
 
 PAYMENT_METHODS = ("fee_for_service", "cms_outlier")
+CATEGORIES = tuple(rule.value for rule in Rule)
 EDITABLE = (
     "base_rate_fen", "quota_share", "high_cost_multiple", "high_cost_bands", "long_stay_days", "icu_share",
     "newborn_weight_grams", "newborn_cost_multiple", "new_technology_codes", "panel_size", "appeal_days",
     "payment_method", "fixed_loss_threshold_fen", "min_reviewed_for_extrapolation",
     "panel_min_title", "panel_hospital_levels", "panel_one_per_hospital", "max_case_cost_fen", "blocking_code_edits",
+    "required_evidence",
 )
 DECIMAL_FIELDS = ("quota_share", "high_cost_multiple", "icu_share", "newborn_cost_multiple")
 PCS_CODE = re.compile(r"[0-9A-Z]{7}")
@@ -144,8 +148,18 @@ def normalise_edits(kinds: object) -> list[str] | None:
     return _canonical(kinds, EDIT_KINDS)
 
 
-CHOSEN_LISTS: dict[str, Callable[[object], list[str] | None]] = {
-    "panel_hospital_levels": normalise_levels, "blocking_code_edits": normalise_edits}
+def normalise_evidence(required: object) -> dict[str, list[str]] | None:
+    """Evidence kinds per application category, every category present, kinds in the canonical order of
+    EVIDENCE_KINDS; None when a category or a kind is unknown (see _canonical)."""
+    if not isinstance(required, Mapping) or set(required) - set(CATEGORIES):
+        return None
+    canonical = {category: _canonical(required.get(category, []), EVIDENCE_KINDS) for category in CATEGORIES}
+    return None if any(kinds is None for kinds in canonical.values()) else canonical  # type: ignore[return-value]
+
+
+CHOSEN_LISTS: dict[str, Callable[[object], object]] = {
+    "panel_hospital_levels": normalise_levels, "blocking_code_edits": normalise_edits,
+    "required_evidence": normalise_evidence}
 """Policy fields that are a choice among known values."""
 
 
@@ -161,6 +175,8 @@ def _values(policy: Policy) -> dict[str, object]:
                      for b in value or []]
         elif name == "new_technology_codes":
             value = list(value or [])
+        elif name == "required_evidence":
+            value = normalise_evidence(value or {}) or dict(value or {})
         elif name in CHOSEN_LISTS:
             value = CHOSEN_LISTS[name](value or []) or list(value or [])
         values[name] = value
@@ -207,6 +223,8 @@ def _check(values: dict[str, object]) -> dict[str, list[str]]:
                                      max=format_fen(MAX_FEN)))
     if normalise_edits(values["blocking_code_edits"]) is None:
         fail("blocking_code_edits", _l("Choose among the code-editor findings listed."))
+    if normalise_evidence(values["required_evidence"]) is None:
+        fail("required_evidence", _l("Choose among the application categories and evidence kinds listed."))
     panel = values["panel_size"]
     if isinstance(panel, bool) or not isinstance(panel, int) or panel < 3 or panel % 2 == 0:
         fail("panel_size", _l("The panel size must be an odd number of 3 or more."))

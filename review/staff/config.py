@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from review.auth import current_actor, roles_required
 from review.extensions import db
 from review.forms import attach_errors
-from review.labels import HOSPITAL_LEVEL, TITLE
+from review.labels import CATEGORY, DOC_TYPE, HOSPITAL_LEVEL, TITLE
 from review.models import DrgAverageCost, User
 from review.pagination import paginate
 from review.services import average_costs, cycles, policies
@@ -52,6 +52,7 @@ POLICY_FIELDS = {
     "panel_one_per_hospital": _l("One expert per hospital on an item"),
     "max_case_cost_fen": _l("Highest cost of one case"),
     "blocking_code_edits": _l("Code-editor findings that refuse a case"),
+    "required_evidence": _l("Evidence required before screening"),
 }
 PAYMENT_METHOD_SHORT = {"fee_for_service": _l("Fee for service"), "cms_outlier": _l("CMS outlier")}
 SOURCE = {"imported": _l("Imported"), "computed": _l("Computed from cases")}
@@ -78,6 +79,10 @@ def _shown(name: str, value: object) -> str:
         return ", ".join(str(HOSPITAL_LEVEL.get(level, level)) for level in value)  # type: ignore[attr-defined]
     if name == "blocking_code_edits":
         return "; ".join(str(EDIT_KIND.get(kind, kind)) for kind in value)  # type: ignore[attr-defined]
+    if name == "required_evidence":
+        return "; ".join(f"{CATEGORY.get(category, category)}: " + (", ".join(
+            str(DOC_TYPE.get(kind, kind)) for kind in kinds) or "—")
+            for category, kinds in value.items())  # type: ignore[attr-defined]
     if name.endswith("_fen"):
         return "¥ " + format_fen(int(value))  # type: ignore[call-overload]
     if name in ("quota_share", "icu_share"):

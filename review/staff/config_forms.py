@@ -10,13 +10,14 @@ from wtforms import BooleanField, DateField, IntegerField, SelectField, StringFi
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from review.forms import choices
-from review.labels import HOSPITAL_LEVEL
+from review.labels import CATEGORY, DOC_TYPE, HOSPITAL_LEVEL
 from review.messages import problem_text
 from review.models import Policy
 from review.services import policies
 from review.services.context import ValidationFailed
 from review.staff.pool_forms import MultiCheckboxField, title_choices
 from workflows.money import MoneyError, format_fen, parse_yuan
+from workflows.policy import EVIDENCE_KINDS
 
 PAYMENT_METHOD = {
     "fee_for_service": _l("Fee for service: cost − unreasonable cost − DRG payment"),
@@ -108,6 +109,8 @@ class PolicyForm(FlaskForm):
         self.min_reviewed_for_extrapolation.data = policy.min_reviewed_for_extrapolation
         self.max_case_cost.data = format_fen(policy.max_case_cost_fen).replace(",", "")
         self.blocking_code_edits.data = list(policy.blocking_code_edits or [])
+        for category in CATEGORY:
+            self[f"evidence_{category}"].data = list((policy.required_evidence or {}).get(category, []))
 
     def changes(self) -> dict[str, object]:
         """The typed figures as the service takes them; raises ValidationFailed naming the fields."""
@@ -151,10 +154,16 @@ class PolicyForm(FlaskForm):
             panel_hospital_levels=list(self.panel_hospital_levels.data or []),
             panel_one_per_hospital=bool(self.panel_one_per_hospital.data),
             blocking_code_edits=list(self.blocking_code_edits.data or []),
+            required_evidence={category: list(self[f"evidence_{category}"].data or []) for category in CATEGORY},
             min_reviewed_for_extrapolation=self.min_reviewed_for_extrapolation.data, note=self.note.data or "")
         if errors:
             raise ValidationFailed(errors)
         return values
+
+
+for _category, _label in CATEGORY.items():  # one group of boxes per application category
+    setattr(PolicyForm, f"evidence_{_category}", MultiCheckboxField(
+        _label, choices=choices({kind: DOC_TYPE[kind] for kind in EVIDENCE_KINDS})))
 
 
 class CycleForm(FlaskForm):

@@ -29,6 +29,11 @@ def test_admin_edits_the_policy(client, world) -> None:  # type: ignore[no-untyp
     assert (policy.version, policy.base_rate_fen, policy.panel_size) == (2, 1_900_000, 5)
     history = client.get("/staff/policy").text
     assert "Raise the base rate" in history and "4.5 %" in history and "19,000.00" in history
+    assert 'name="evidence_high_cost" type="checkbox" value="special_items"' in history
+    stricter = client.post("/staff/policy", data={**POLICY_FORM, "note": "Cost lists with high-cost applications",
+                                                  "evidence_high_cost": ["discharge_summary", "special_items"]})
+    assert stricter.status_code == 302
+    assert "High cost: Discharge summary, Special drugs / consumables list" in client.get("/staff/policy").text
 
 
 def test_staff_and_auditor_read_but_cannot_edit(client, world) -> None:  # type: ignore[no-untyped-def]

@@ -213,3 +213,19 @@ def test_compute_from_cases_with_minimum(world) -> None:  # type: ignore[no-unty
     with pytest.raises(ValidationFailed):
         average_costs.compute_from_cases(world.actors["admin"], world.region_id, date(2026, 3, 1), date(2026, 1, 1), 3)
     assert average_costs.default_range(date(2026, 5, 10)) == (date(2025, 5, 1), date(2026, 4, 30))
+
+
+def test_the_evidence_each_category_needs_is_a_policy_version(world) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValidationFailed) as refused:
+        policies.new_version(world.actors["admin"], world.region_id, {
+            "required_evidence": {"high_cost": ["discharge_summary", "selfie"]}, "note": "typo"})
+    assert set(refused.value.errors) == {"required_evidence"}
+    created = policies.new_version(world.actors["admin"], world.region_id, {
+        "required_evidence": {"high_cost": ["special_items", "discharge_summary", "special_items"]},
+        "note": "Bureau notice 2026-14: cost lists with every high-cost application"})
+    assert created.required_evidence["high_cost"] == ["discharge_summary", "special_items"]  # canonical, no repeats
+    assert created.required_evidence["newborn"] == [] and created.typed().missing_evidence("newborn", []) == ()
+    change = last_log("policy.versioned").data["changes"]["required_evidence"]
+    assert change["from"]["high_cost"] == [] and change["to"]["high_cost"] == ["discharge_summary", "special_items"]
+    created_cycle = cycles.create_cycle(world.actors["staff"], world.region_id, "2026Q4", **DATES_2026Q4)
+    assert created_cycle.policy.missing_evidence("high_cost", ["discharge_summary"]) == ("special_items",)
