@@ -82,8 +82,15 @@ def test_the_hospital_and_the_api_are_told_what_is_missing(app, strict: World) -
     assert "Application saved as a draft" in applied
     item = db.session.scalars(db.select(applications.ReviewItem).where(
         applications.ReviewItem.case_id == case.id)).one()
+    page = client.get(f"/hospital/items/{item.id}").text
+    assert "Draft: submit when the evidence is uploaded" in page and "Submit the application" in page
     refused = client.post(f"/hospital/items/{item.id}/submit", follow_redirects=True).text
     assert "Discharge summary, Special drugs / consumables list" in refused
+    for kind in ("discharge_summary", "special_items"):
+        _upload(strict, item.id, kind)
+    assert "All the evidence this category needs is uploaded." in client.get(f"/hospital/items/{item.id}").text
+    submitted = client.post(f"/hospital/items/{item.id}/submit", follow_redirects=True).text
+    assert "Application submitted and queued for the panel." in submitted and "Draft:" not in submitted
 
     second = cases.create_case(strict.actors["hosp1"], ami_case(case_no="ZY2026080002"))
     _token, secret = api_tokens.create_token(strict.actors["hosp1"], "HIS")
