@@ -67,7 +67,7 @@ def _keyring() -> dict[str, bytes]:
     return {**{old: value.encode() for old, value in current_app.config["REGISTER_HMAC_KEYS"].items()}, key_id: key}
 
 
-def chain_of(hospital_id: int | None) -> str:
+def _chain_of(hospital_id: int | None) -> str:
     """A hospital's region code: usually two identity-map hits, as the caller has just loaded the hospital."""
     hospital = db.session.get(Hospital, hospital_id) if hospital_id is not None else None
     region = db.session.get(Region, hospital.region_id) if hospital is not None else None
@@ -96,7 +96,7 @@ def record(actor: Actor, action: str, object_type: str, object_id: int | None,
     payload = json.loads(json.dumps(data or {}, default=str))  # store exactly what is signed
     if actor.token_id is not None:
         payload["api_token_id"] = actor.token_id
-    chain = chain_of(hospital_id)
+    chain = _chain_of(hospital_id)
     seq, prev_hash = _advance_head(chain, at)
     values = dict(at=at, actor_id=actor.user_id, true_actor_id=actor.user_id, action=action,
                   object_type=object_type, object_id=object_id, hospital_id=hospital_id, data=payload, ip=actor.ip,

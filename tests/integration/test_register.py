@@ -18,7 +18,7 @@ from types import ModuleType
 
 import pytest
 from flask import Flask
-from flask_migrate import upgrade
+from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -194,9 +194,15 @@ def _migration() -> ModuleType:
 LEGACY_AT = datetime(2026, 11, 1, 8, 30, 15, 123456)  # naive UTC, as stored
 
 
+def legacy_hash(row: dict) -> str:
+    """The hash revisions 0001–0015 gave a row (`data` as read back: text on SQLite's raw reads)."""
+    data = json.loads(row["data"]) if isinstance(row["data"], str) else row["data"]
+    at = row["at"] if isinstance(row["at"], datetime) else datetime.fromisoformat(row["at"])
+    return _migration().legacy_digest({**row, "data": data, "at": at})
+
+
 def _legacy_rows(broken: bool) -> None:
     """A register as revisions 0001–0015 wrote it: one unkeyed SHA-256 chain in id order."""
-    legacy = _migration().legacy_digest
     db.session.execute(text("INSERT INTO regions (id, code, name_en, name_zh, timezone) "
                             "VALUES (1, 'T01', 'Test', '测试', 'Asia/Shanghai')"))
     db.session.execute(text("INSERT INTO hospitals (id, region_id, code, name_en, name_zh, level, coefficient) "
@@ -205,7 +211,7 @@ def _legacy_rows(broken: bool) -> None:
     for n, hospital_id in enumerate((1, None, 1)):
         row = {"at": LEGACY_AT, "actor_id": None, "action": "test.legacy", "object_type": "test", "object_id": n,
                "hospital_id": hospital_id, "data": {"n": n}, "prev_hash": prev_hash}
-        row["hash"] = prev_hash = legacy(row) if not (broken and n == 1) else "f" * 64
+        row["hash"] = prev_hash = legacy_hash(row) if not (broken and n == 1) else "f" * 64
         db.session.execute(text("INSERT INTO activity_log (at, actor_id, action, object_type, object_id, hospital_id, "
                                 "data, prev_hash, hash) VALUES (:at, :actor_id, :action, :object_type, :object_id, "
                                 ":hospital_id, :data, :prev_hash, :hash)"), {**row, "data": json.dumps(row["data"])})
@@ -232,6 +238,11 @@ def test_migration_re_signs_an_intact_legacy_register_and_refuses_a_broken_one(
                 rows = db.session.execute(text("SELECT chain, seq FROM activity_log ORDER BY id")).all()
                 assert [tuple(row) for row in rows] == [("T01", 1), ("global", 1), ("T01", 2)]
                 assert verify_chain() == []
+                signed = db.session.scalars(text("SELECT hash FROM activity_log ORDER BY id")).all()
+                db.session.commit()
+                downgrade(revision="0015")  # back to the unkeyed chain, which the old code verifies
+                legacy = db.session.execute(text("SELECT * FROM activity_log ORDER BY id")).mappings().all()
+                assert [row["hash"] for row in legacy] == [legacy_hash(row) for row in legacy] != signed
             db.session.remove()
             db.engine.dispose()
     if backend == "postgresql":
