@@ -82,6 +82,11 @@ def make_config(database_url: str, upload_dir: Path, **overrides: object) -> Tes
     config = TestConfig()
     config.SQLALCHEMY_DATABASE_URI = database_url  # type: ignore[misc]
     config.UPLOAD_DIR = str(upload_dir)  # type: ignore[misc]
+    if database_url.startswith("postgresql"):
+        # A test database needs no durability: commits return without waiting for the WAL flush (same semantics
+        # for every reader; only a server crash could lose the last commits, and the next run starts afresh).
+        config.SQLALCHEMY_ENGINE_OPTIONS = {  # type: ignore[misc]
+            "pool_pre_ping": True, "connect_args": {"options": "-c synchronous_commit=off"}}
     for key, value in overrides.items():
         setattr(config, key, value)
     return config
