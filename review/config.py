@@ -74,6 +74,8 @@ class BaseConfig:
     PROXY_FIX_HOPS = int(os.environ.get("PROXY_FIX_HOPS", 0))
     """Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none, served directly)."""
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
+    INVITATION_HOURS = int(os.environ.get("INVITATION_HOURS", "72"))
+    """How long a one-time link to set a password stays valid (review/services/users.py)."""
     """The bureau's public address, printed on letters before /verify/<code> (relative when empty)."""
     ASSIGNMENT_CANDIDATES_PER_ITEM = int(os.environ.get("ASSIGNMENT_CANDIDATES_PER_ITEM", 50))
     """Per item and specialty tier, the lowest-noise candidates the solver considers (0: all)."""

@@ -10,7 +10,7 @@ from datetime import timedelta
 from flask_babel import lazy_gettext as _l
 
 from review.extensions import db
-from review.models import ApiToken, User
+from review.models import ApiToken, Hospital, User
 from review.models.types import utcnow
 from review.services import activity
 from review.services.context import HIDDEN, Actor, NotFound, PermissionDenied, ValidationFailed
@@ -94,6 +94,8 @@ def authenticate(secret: str | None, ip: str | None = None) -> TokenActor | None
     token = db.session.scalars(db.select(ApiToken).where(ApiToken.token_hash == digest)).first()
     if token is None or not hmac.compare_digest(token.token_hash, digest) or token.revoked_at is not None:
         return None
+    if not db.session.scalar(db.select(Hospital.active).where(Hospital.id == token.hospital_id)):
+        return None  # a hospital taken off the register speaks through no channel, its tokens included
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         token.last_used_at = now

@@ -33,7 +33,6 @@ from workflows.states import Role
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{2,79}$")
 UNUSABLE_PASSWORD = "!"
 """No argon2 hash looks like this, so `check_password` refuses every password for it."""
-DEFAULT_INVITATION_HOURS = 72
 
 
 @dataclass(frozen=True)
@@ -137,7 +136,7 @@ def _invite(actor: Actor, user: User, purpose: str) -> Issued:
     now = utcnow()
     _revoke_open(user.id, now)
     token = secrets.token_urlsafe(32)
-    hours = int(current_app.config.get("INVITATION_HOURS", DEFAULT_INVITATION_HOURS))
+    hours = int(current_app.config["INVITATION_HOURS"])
     invitation = Invitation(user_id=user.id, token_hash=_digest(token), purpose=purpose,
                             created_by_id=actor.user_id, created_at=now, expires_at=now + timedelta(hours=hours))
     db.session.add(invitation)

@@ -250,7 +250,8 @@ def _expert_page(expert: Expert, conflict_form: ConflictForm, status: int = 200)
         reasons=_why_not_qualified(expert, policy), conflicts=conflicts, today=today,
         statuses={c.id: _conflict_status(c, today) for c in conflicts}, status_labels=CONFLICT_STATUS,
         conflict_form=conflict_form, end_form=end_form, log=log, actors=actors, actions=ACTION, fields=FIELD,
-        can_edit=current_user.role in ADMIN), status
+        can_edit=current_user.role in ADMIN, action_form=ActionForm(),
+        login=db.session.scalars(db.select(User).where(User.expert_id == expert.id)).first()), status
 
 
 @bp.route("/experts/<int:expert_id>")

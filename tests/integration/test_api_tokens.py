@@ -146,3 +146,13 @@ def test_a_server_error_releases_the_key(world) -> None:  # type: ignore[no-unty
 
 def _explode() -> tuple[dict, int]:
     raise RuntimeError("database went away")
+
+
+def test_a_hospital_taken_off_the_register_is_refused_through_its_tokens(world) -> None:  # type: ignore[no-untyped-def]
+    from review.models import Hospital
+
+    _token, secret = api_tokens.create_token(world.actors["hosp1"], "HIS")
+    assert api_tokens.authenticate(secret) is not None
+    db.session.get(Hospital, world.hospitals["H1"]).active = False
+    db.session.commit()
+    assert api_tokens.authenticate(secret) is None

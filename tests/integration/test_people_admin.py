@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -373,3 +374,23 @@ def test_an_expert_without_a_login_gets_one(world: World) -> None:
     assert issued.username == "e900" and users.open_invitation(issued.token).user.expert_id == expert.id
     with pytest.raises(ServiceError, match="already has a login"):
         users.create_expert_login(world.actors["admin"], expert.id)
+
+
+def test_the_expert_page_offers_a_login_to_an_expert_without_one(app, world: World) -> None:  # type: ignore[no-untyped-def]
+    from tests.e2e.test_walkthrough import login
+
+    expert = Expert(code="E901", name_en="Lin Yu", name_zh="林雨", title="chief_physician",
+                    hospital_id=world.hospitals["H2"], specialties=["cardiology"])
+    db.session.add(expert)
+    db.session.commit()
+    client = app.test_client()
+    login(client, "admin")
+    page = client.get(f"/staff/experts/{expert.id}").text
+    assert "Create login" in page
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    created = client.post(f"/staff/experts/{expert.id}/login", data={"csrf_token": token.group(1) if token else ""})
+    assert created.status_code == 200 and "/invitation/" in created.text
+    after = client.get(f"/staff/experts/{expert.id}").text
+    assert "e901" in after and "Create login" not in after
+    login(client, "staff")
+    assert "Create login" not in client.get(f"/staff/experts/{world.experts['expert1']}").text
