@@ -17,7 +17,7 @@ from review.forms import attach_errors
 from review.models import Assignment, Cycle, ReviewItem, Scoresheet
 from review.pagination import paginate
 from review.redaction import redacted
-from review.services import documents, notifications, recusal, reviews
+from review.services import average_costs, documents, notifications, recusal, reviews
 from review.services.calendar import REMINDER_DAYS
 from review.models.types import utcnow
 from review.services.context import Actor, NotFound, ServiceError, ValidationFailed
@@ -184,6 +184,12 @@ def assignment(assignment_id: int) -> object:
     return _render_assignment(actor, record, form, RecusalForm(prefix=RECUSAL_PREFIX, formdata=None))
 
 
+def _catalogue_title(drg: str, grouper_description: str) -> str:
+    """The DRG's title as every other page shows it (the region's catalogue); the grouper's own wording only for a
+    DRG the catalogue lacks."""
+    return average_costs.catalogue_titles([drg]).get(drg, grouper_description)
+
+
 @bp.route("/assignments/<int:assignment_id>/regroup")
 @roles_required(EXPERT)
 def regroup(assignment_id: int) -> object:
@@ -204,7 +210,8 @@ def regroup(assignment_id: int) -> object:
     return jsonify(ok=True, drg=preview.drg, weight=preview.weight, payment_fen=preview.payment_fen,
                    difference_fen=difference,
                    summary=_("Regrouped: DRG %(drg)s %(title)s, weight %(weight)s, payment ¥%(payment)s (%(change)s).",
-                             drg=preview.drg, title=preview.description, weight=preview.weight,
+                             drg=preview.drg, title=_catalogue_title(preview.drg, preview.description),
+                             weight=preview.weight,
                              payment=format_fen(preview.payment_fen), change=change))
 
 

@@ -9,6 +9,7 @@ from review.auth import PUBLIC
 from review.services import api_tokens
 from tests.e2e.test_walkthrough import login
 from tests.factories import World
+from tests.route_walk import USER_FOR_ROLE, fill_url
 
 
 def test_every_route_has_an_explicit_role_rule(app) -> None:  # type: ignore[no-untyped-def]
@@ -53,7 +54,6 @@ def test_security_headers(client) -> None:  # type: ignore[no-untyped-def]
 
 OUT_OF_RANGE_IDS = (2**31, 10**30)
 """One past the 32-bit INTEGER primary keys, and far past anything a database integer holds."""
-USER_FOR_ROLE = {"hospital": "hosp1", "expert": "expert1", "staff": "staff", "admin": "admin", "auditor": "auditor"}
 
 
 def test_every_id_route_answers_404_beyond_the_integer_columns(app: Flask, world: World) -> None:
@@ -71,7 +71,7 @@ def test_every_id_route_answers_404_beyond_the_integer_columns(app: Flask, world
         role = sorted(app.view_functions[rule.endpoint].allowed_roles)[0]
         method = "GET" if "GET" in rule.methods else "POST"
         for bad in OUT_OF_RANGE_IDS:
-            url = re.sub(r"<\w+>", "csv", re.sub(r"<int:\w+>", str(bad), rule.rule))
+            url = fill_url(rule.rule, lambda _name: bad)
             response = clients[role].open(url, method=method, headers=api_headers if role == "api_token" else {})
             assert response.status_code == 404, (url, method, response.status_code)
             if role == "api_token":

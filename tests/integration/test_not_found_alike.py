@@ -3,48 +3,23 @@ not exist get the same 404 with the same body, on every object route a hospital 
 call. The routes are walked from the URL map, so a new route is covered (or fails here until it is)."""
 from __future__ import annotations
 
-import io
 import re
 
 from flask import Flask
 
 from review.extensions import db
-from review.models import Decision, User
-from review.services import api_tokens, decisions, documents, intake
+from review.models import User
+from review.services import api_tokens
 from review.services.context import HIDDEN
 from tests.e2e.test_walkthrough import login
-from tests.factories import World, seat_panels
-from tests.integration.test_application_path import PDF, _apply, _review
-from tests.integration.test_intake import csv_bytes, rows
+from tests.factories import World
+from tests.route_walk import fill_url, hospital1_objects
 
 MISSING_ID = 2_000_000_000
 """Inside the 32-bit id range, so the lookup reaches the database, and far beyond any id the world creates."""
 FORM = {"mode": "all_or_nothing", "category": "high_cost", "reason": "Prolonged ICU stay with cardiogenic shock.",
         "declare_conflict": "", "recusal-reason": "A colleague of mine treated this patient."}
 """Valid answers for every form behind an object route, so no route can refuse on its form before the lookup."""
-
-
-def _hospital1_objects(world: World) -> tuple[dict[str, int], dict[str, int]]:
-    """Every kind of object H1 owns, and an assignment of another expert: ids by the route argument that names
-    them, as seen by a user of H2 (and its API token) and by expert1 (from H1, so never seated on H1's items)."""
-    hosp1 = world.actors["hosp1"]
-    item = _apply(world)
-    evidence = documents.upload_evidence(hosp1, item.id, io.BytesIO(PDF), "ZY2026080001.pdf", "discharge_summary")
-    seat_panels(world)
-    db.session.refresh(item)
-    decision: Decision = _review(world, item, [("approve", 0), ("approve", 0), ("approve", 0)])
-    decisions.open_reasons(world.actors["staff"], decision.id)
-    decisions.issue(world.actors["staff"], decision.id)
-    job = intake.upload(hosp1, io.BytesIO(csv_bytes(rows({}))), "q3.csv")
-    token, _secret = api_tokens.create_token(hosp1, "his")
-    hospital_ids = {"item_id": item.id, "case_id": item.case_id, "job_id": job.id, "token_id": token.id,
-                    "document_id": evidence.id, "decision_id": decision.id}
-    expert_ids = {"assignment_id": item.assignments[0].id, "document_id": evidence.id}
-    return hospital_ids, expert_ids
-
-
-def _url(rule: str, name: str, object_id: int) -> str:
-    return re.sub(r"<\w+>", "csv", rule.replace(f"<int:{name}>", str(object_id)))
 
 
 def _normalised(body: bytes, object_id: int) -> bytes:
@@ -55,7 +30,7 @@ def _normalised(body: bytes, object_id: int) -> bytes:
 
 
 def test_foreign_and_missing_ids_get_the_same_404(app: Flask, world: World) -> None:
-    hospital_ids, expert_ids = _hospital1_objects(world)
+    hospital_ids, expert_ids = hospital1_objects(world)
     db.session.get(User, world.users["hosp2"]).hospital_admin = True  # so token routes reach the lookup
     db.session.commit()
     hospital, expert, api = app.test_client(), app.test_client(), app.test_client()
@@ -75,12 +50,12 @@ def test_foreign_and_missing_ids_get_the_same_404(app: Flask, world: World) -> N
         name = names[0]
         for role in roles:
             client, ids, headers = callers[role]
-            assert name in ids, f"{rule.rule}: give {role} another owner's {name} in _hospital1_objects"
+            assert name in ids, f"{rule.rule}: give {role} another owner's {name} in hospital1_objects (tests/route_walk.py)"
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                 answers = []
                 for object_id in (ids[name], MISSING_ID):
                     with app.app_context():  # a fresh `g` per request, so no client sees another's logged-in user
-                        response = client.open(_url(rule.rule, name, object_id), method=method, headers=headers,
+                        response = client.open(fill_url(rule.rule, {name: object_id}.__getitem__), method=method, headers=headers,
                                                data=FORM if method == "POST" and role != "api_token" else None)
                     answers.append((response.status_code, response.get_json() if role == "api_token" else
                                     _normalised(response.get_data(), object_id)))
