@@ -26,6 +26,7 @@ from markupsafe import Markup
 
 from review import clock, labels
 from review.documents import StoredFile
+from review.messages import rule_text
 from review.extensions import db
 from review.models import Decision, Document, ReviewItem
 from review.pdf import html_to_pdf
@@ -127,6 +128,10 @@ def _application_findings(decision: Decision, votes: dict[str, int], payment_met
     """Eligibility, the unreasonable cost deducted and the supplement; a rejection is one finding."""
     item = decision.item
     rule = str(labels.CATEGORY.get(item.category, item.category)) if item.category else _("special-case rules")
+    screened = [result for result in (item.screening or {}).get("results") or []
+                if result.get("rule") == item.category and result.get("met")]
+    if screened:  # the rule with the case's own figures, as screening found them
+        rule = f"{rule}: {rule_text(screened[0])}"
     k, approvals = votes["k"], votes["for"]
     if decision.outcome == "rejected":
         return [Finding(_("Special-case payment"), _("not granted: the case is paid at its DRG payment standard"),
