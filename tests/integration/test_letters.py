@@ -308,6 +308,9 @@ def test_verify_shows_a_recovery_and_a_superseding_version(world, client) -> Non
     assert "No later version has replaced this decision" in current
     letter = _flat(pdf_text(letters.letter_pdf(second, "en")))
     assert _flat("This decision replaces version 1 of the decision on this case.") in letter
+    db.session.refresh(first)
+    assert first.letter_number == 1 and db.session.get(Decision, second.id).letter_number == 2  # each version its own
+    assert _flat(f"The earlier letter, {first.letter_ref_en}, no longer applies.") in letter  # v2 cites v1's 文号
 
 
 def test_verify_page_speaks_the_visitors_language(world, client) -> None:  # type: ignore[no-untyped-def]
