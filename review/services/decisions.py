@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from review import labels
 from review.extensions import db
 from review.messages import problem_text
-from review.models import ActivityLog, Assignment, Decision, Expert, LetterCounter, Region, ReviewItem
+from review.models import ActivityLog, Assignment, Decision, Expert, LetterCounter, ReviewItem
 from review.models.types import utcnow
 from review.services import activity, jobs, ledger, letterheads
 from review.services.context import HIDDEN, Actor, NotFound, ServiceError, ValidationFailed
