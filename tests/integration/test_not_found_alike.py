@@ -50,12 +50,13 @@ def test_foreign_and_missing_ids_get_the_same_404(app: Flask, world: World) -> N
         name = names[0]
         for role in roles:
             client, ids, headers = callers[role]
-            assert name in ids, f"{rule.rule}: give {role} another owner's {name} in hospital1_objects (tests/route_walk.py)"
+            assert name in ids, f"{rule.rule}: give {role} another owner's {name} in route_walk.hospital1_objects"
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                 answers = []
                 for object_id in (ids[name], MISSING_ID):
                     with app.app_context():  # a fresh `g` per request, so no client sees another's logged-in user
-                        response = client.open(fill_url(rule.rule, {name: object_id}.__getitem__), method=method, headers=headers,
+                        url = fill_url(rule.rule, {name: object_id}.__getitem__)
+                        response = client.open(url, method=method, headers=headers,
                                                data=FORM if method == "POST" and role != "api_token" else None)
                     answers.append((response.status_code, response.get_json() if role == "api_token" else
                                     _normalised(response.get_data(), object_id)))
