@@ -1,9 +1,9 @@
-"""The supervision register: signed rows appended inside the caller's transaction, checked by `verify_chain`.
+"""The supervision register: signed rows appended in the caller's transaction, checked by `verify_chain`.
 
 A row's hash is an HMAC-SHA256 over every column (REGISTER_HMAC_KEY, its id stored with the row), so nobody without
-the key can change, add or rebuild rows that still verify. Rows chain per region (DESIGN §10.6): a writer locks
-only its chain's head row (`register_heads`), which it moves in the same transaction, so a tail cut off the chain
-leaves a head ahead of the rows. Daily anchors (`write_anchors`), signed with a second key and kept outside the
+the key can change, add or rebuild rows that still verify. Rows chain per region (DESIGN §10.6): at the commit of
+the transaction that recorded them, a writer locks only its chains' head rows (`register_heads`), in chain order,
+and moves them in that transaction, so a tail cut off a chain leaves its head ahead of the rows. Daily anchors (`write_anchors`), signed with a second key and kept outside the
 database, catch even a key holder who rebuilt a chain: an anchored (seq, hash) is no longer in it.
 """
 from __future__ import annotations
@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Row
+from sqlalchemy import Row, event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, SessionTransaction
 
 from review import clock
 from review.extensions import db
@@ -34,6 +35,8 @@ GLOBAL_CHAIN = "global"
 SIGNED_COLUMNS = ("at", "actor_id", "true_actor_id", "action", "object_type", "object_id", "hospital_id", "data",
                   "ip", "chain", "seq", "prev_hash")
 
+_PENDING = "register_pending"
+"""Key in `session.info`: the rows recorded in the transaction, chained and signed at its commit."""
 _LOG = ActivityLog.__table__
 _HEADS = RegisterHead.__table__
 _SET_HEAD = (_HEADS.update().where(_HEADS.c.chain == db.bindparam("head_chain"))
@@ -74,40 +77,71 @@ def _chain_of(hospital_id: int | None) -> str:
     return region.code if region is not None else GLOBAL_CHAIN
 
 
-def _advance_head(chain: str, at: datetime) -> tuple[int, str]:
-    """Take the chain's next seq and its last hash, locking the head row until the caller's commit.
+def _advance_head(chain: str, count: int, at: datetime) -> tuple[int, str]:
+    """Reserve `count` seqs on the chain: the first of them and the hash before it. Locks the head row until commit.
 
-    One upsert: the first row of a chain inserts the head (seq 1 after genesis); later rows move it by one and read
-    back the hash it still holds. On PostgreSQL a concurrent writer of the same chain waits on this row, and only
-    on this row; SQLite serialises writers anyway. UNIQUE(chain, seq) would refuse a fork all the same.
+    One upsert: a new chain's head is inserted, an existing one moves by `count` and gives back the hash it still
+    holds. On PostgreSQL a concurrent writer of the same chain waits on this row, and only on this row; SQLite
+    serialises writers anyway. UNIQUE(chain, seq) would refuse a fork all the same.
     """
     insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = (insert(_HEADS).values(chain=chain, seq=1, hash=GENESIS, key_id="", mac="", updated_at=at)
-                 .on_conflict_do_update(index_elements=["chain"], set_={"seq": _HEADS.c.seq + 1})
+    statement = (insert(_HEADS).values(chain=chain, seq=count, hash=GENESIS, key_id="", mac="", updated_at=at)
+                 .on_conflict_do_update(index_elements=["chain"], set_={"seq": _HEADS.c.seq + count})
                  .returning(_HEADS.c.seq, _HEADS.c.hash))
-    seq, prev_hash = db.session.execute(statement).one()
-    return seq, prev_hash
+    last, prev_hash = db.session.execute(statement).one()
+    return last - count + 1, prev_hash
+
+
+def _sign(session: Session, rows: list[ActivityLog]) -> None:
+    """Chain and sign `rows`, a chain at a time in chain order, so two transactions never wait on each other's
+    heads in opposite orders; and add them to the session."""
+    key_id, key = _signing_key()
+    for chain, group in itertools.groupby(sorted(rows, key=lambda row: row.chain), key=lambda row: row.chain):
+        chained = list(group)
+        seq, prev_hash = _advance_head(chain, len(chained), chained[-1].at)
+        for row in chained:
+            row.seq, row.prev_hash, row.key_id = seq, prev_hash, key_id
+            row.hash = prev_hash = row_mac(key, key_id, {name: getattr(row, name) for name in SIGNED_COLUMNS})
+            seq += 1
+        session.execute(_SET_HEAD, {"head_chain": chain, "head_hash": prev_hash, "head_key_id": key_id,
+                                    "head_mac": head_mac(key, key_id, chain, seq - 1, prev_hash),
+                                    "head_at": chained[-1].at})
+        session.add_all(chained)
 
 
 def record(actor: Actor, action: str, object_type: str, object_id: int | None,
            hospital_id: int | None = None, data: dict | None = None) -> ActivityLog:
-    """Append a signed row to the register chain of the hospital's region (or the global one)."""
-    at = utcnow()
+    """Append a row to the register chain of the hospital's region (or the global one) at the caller's commit.
+
+    The row is chained and signed when the transaction commits (`_sign_at_commit`): its chain's head is locked only
+    for the commit itself. Inside a savepoint it is written at once, so that rolling the savepoint back takes it
+    back too.
+    """
     payload = json.loads(json.dumps(data or {}, default=str))  # store exactly what is signed
     if actor.token_id is not None:
         payload["api_token_id"] = actor.token_id
-    chain = _chain_of(hospital_id)
-    seq, prev_hash = _advance_head(chain, at)
-    values = dict(at=at, actor_id=actor.user_id, true_actor_id=actor.user_id, action=action,
-                  object_type=object_type, object_id=object_id, hospital_id=hospital_id, data=payload, ip=actor.ip,
-                  chain=chain, seq=seq, prev_hash=prev_hash)
-    key_id, key = _signing_key()
-    digest = row_mac(key, key_id, values)
-    db.session.execute(_SET_HEAD, {"head_chain": chain, "head_hash": digest, "head_key_id": key_id,
-                                   "head_mac": head_mac(key, key_id, chain, seq, digest), "head_at": at})
-    row = ActivityLog(**values, key_id=key_id, hash=digest)
-    db.session.add(row)
+    row = ActivityLog(at=utcnow(), actor_id=actor.user_id, true_actor_id=actor.user_id, action=action,
+                      object_type=object_type, object_id=object_id, hospital_id=hospital_id, data=payload,
+                      ip=actor.ip, chain=_chain_of(hospital_id))
+    session = db.session()
+    if session.in_nested_transaction():
+        _sign(session, [row])
+    else:
+        session.info.setdefault(_PENDING, []).append(row)
     return row
+
+
+@event.listens_for(Session, "before_commit")
+def _sign_at_commit(session: Session) -> None:
+    if not session.in_nested_transaction():
+        _sign(session, session.info.pop(_PENDING, []))
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_pending(session: Session, transaction: SessionTransaction) -> None:
+    """A rolled-back transaction's rows were never written."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 PROBLEMS = {

@@ -74,11 +74,12 @@ def _rebuild(chain: str, key: bytes, key_id: str = "1") -> None:
 
 def test_rows_chain_per_region_with_a_head_and_verify(world: World) -> None:
     _write_register(world)
-    rows = db.session.scalars(db.select(ActivityLog).order_by(ActivityLog.id)).all()
-    assert [(row.chain, row.seq) for row in rows[:4]] == [("T01", 1), ("global", 1), ("T01", 2), ("global", 2)]
-    assert rows[2].prev_hash == rows[0].hash and rows[0].prev_hash == activity.GENESIS
+    rows = db.session.scalars(db.select(ActivityLog).order_by(ActivityLog.chain, ActivityLog.seq)).all()
+    assert [(row.chain, row.seq, row.data["n"]) for row in rows] == [
+        (chain, n + 1, n) for chain in ("T01", "global") for n in range(ROWS)]
+    assert rows[0].prev_hash == activity.GENESIS and rows[1].prev_hash == rows[0].hash
     heads = {head.chain: (head.seq, head.hash) for head in db.session.scalars(db.select(RegisterHead))}
-    assert heads == {"T01": (ROWS, rows[-2].hash), "global": (ROWS, rows[-1].hash)}
+    assert heads == {"T01": (ROWS, rows[ROWS - 1].hash), "global": (ROWS, rows[-1].hash)}
     assert verify_chain() == []
 
 
@@ -306,16 +307,35 @@ def test_writers_on_two_chains_do_not_wait_for_each_other(app: Flask, world: Wor
     if db.engine.dialect.name != "postgresql":
         pytest.skip("SQLite serialises every writer")
     hospital = world.hospitals["H1"]
-    activity.record(world.actors["staff"], "test.open", "hospital", hospital, hospital)  # T01's head, held
+    with db.session.begin_nested():  # in a savepoint the row is written at once: T01's head stays locked
+        activity.record(world.actors["staff"], "test.open", "hospital", hospital, hospital)
     with app.app_context():  # a second session on its own connection, as another web process
         db.session.execute(text("SET LOCAL lock_timeout = '5s'"))
         activity.record(SYSTEM, "test.other_chain", "cycle", world.cycle_id)
         db.session.commit()  # the global chain went ahead
         db.session.execute(text("SET LOCAL lock_timeout = '50ms'"))
+        activity.record(SYSTEM, "test.same_chain", "hospital", hospital, hospital)
         with pytest.raises(OperationalError, match="lock timeout"):
-            activity.record(SYSTEM, "test.same_chain", "hospital", hospital, hospital)
+            db.session.commit()
         db.session.rollback()
     db.session.commit()
+    assert verify_chain() == []
+    assert db.session.scalar(db.select(db.func.count()).select_from(ActivityLog)) == 2
+
+
+def test_rows_of_a_transaction_are_chained_at_its_commit_and_dropped_with_its_rollback(world: World) -> None:
+    hospital = world.hospitals["H1"]
+    activity.record(SYSTEM, "test.rolled_back", "hospital", hospital, hospital)
+    db.session.rollback()
+    activity.record(SYSTEM, "test.global_first", "cycle", world.cycle_id)
+    activity.record(SYSTEM, "test.region", "hospital", hospital, hospital)
+    activity.record(SYSTEM, "test.global_second", "cycle", world.cycle_id)
+    assert db.session.scalar(db.select(db.func.count()).select_from(ActivityLog)) == 0  # nothing locked yet
+    db.session.commit()
+    rows = db.session.execute(db.select(ActivityLog.action, ActivityLog.chain, ActivityLog.seq)
+                              .order_by(ActivityLog.chain, ActivityLog.seq)).all()
+    assert [tuple(row) for row in rows] == [("test.region", "T01", 1), ("test.global_first", "global", 1),
+                                            ("test.global_second", "global", 2)]
     assert verify_chain() == []
 
 
