@@ -149,6 +149,16 @@ def test_a_chain_rebuilt_with_the_key_contradicts_its_anchor(app: Flask, world: 
     assert found == [Finding("T01", ROWS, "anchor_contradicted", day)]
 
 
+def test_celery_beat_anchors_every_chain_daily(app: Flask, world: World, tmp_path: Path) -> None:
+    from review.tasks import anchor_register
+
+    assert app.config["CELERY"]["beat_schedule"]["register-anchor"]["task"] == anchor_register.name
+    _write_register(world)
+    app.config["REGISTER_ANCHOR_DIR"] = str(tmp_path / "beat")
+    anchor_register.delay()  # eager in tests, as the worker runs it when beat sends it
+    assert {(a.chain, a.seq) for a in read_anchors(tmp_path / "beat")} == {("T01", ROWS), ("global", ROWS)}
+
+
 def test_a_forged_anchor_is_refused(world: World, tmp_path: Path) -> None:
     _write_register(world)
     write_anchors(tmp_path / "anchors")
