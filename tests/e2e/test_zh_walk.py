@@ -70,10 +70,9 @@ KNOWN_ELSEWHERE: dict[str, frozenset[str]] = {
     # and coded values (states, roles, purposes, true/false/null) in English.
     "/staff/activity": frozenset([
         "accepted", "added", "adopted", "applications", "assigned", "cardiology", "committed", "cycle", "decision",
-        "decisions", "eligible", "experts", "false", "filename", "from", "hospital", "issued", "kind", "mode",
-        "needed", "null", "outcome", "proposed", "purpose", "reason", "regrouped", "rejected", "role", "rows",
-        "seed", "size", "skipped", "source", "specialty", "to", "true", "unfilled", "username", "version",
-        "welcome", "years"]),
+        "decisions", "experts", "false", "fields", "filename", "from", "hospital", "issued", "kind", "mode", "null",
+        "outcome", "proposed", "purpose", "reason", "regrouped", "rejected", "role", "rows", "size", "skipped",
+        "source", "specialty", "to", "true", "username", "version", "welcome", "years"]),
     # templates/staff/expert_import.html (review/services/experts.py): accepted headers and codes not marked as
     # codes (<code> or class "mono").
     "/staff/experts/import": frozenset([
@@ -288,22 +287,28 @@ def build_walk(world: World) -> Walk:
     sampled_case = cases.create_case(hosp1, ami_case(case_no="ZY2026080007", total_cost_fen=30_000_000))
     plan = sampling.create_plan(staff, world.cycle_id, PlanConfig(share=Decimal("1")), "2026-11-16 lottery 0815")
     sampled = db.session.scalars(db.select(ReviewItem).where(ReviewItem.case_id == sampled_case.id)).one()
-    documents.upload_evidence(hosp1, sampled.id, io.BytesIO(PDF), "record.pdf", "front_page")
-    sampling.submit_records(hosp1, sampled.id)
+    split = db.session.scalars(db.select(ReviewItem).where(  # a second record, on which the panel will split
+        ReviewItem.sampling_plan_id == plan.id, ReviewItem.hospital_id == world.hospitals["H1"],
+        ReviewItem.id != sampled.id).order_by(ReviewItem.id)).first()
+    for record in (sampled, split):
+        documents.upload_evidence(hosp1, record.id, io.BytesIO(PDF), "record.pdf", "front_page")
+        sampling.submit_records(hosp1, record.id)
     run = seat_panels(world)
-    db.session.refresh(in_review)
-    db.session.refresh(sampled)
+    for seated_item in (in_review, sampled, split):
+        db.session.refresh(seated_item)
     first, second, *_rest = in_review.assignments
     reviews.save_sheet(world.actors[_expert_name(world, first.expert_id)], first.id, reviews.SheetInput(
         recommendation="approve", unreasonable_cost_fen=0, rationale="Stay justified by the records.",
         lock_version=0), submit=False)
     recusal.recuse(world.actors[_expert_name(world, second.expert_id)], second.id,
                    "A colleague of mine treated this patient.")
-    for assignment in sampled.assignments:
+    votes = [(sampled, "I21.09"), (sampled, "I21.09"), (sampled, "I21.09"), (split, "I21.09"), (split, "I21.19"),
+             (split, "")]  # the second panel has no majority: its chair is asked to rule
+    for (record, dx), assignment in zip(votes, [*sampled.assignments, *split.assignments]):
         reviews.save_sheet(world.actors[_expert_name(world, assignment.expert_id)], assignment.id,
                            reviews.SheetInput(recommendation=None, unreasonable_cost_fen=0, rationale=FINDING,
-                                              lock_version=0, admission_justified=True, principal_dx_correct=False,
-                                              corrected_principal_dx="I21.09", principal_procedure_correct=True),
+                                              lock_version=0, admission_justified=True, principal_dx_correct=not dx,
+                                              corrected_principal_dx=dx, principal_procedure_correct=True),
                            submit=True)
     record_review = _decision_of(sampled.id)
     decisions.issue_many(staff, open_all(world, [record_review.id]))
@@ -322,10 +327,8 @@ def build_walk(world: World) -> Walk:
                                                             role="hospital", hospital_id=world.hospitals["H1"]))
 
     issued = [hospital_ids["decision_id"], partial, rejected, record_review.id]
-    h1_items = [approved_item.id, returned.id, in_review.id, sampled.id]
-    # The expert who reads most: seated on the record review and on as many applications as any other.
-    seated = max((a.expert_id for a in sampled.assignments), key=lambda expert_id: db.session.scalar(
-        db.select(db.func.count(Assignment.id)).where(Assignment.expert_id == expert_id)))
+    h1_items = [approved_item.id, returned.id, in_review.id, sampled.id, split.id]
+    seated = min(split.assignments, key=lambda a: a.rank).expert_id  # the chair asked to rule reads the most
     expert_assignments = db.session.scalars(db.select(Assignment.id).where(Assignment.expert_id == seated)).all()
     office = {"cycle_id": [world.cycle_id], "decision_id": [*issued, proposed],
               "item_id": h1_items,
