@@ -105,3 +105,6 @@ def test_staff_see_the_record_review_findings(client, world) -> None:  # type: i
     page = client.get(f"/staff/items/{item.id}").text
     assert "Regrouped: payment adjusted" in page and "Panel majority" in page and "I2109" in page
     assert "Recovery" in page or "DRG payment after review" in page
+    # each expert's part is named for the office (code and name), never an internal id
+    assert "Expert ID" not in page and all(a.expert.code in page for a in item.assignments)
+    assert "Open the reasons to issue" in page and "Coding corrected" in page
