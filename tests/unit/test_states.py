@@ -151,7 +151,7 @@ def test_a_hospital_cannot_withdraw_a_record_drawn_for_review(state: State) -> N
 
 
 @pytest.mark.parametrize("kind", ItemKind)
-@pytest.mark.parametrize("state", [State.PROPOSED, *ISSUED_STATES])
+@pytest.mark.parametrize("state", [State.PROPOSED, *sorted(ISSUED_STATES)])
 def test_nobody_withdraws_once_a_decision_exists(kind: ItemKind, state: State) -> None:
     for role in Role:
         assert Action.WITHDRAW not in allowed_actions(kind, state, role)
