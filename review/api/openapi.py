@@ -171,6 +171,8 @@ def build_document(server_url: str = "/api/v1") -> dict:
                 "issued_at": {"type": "string", "format": "date-time"},
                 "appeal_deadline": {"type": "string", "format": "date"},
                 "verification_code": {"type": "string"}, "letter_ready": {"type": "boolean"},
+                "letter_ref_zh": {"type": "string", "nullable": True, "description": "the letter's 文号"},
+                "letter_ref_en": {"type": "string", "nullable": True},
                 "letter_url": {"type": "string"},
             },
         },

@@ -457,7 +457,7 @@ def decision(decision_id: int) -> object:
         "amount_fen": d.amount_fen, "amount_yuan": yuan(d.amount_fen),
         "issued_at": d.issued_at.isoformat() if d.issued_at else None,
         "appeal_deadline": d.appeal_deadline.isoformat() if d.appeal_deadline else None,
-        "verification_code": d.verification_code,
+        "verification_code": d.verification_code, "letter_ref_zh": d.letter_ref_zh, "letter_ref_en": d.letter_ref_en,
         "letter_ready": d.letter_document_id is not None,
         "letter_url": url_for("api_v1.decision_letter", decision_id=d.id),
     })

@@ -194,3 +194,18 @@ def test_api_actions_name_the_token_in_the_register(client, world) -> None:  # t
     assert response.status_code == 201
     created = db.session.scalars(db.select(ActivityLog).where(ActivityLog.action == "item.created")).one()
     assert created.data["api_token_id"] == token.id
+
+
+def test_an_issued_decision_reads_with_its_letter_reference(client, world) -> None:  # type: ignore[no-untyped-def]
+    from review.services import decisions
+    from tests.integration.test_decision_queue import APPROVE, make_decisions
+
+    [decision_id] = make_decisions(world, [("hosp1", "ZY2026081001", APPROVE)])
+    secret = token_for(world)
+    assert client.get(f"/api/v1/decisions/{decision_id}", headers=bearer(secret)).status_code == 404  # proposed
+    decisions.open_reasons(world.actors["staff"], decision_id)
+    issued = decisions.issue(world.actors["staff"], decision_id)
+    body = client.get(f"/api/v1/decisions/{decision_id}", headers=bearer(secret)).get_json()
+    assert (body["status"], body["amount_fen"], body["letter_ref_zh"], body["letter_ref_en"]) == (
+        "issued", issued.amount_fen, issued.letter_ref_zh, issued.letter_ref_en)
+    assert body["letter_ref_zh"].endswith("1号") and body["appeal_deadline"] == issued.appeal_deadline.isoformat()
