@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO, NamedTuple
 
 from flask import current_app
-from flask_babel import force_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -42,6 +42,7 @@ from review.models.types import utcnow
 from review.services import activity, jobs, letters
 from review.services.context import SYSTEM, Actor, NotFound, ServiceError, ValidationFailed
 from review.services.documents import store
+from workflows.problems import Problem, ProblemError
 from workflows.states import Role
 
 READERS = (Role.STAFF, Role.ADMIN, Role.AUDITOR)
@@ -68,16 +69,16 @@ HEADERS = (
     _l("Hospital code"), _l("Hospital"), _l("Case number"), _l("Cycle"), _l("Review kind"), _l("Outcome"),
     _l("Decision version"), _l("DRG before"), _l("DRG after"), _l("Total cost (yuan)"), _l("DRG payment (yuan)"),
     _l("DRG payment after (yuan)"), _l("Unreasonable cost deducted (yuan)"), _l("Adjustment (yuan)"),
-    _l("Adjustment type"), _l("Issued at"), _l("Appeal deadline"), _l("Verification code"),
+    _l("Adjustment type"), _l("Issued at"), _l("Appeal deadline"), _l("Letter reference"), _l("Verification code"),
 )
 """In the language of whoever asked for the export (`ExportJob.locale`), like the kinds, outcomes and adjustment
 types in the rows: the bureau's finance office reads the file as it is."""
 _WIDTHS = (12, 28, 20, 10, 16, 24, 8, 10, 10, 16, 16, 16, 16, 16, 12, 18, 14, 20)
 
 
-class ExportFailed(Exception):
+class ExportFailed(ProblemError):
     """A refusal found while building (a letter that cannot be rendered, a stored file gone): the job ends failed
-    with this message and nothing is stored, because an export silently missing letters is worse than none."""
+    with this problem and nothing is stored, because an export silently missing letters is worse than none."""
 
 
 # --- requests: start, read, download -----------------------------------------------------------------
@@ -171,7 +172,7 @@ def run(job_id: int) -> None:
             stored = store().put_stream(output, max_bytes=size + 1,  # type: ignore[arg-type]
                                         sniffer=lambda head: CONTENT_TYPES[kind] if head.startswith(magic) else None)
     except ExportFailed as failure:
-        _fail(job_id, str(failure))
+        _fail(job_id, failure.problem)
         return
     except Exception:
         db.session.rollback()  # the job runner tries again, and fails the export visibly when it gives up
@@ -205,19 +206,19 @@ def _claim(job_id: int) -> bool:
     return bool(claimed)
 
 
-def _fail(job_id: int, message: str) -> None:
+def _fail(job_id: int, why: Problem) -> None:
     db.session.rollback()
-    give_up(job_id, message)
+    give_up(job_id, why)
     db.session.commit()
 
 
-def give_up(job_id: int, message: str) -> None:
+def give_up(job_id: int, why: Problem) -> None:
     """The export ends failed with nothing stored; also what the job runner calls, in its transaction, when it
-    stops trying."""
+    stops trying. The reason is kept as a code, worded in the reader's language."""
     job = db.session.get(ExportJob, job_id)
     assert job is not None
-    job.status, job.message, job.finished_at = "failed", message[:2000], utcnow()
-    activity.record(SYSTEM, "export.failed", "export_job", job.id, None, {"kind": job.kind, "message": job.message})
+    job.status, job.message, job.finished_at = "failed", jobs.stored(why), utcnow()
+    activity.record(SYSTEM, "export.failed", "export_job", job.id, None, {"kind": job.kind, "problem": why.to_json()})
 
 
 def revive(job_id: int) -> None:
@@ -255,6 +256,8 @@ class DecisionRow(NamedTuple):
     amount_fen: int
     issued_at: datetime | None
     appeal_deadline: date | None
+    letter_ref_zh: str | None
+    letter_ref_en: str | None
     verification_code: str
     timezone: str
 
@@ -265,8 +268,8 @@ def decision_rows(cycle_id: int) -> list[DecisionRow]:
     query = (db.select(Decision.id, Hospital.code, Hospital.name_zh, Case.case_no, Cycle.code, ReviewItem.kind,
                        Decision.outcome, Decision.version, Decision.drg, Decision.drg_after, Decision.total_cost_fen,
                        Decision.drg_payment_fen, Decision.drg_payment_after_fen, Decision.deduction_fen,
-                       Decision.amount_fen, Decision.issued_at, Decision.appeal_deadline,
-                       Decision.verification_code, Region.timezone)
+                       Decision.amount_fen, Decision.issued_at, Decision.appeal_deadline, Decision.letter_ref_zh,
+                       Decision.letter_ref_en, Decision.verification_code, Region.timezone)
              .join(ReviewItem, ReviewItem.id == Decision.item_id)
              .join(Case, Case.id == ReviewItem.case_id)
              .join(Hospital, Hospital.id == ReviewItem.hospital_id)
@@ -310,8 +313,14 @@ def _row_cells(row: DecisionRow) -> list[_Cell]:
         _Cell(yuan(row.amount_fen), money),
         _Cell(str(labels.ADJUSTMENT_TYPE[adjustment_type(row.amount_fen)])),
         _Cell(local_time(row.issued_at, row.timezone), "yyyy-mm-dd hh:mm"),
-        _Cell(row.appeal_deadline, "yyyy-mm-dd"), _Cell(row.verification_code),
+        _Cell(row.appeal_deadline, "yyyy-mm-dd"), _Cell(_letter_ref(row)), _Cell(row.verification_code),
     ]
+
+
+def _letter_ref(row: DecisionRow) -> str:
+    """The 文号 as the export's language prints it (fixed at issue in both)."""
+    locale = get_locale()
+    return (row.letter_ref_zh if locale is not None and locale.language == "zh" else row.letter_ref_en) or ""
 
 
 def _csv_text(cell: _Cell) -> str:
@@ -430,15 +439,15 @@ def _letter_path(row: DecisionRow) -> Path:
             document_id = letters.render_letter(row.decision_id)
         except Exception as error:
             db.session.rollback()
-            raise ExportFailed(f"the letter of case {row.case_no} ({row.hospital_code}, version {row.version}) "
-                               f"could not be rendered: {type(error).__name__}: {error}"[:500]) from error
+            raise ExportFailed("export.letter_unrendered", case_no=row.case_no, hospital=row.hospital_code,
+                               version=row.version, error=f"{type(error).__name__}: {error}"[:500]) from error
         if document_id is None:
-            raise ExportFailed(f"the decision on case {row.case_no} ({row.hospital_code}) is no longer issued")
+            raise ExportFailed("export.decision_not_issued", case_no=row.case_no, hospital=row.hospital_code)
     sha256 = db.session.scalar(db.select(Document.sha256).where(Document.id == document_id))
     path = store().path_for(sha256 or "")
     if sha256 is None or not path.exists():
-        raise ExportFailed(f"the stored letter of case {row.case_no} ({row.hospital_code}, version {row.version}) "
-                           "is missing from the file store")
+        raise ExportFailed("export.letter_missing", case_no=row.case_no, hospital=row.hospital_code,
+                           version=row.version)
     return path
 
 

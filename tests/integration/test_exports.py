@@ -73,7 +73,7 @@ def test_csv_export_neutralises_every_text_cell(world) -> None:  # type: ignore[
         row = next(r for r in body if r[-1] == decision.verification_code)
         assert Decimal(row[13]) * 100 == decision.amount_fen and row[9] == f"{decision.total_cost_fen / 100:.2f}"
         assert row[14] == ("Supplement" if decision.amount_fen > 0 else "No payment change")
-        assert row[16] == decision.appeal_deadline.isoformat() and row[6] == "1"
+        assert row[16] == decision.appeal_deadline.isoformat() and row[6] == "1" and row[17] == decision.letter_ref_en
         assert row[3] == "2026Q3" and row[4] == "Special-case review" and row[5] in ("Approved", "Partially approved", "Rejected")
 
 
@@ -93,10 +93,10 @@ def test_xlsx_export_neutralises_every_text_cell(world) -> None:  # type: ignore
     assert "'" + AT_NAME in {row[1].value for row in rows[1:]}
     for row in rows[1:]:
         decision = db.session.scalars(db.select(Decision).where(
-            Decision.verification_code == row[17].value)).one()
+            Decision.verification_code == row[18].value)).one()
         assert isinstance(row[13].value, (int, float)) and round(row[13].value * 100) == decision.amount_fen
         assert row[13].number_format == "#,##0.00"
-        assert row[16].value.date() == decision.appeal_deadline
+        assert row[16].value.date() == decision.appeal_deadline and row[17].value == decision.letter_ref_zh
 
 
 def test_letters_zip_holds_one_pdf_per_issued_decision(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
