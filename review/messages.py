@@ -225,6 +225,18 @@ PROBLEM_TEXT = {
     "decision.reasons_not_opened": _l("Decision #%(decision_id)s cannot be issued before you have opened its "
                                       "reasons: open the decision, read each expert's vote and rationale, and "
                                       "issue it from there."),
+    # the job runner (review/services/jobs.py): why an attempt ended, and why the runner stopped trying
+    "job.error": _l("the task raised %(error)s"),
+    "job.stalled": _l("the worker %(worker)s stopped beating (last heartbeat %(heartbeat)s UTC)"),
+    "job.not_sent": _l("the message could not be sent"),
+    "job.lost": _l("the message was sent but no worker started it"),
+    "job.stopped": _l("stopped after %(attempts)s attempt(s): %(why)s"),
+    # building an export (review/services/exports.py)
+    "export.letter_unrendered": _l("the letter of case %(case_no)s (%(hospital)s, version %(version)s) could not "
+                                   "be rendered: %(error)s"),
+    "export.decision_not_issued": _l("the decision on case %(case_no)s (%(hospital)s) is no longer issued"),
+    "export.letter_missing": _l("the stored letter of case %(case_no)s (%(hospital)s, version %(version)s) is "
+                                "missing from the file store"),
 }
 
 SAMPLING_SETTINGS = {

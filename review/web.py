@@ -136,6 +136,7 @@ def register_web(app: Flask) -> None:
     app.jinja_env.globals["labels"] = labels
     app.jinja_env.globals.update(screening_summary=messages.screening_summary, rule_text=messages.rule_text,
                                  problem_text=messages.problem_text, notice_text=messages.notice_text,
+                                 stored_problem_text=messages.stored_problem_text,
                                  stratum_text=messages.stratum_text, withdrawal_form=withdrawal_form)
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
 

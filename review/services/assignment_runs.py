@@ -29,6 +29,7 @@ from review.services.notifications import notify
 from workflows.assignment import (ALGORITHM_VERSION, Config, ExpertSpec, ItemSpec, Problem, Solution, canonical_hash,
                                   seed_from, solve)
 from workflows.pool import qualifies, specialty_for_mdc
+from workflows import problems
 from workflows.states import Action, ItemKind, Role, State
 
 ASSIGNABLE = {ItemKind.APPLICATION.value: State.QUEUED.value, ItemKind.SAMPLED_RECORD.value: State.RECORDS_RECEIVED.value}
@@ -183,12 +184,12 @@ def execute(job_id: int) -> int | None:
     return run.id
 
 
-def give_up(job_id: int, message: str) -> None:
+def give_up(job_id: int, stopped: problems.Problem) -> None:
     """The job runner stopped trying; in its transaction. The cycle is free for a new run."""
     job = db.session.get(AssignmentJob, job_id)
     assert job is not None
-    job.status, job.stage, job.finished_at, job.message = "failed", "failed", utcnow(), message[:500]
-    activity.record(SYSTEM, "assignment_run.failed", "assignment_job", job_id, None, {"error": job.message})
+    job.status, job.stage, job.finished_at, job.message = "failed", "failed", utcnow(), jobs.stored(stopped)
+    activity.record(SYSTEM, "assignment_run.failed", "assignment_job", job_id, None, {"error": stopped.to_json()})
 
 
 def revive(job_id: int) -> None:

@@ -231,7 +231,7 @@ def _finish(actor: Actor, hospital: Hospital, outcome: ImportOutcome, job: Impor
         job.accepted, job.rejected, job.skipped = outcome.accepted, outcome.rejected, outcome.skipped
         job.applications = outcome.applications
         job.errors = [error.to_json() for error in outcome.errors]
-        job.message = "" if committed else _stored(Problem("import.nothing_imported"))
+        job.message = "" if committed else jobs.stored(Problem("import.nothing_imported"))
         job.finished_at = utcnow()
     db.session.commit()
     return outcome
@@ -246,11 +246,6 @@ def import_store() -> BlobStore:
 def _accept_any(head: bytes) -> str | None:
     """Import files are recognised later by the reader, which knows CSV encodings and workbooks."""
     return "application/octet-stream"
-
-
-def _stored(problem: Problem) -> str:
-    """A problem as an import job's message column keeps it (JSON); `messages.stored_problem_text` words it."""
-    return json.dumps(problem.to_json(), ensure_ascii=False)
 
 
 def _open(job: ImportJob) -> tuple[Table, dict[int, str]]:
@@ -410,17 +405,17 @@ def _close(job_id: int, status: str, problem: Problem, errors: Iterable[RowError
 def _end(job_id: int, status: str, problem: Problem, errors: Iterable[RowError] = ()) -> None:
     job = db.session.get(ImportJob, job_id)
     assert job is not None
-    job.status, job.message, job.finished_at = status, _stored(problem), utcnow()
+    job.status, job.message, job.finished_at = status, jobs.stored(problem), utcnow()
     if errors:
         job.errors = [error.to_json() for error in errors]
     activity.record(Actor(user_id=job.created_by_id, role=Role.HOSPITAL, hospital_id=job.hospital_id),
                     f"import.{status}", "import_job", job.id, job.hospital_id, {"problem": problem.to_json()})
 
 
-def give_up(job_id: int, message: str) -> None:
+def give_up(job_id: int, stopped: Problem) -> None:
     """The job runner stopped trying (the worker kept dying, or the import kept failing); in its transaction.
-    Its reason is the runner's own log line, kept as it is."""
-    _end(job_id, "failed", Problem("import.stopped", why=message))
+    Its reason is the runner's, carried as a code."""
+    _end(job_id, "failed", Problem("import.stopped", **stopped.params))
 
 
 def revive(job_id: int) -> None:

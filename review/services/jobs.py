@@ -19,6 +19,7 @@ its letter, and with Redis down an issued decision never got its letter. The rul
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -40,6 +41,7 @@ from review.models.types import utcnow
 from review.services import activity
 from review.services.context import SYSTEM, Actor, NotFound, ServiceError
 from review.services.documents import store
+from workflows.problems import Problem
 from workflows.states import Role
 
 log = logging.getLogger(__name__)
@@ -64,7 +66,8 @@ class Kind:
     task: str
     label: object
     give_up: Callable[..., None] | None = None
-    """Close the kind's record as failed, in the runner's transaction: called with the job's args and a message."""
+    """Close the kind's record as failed, in the runner's transaction: called with the job's args and the
+    `job.stopped` Problem that says why (worded when read, in the reader's language)."""
     revive: Callable[..., None] | None = None
     """Put the kind's record back in line when staff retry; may refuse with ServiceError (the retry is refused)."""
 
@@ -275,26 +278,31 @@ def _attempt_failed(lease: Lease, error: Exception) -> None:
     if job is None:
         db.session.commit()
         return
-    message = f"{type(error).__name__}: {error}"[:2000]
+    why = Problem("job.error", error=f"{type(error).__name__}: {error}"[:2000])  # the program's own words
     if job.attempts >= job.max_attempts:
-        _give_up(job, "error", message)
+        _give_up(job, "error", why)
     else:
         _release(job, "queued", utcnow())
-        job.dispatched_at, job.last_error = None, message  # unsent: the next sweep sends it again
+        job.dispatched_at, job.last_error = None, stored(why)  # unsent: the next sweep sends it again
         activity.record(SYSTEM, "job.attempt_failed", "job", job.id, None,
-                        {"kind": job.kind, "attempt": job.attempts, "error": message})
+                        {"kind": job.kind, "attempt": job.attempts, "error": why.to_json()})
     db.session.commit()
 
 
-def _give_up(job: Job, reason: str, message: str) -> None:
+def stored(problem: Problem) -> str:
+    """A problem as a message column keeps it (JSON); `messages.stored_problem_text` words it when it is read."""
+    return json.dumps(problem.to_json(), ensure_ascii=False)
+
+
+def _give_up(job: Job, reason: str, why: Problem) -> None:
     _release(job, "failed", utcnow())
-    job.last_error = message
+    job.last_error = stored(why)
     kind = KINDS[job.kind]
     if kind.give_up is not None:
-        kind.give_up(*job.args, f"stopped after {job.attempts} attempt(s): {message}")
+        kind.give_up(*job.args, Problem("job.stopped", attempts=job.attempts, why_code=why.code, **why.params))
     _remove_unrecorded_files(job)
-    activity.record(SYSTEM, "job.failed", "job", job.id, None,
-                    {"kind": job.kind, "args": job.args, "reason": reason, "attempts": job.attempts, "error": message})
+    activity.record(SYSTEM, "job.failed", "job", job.id, None, {"kind": job.kind, "args": job.args, "reason": reason,
+                                                                 "attempts": job.attempts, "error": why.to_json()})
 
 
 # --- files a run put in the store before recording them ---------------------------------------------------------
@@ -360,20 +368,20 @@ def sweep() -> SweepReport:
     for job in db.session.scalars(query):
         if job.state == "running":
             reason = "stalled"
-            message = f"the worker {job.worker} stopped beating (last heartbeat {job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC)"
+            why = Problem("job.stalled", worker=job.worker or "", heartbeat=f"{job.heartbeat_at:%Y-%m-%d %H:%M:%S}")
         elif job.dispatched_at is None:
-            reason, message = "not_sent", "the message could not be sent"
+            reason, why = "not_sent", Problem("job.not_sent")
         else:
-            reason, message = "lost", "the message was sent but no worker started it"
+            reason, why = "lost", Problem("job.lost")
             job.attempts += 1
         if reason != "not_sent" and job.attempts >= job.max_attempts:
-            _give_up(job, reason, message)
+            _give_up(job, reason, why)
             report.failed.append(job.id)
             continue
         _release(job, "queued", now)
         job.dispatched_at = now
         if reason != "not_sent":
-            job.last_error = message
+            job.last_error = stored(why)
         activity.record(SYSTEM, "job.resent", "job", job.id, None,
                         {"kind": job.kind, "args": job.args, "reason": reason, "attempts": job.attempts})
         _send_after_commit(job)
@@ -407,8 +415,9 @@ def retry(actor: Actor, job_id: int) -> Job:
     kind = KINDS[job.kind]
     if kind.revive is not None:
         kind.revive(*job.args)
+    error = json.loads(job.last_error) if job.last_error.startswith("{") else job.last_error  # stored before codes
     activity.record(actor, "job.retried", "job", job.id, None,
-                    {"kind": job.kind, "args": job.args, "attempts": job.attempts, "error": job.last_error})
+                    {"kind": job.kind, "args": job.args, "attempts": job.attempts, "error": error})
     job.state, job.attempts, job.steps, job.last_error = "queued", 0, 0, ""
     job.dispatched_at, job.started_at, job.heartbeat_at, job.finished_at = utcnow(), None, None, None
     _send_after_commit(job)

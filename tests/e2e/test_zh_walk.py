@@ -18,7 +18,7 @@ from decimal import Decimal
 from html.parser import HTMLParser
 
 import pytest
-from flask import Flask
+from flask import Flask, current_app
 from flask.testing import FlaskClient
 from flask_babel import refresh
 from openpyxl import load_workbook
@@ -26,9 +26,9 @@ from sqlalchemy import String, Text
 
 from review.extensions import db
 from review.intake.template import EXAMPLE as IMPORT_EXAMPLE
-from review.models import Assignment, Cycle, Decision, ReviewItem, Scoresheet
-from review.services import (cases, decisions, documents, experts, exports, holidays, intake, recusal, reviews,
-                             sampling, users)
+from review.models import Assignment, Cycle, Decision, Job, ReviewItem, Scoresheet
+from review.services import (cases, decisions, documents, experts, exports, holidays, intake, jobs, recusal,
+                             reviews, sampling, users)
 from review.services.experts import ConflictInput
 from review.services.users import UserInput
 from tests.e2e.test_walkthrough import login
@@ -36,6 +36,7 @@ from tests.factories import World, ami_case, seat_panels
 from tests.integration.test_application_path import PDF, _apply
 from tests.integration.test_decision_queue import APPROVE, PARTIAL, REJECT, make_decisions, open_all
 from tests.integration.test_intake import csv_bytes, rows
+from tests.integration.test_jobs import LOST, broker, killed_while_running, later, outbox
 from tests.integration.test_record_review import FINDING
 from tests.pdftext import pdf_text
 from tests.route_walk import USER_FOR_ROLE, fill_url, hospital1_objects
@@ -69,10 +70,11 @@ KNOWN_ELSEWHERE: dict[str, frozenset[str]] = {
     # templates/staff/activity.html (review/services/activity.py): each register row's data as raw JSON, its keys
     # and coded values (states, roles, purposes, true/false/null) in English.
     "/staff/activity": frozenset([
-        "accepted", "added", "adopted", "applications", "assigned", "cardiology", "committed", "cycle", "decision",
-        "decisions", "experts", "false", "fields", "filename", "from", "hospital", "issued", "kind", "mode", "null",
-        "outcome", "proposed", "purpose", "reason", "regrouped", "rejected", "role", "rows", "size", "skipped",
-        "source", "specialty", "to", "true", "username", "version", "welcome", "years"]),
+        "accepted", "adopted", "applications", "args", "attempts", "cardiology", "code", "committed", "cycle",
+        "decision", "decisions", "error", "experts", "false", "fields", "filename", "from", "heartbeat",
+        "hospital", "import", "issued", "job", "kind", "mode", "null", "params", "problem", "proposed",
+        "purpose", "reason", "rejected", "role", "rows", "size", "skipped", "specialty", "stalled", "stopped",
+        "to", "true", "username", "version", "welcome", "worker"]),
     # templates/staff/expert_import.html (review/services/experts.py): accepted headers and codes not marked as
     # codes (<code> or class "mono").
     "/staff/experts/import": frozenset([
@@ -219,13 +221,15 @@ class Known:
 
 def known_values() -> Known:
     within: set[str] = set()
-    for table in db.metadata.sorted_tables:
-        for name in DATA_COLUMNS.get(table.name, ()):
-            column = table.c[name]
-            assert isinstance(column.type, (String, Text)), (table.name, name)
+    for table_name, names in DATA_COLUMNS.items():
+        for name in names:
+            column = db.metadata.tables[table_name].c[name]
+            assert isinstance(column.type, (String, Text)), (table_name, name)
             within.update(value for value in db.session.scalars(db.select(column).distinct())
                           if value and re.search("[A-Za-z]{2}", value))  # a number (DRG 256) is never a word
     within.update(answers.get("cost_reasons", "") for answers in db.session.scalars(db.select(Scoresheet.answers)))
+    within.update(json.loads(error)["params"].get("worker", "")  # a worker's host name, in a job's stored reason
+                  for error in db.session.scalars(db.select(Job.last_error)) if error.startswith("{"))
     within.update(CATEGORY_ALIASES)  # the category codes a case file may give, listed by the import template
     cells = {text for column in IMPORT_COLUMNS for text in (column.key, column.header_en)}
     cells.update(value for value in IMPORT_EXAMPLE.values() if isinstance(value, str))
@@ -272,9 +276,12 @@ def _expert_name(world: World, expert_id: int) -> str:
 def build_walk(world: World) -> Walk:
     """A cycle with something on every screen: an issued approval (hospital1_objects), a partial approval and a
     rejection issued, a decision proposed, an application returned, an application in review with a recusal and a
-    draft, a record sample with its record-review letter, an import run with errors, exports in Chinese, a declared
+    draft, a record sample with its record-review letter and a second whose panel split, an import run with errors
+    and one the job runner gave up on, exports in Chinese, a declared
     conflict, a specialty relation, the national calendar and an invitation not yet accepted."""
     staff, admin, hosp1 = world.actors["staff"], world.actors["admin"], world.actors["hosp1"]
+    cycle = db.session.get(Cycle, world.cycle_id)
+    holidays.seed(admin, world.region_id, [cycle.quarter_start.year])  # deadlines count its working days
     hospital_ids, _expert_ids = hospital1_objects(world)
     approved_item = db.session.get(ReviewItem, hospital_ids["item_id"])
     partial, rejected, proposed = make_decisions(world, [("hosp1", "ZY2026080002", PARTIAL),
@@ -315,14 +322,19 @@ def build_walk(world: World) -> Walk:
 
     failed_import = intake.upload(hosp1, io.BytesIO(csv_bytes(rows({}, {"age": "200"}))), "q4.csv")
     intake.start(hosp1, failed_import.id, "valid_rows")
+    stopped_import = intake.upload(hosp1, io.BytesIO(csv_bytes(rows({}))), "q5.csv")  # its worker died: given up
+    current_app.config["JOB_MAX_ATTEMPTS"] = 1
+    with broker(current_app, LOST):
+        intake.start(hosp1, stopped_import.id, "valid_rows")
+    killed_while_running(outbox("import", stopped_import.id))
+    with later(current_app, "JOB_STALE_AFTER_SECONDS"):
+        jobs.sweep()
     export_ids = [exports.start(staff, world.cycle_id, kind, locale="zh_CN").id
                   for kind in ("decisions_csv", "decisions_xlsx")]
     expert1 = world.experts["expert1"]
-    cycle = db.session.get(Cycle, world.cycle_id)
     experts.declare_conflict(admin, expert1, ConflictInput(hospital_id=world.hospitals["H2"], ends_on=None,
                                                            starts_on=cycle.quarter_start, reason="Former employer."))
     experts.add_relation(admin, "cardiology", "critical_care")
-    holidays.seed(admin, world.region_id, [cycle.quarter_start.year])
     invited = users.create_with_invitation(admin, UserInput(username="newclerk", display_name="New Clerk",
                                                             role="hospital", hospital_id=world.hospitals["H1"]))
 
@@ -338,7 +350,7 @@ def build_walk(world: World) -> Walk:
     evidence = hospital_ids["document_id"]
     return Walk(
         ids={"hospital": {"item_id": h1_items, "case_id": [approved_item.case_id, sampled_case.id],
-                          "job_id": [hospital_ids["job_id"], failed_import.id], "document_id": [evidence],
+                          "job_id": [hospital_ids["job_id"], failed_import.id, stopped_import.id], "document_id": [evidence],
                           "decision_id": [hospital_ids["decision_id"], partial, record_review.id],
                           "token_id": [hospital_ids["token_id"]]},
              "expert": {"assignment_id": list(expert_assignments), "document_id": [evidence]},

@@ -7,15 +7,19 @@ lease, its heartbeat stopping). The real kills, with a real worker, are in test_
 from __future__ import annotations
 
 import io
+import json
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from unittest.mock import ANY
 
 import time_machine
 from flask import Flask
+from flask_babel import force_locale
 from sqlalchemy import update
 
+from review import messages
 from review.extensions import celery_init_app, db
 from review.models import ActivityLog, AssignmentJob, Case, Decision, ExportJob, ImportJob, Job
 from review.models.types import utcnow
@@ -165,9 +169,13 @@ def test_an_assignment_whose_workers_keep_dying_fails_at_the_limit_and_frees_the
                 report = jobs.sweep()
     job = outbox("assignment", started.id)
     assert report.failed == [job.id] and (job.state, job.attempts) == ("failed", 2)
-    assert "stopped beating" in job.last_error
+    assert json.loads(job.last_error) == {"code": "job.stalled", "params": {"worker": "gone:1",
+                                                                          "heartbeat": ANY}}  # worded when read
     run_job = db.session.get(AssignmentJob, started.id)
-    assert run_job.status == "failed" and "stopped after 2 attempt(s)" in run_job.message
+    assert run_job.status == "failed"
+    with force_locale("en"):
+        assert messages.stored_problem_text(run_job.message).startswith(
+            "stopped after 2 attempt(s): the worker gone:1 stopped beating (last heartbeat ")
     assert actions("job.") == ["job.resent", "job.failed"]
     again = assignment_runs.start(world.actors["staff"], world.cycle_id, "2")  # no longer "already in progress"
     assert db.session.get(AssignmentJob, again.id).status == "done"
@@ -278,7 +286,7 @@ def test_staff_see_failed_jobs_and_retry_them(world, app, client) -> None:  # ty
     assert (job.state, job.attempts) == ("done", 1)
     assert db.session.get(Decision, decision_id).letter_document_id is not None
     retried = db.session.scalars(db.select(ActivityLog).where(ActivityLog.action == "job.retried")).one()
-    assert retried.actor_id == world.users["staff"] and "stopped beating" in retried.data["error"]
+    assert retried.actor_id == world.users["staff"] and retried.data["error"]["code"] == "job.stalled"
     assert "No jobs in this state." in client.get("/staff/jobs").text
 
 
