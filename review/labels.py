@@ -74,6 +74,7 @@ ACTION = {
     "request_records": _l("request the records"),
     "receive_records": _l("receive the records"),
     "mark_records_missing": _l("mark the records missing"),
+    "correct": _l("correct the decision"),
 }
 
 ROLE = {
@@ -105,6 +106,7 @@ DOC_TYPE = {
     "special_items": _l("Special drugs / consumables list"),
     "other": _l("Other"),
     "decision_letter": _l("Decision letter"),
+    "appeal_evidence": _l("Appeal document"),
 }
 
 SEX = {
@@ -208,3 +210,20 @@ STRATUM = {
     "risk:short_stay_high_weight": _l("Short stay in a high-weight DRG"),
 }
 """Sampling strata by the code the draw stores (workflows/sampling.py); per-hospital strata are `hospital:<id>`."""
+
+APPEAL_STATE = {
+    "filed": _l("Filed"),
+    "in_review": _l("With the appeal panel"),
+    "proposed": _l("Appeal decision proposed"),
+    "issued": _l("Appeal decided"),
+    "refused_late": _l("Refused: filed after the deadline"),
+    "withdrawn": _l("Withdrawn"),
+}
+"""An appeal's state (review/models/appeal.py) in the hospital's and the office's words."""
+
+DECISION_STATUS = {
+    "proposed": _l("Proposed"),
+    "awaiting_approval": _l("Correction awaiting approval"),
+    "issued": _l("Issued"),
+    "superseded": _l("Superseded by a later version"),
+}

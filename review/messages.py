@@ -237,6 +237,18 @@ PROBLEM_TEXT = {
     "export.decision_not_issued": _l("the decision on case %(case_no)s (%(hospital)s) is no longer issued"),
     "export.letter_missing": _l("the stored letter of case %(case_no)s (%(hospital)s, version %(version)s) is "
                                 "missing from the file store"),
+    # appeals and corrections (review/services/appeals.py, corrections.py, decisions.py)
+    "appeal.too_late": _l("The deadline for an appeal against this decision was %(deadline)s; an appeal can no "
+                          "longer be filed."),
+    "appeal.already_filed": _l("This case has already been appealed once; no further appeal (review) is possible. "
+                               "The hospital may apply for administrative reconsideration or bring a lawsuit."),
+    "appeal.not_open": _l("This decision cannot be appealed now: it is not the case's current issued decision."),
+    "appeal.grounds_short": _l("State the grounds of the appeal in at least %(minimum)s characters."),
+    "correction.needs_approval": _l("Decision #%(decision_id)s is a correction: a second member of the review "
+                                    "office approves it on the corrections queue."),
+    "correction.own_proposal": _l("You proposed correction #%(decision_id)s; another member of the review office "
+                                  "must approve it."),
+    "correction.pending": _l("A correction of this decision is already waiting for approval."),
 }
 
 SAMPLING_SETTINGS = {
@@ -357,6 +369,14 @@ NOTICE_TEXT = {
         _l("Review item #%(item)s was withdrawn by the review office"),
         _l("The review office withdrew review item #%(item)s of cycle %(cycle)s (it was at “%(state)s”). The "
            "reason is shown on the item's page.")),
+    "decision_corrected": (
+        _l("Review item #%(item)s: the decision was corrected (version %(version)s)"),
+        _l("The review office corrected the decision on review item #%(item)s of cycle %(cycle)s. Version "
+           "%(version)s replaces the earlier one; the new letter is on the item's page.")),
+    "appeal_decided": (
+        _l("Review item #%(item)s: your appeal has been decided"),
+        _l("The appeal panel's decision on review item #%(item)s of cycle %(cycle)s has been issued (version "
+           "%(version)s); the letter is on the item's page.")),
     "chair_ruling": (
         _l("Review item #%(item)s: the panel's coding needs your ruling as chair"),
         _l("The experts on review item #%(item)s proposed different codes with no majority. As the panel chair, "

@@ -97,3 +97,15 @@ def decision_posting(
             Line(hospital_account_code(hospital_code), -amount_fen),
         ),
     )
+
+
+def reversal(entry_id: int, lines: Sequence[Line]) -> EntryPlan:
+    """The entry that undoes entry `entry_id` when a later decision version replaces the one it posted: the same
+    accounts with every amount negated, under `reversal:{entry_id}`, so an entry is reversed at most once."""
+    if not lines:
+        raise UnbalancedEntry(f"Entry {entry_id} has no lines to reverse.")
+    return EntryPlan(
+        idempotency_key=f"reversal:{entry_id}",
+        memo=f"Reversal of entry {entry_id}",
+        lines=tuple(Line(line.account_code, -line.amount_fen) for line in lines),
+    )

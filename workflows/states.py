@@ -55,6 +55,7 @@ class Action(StrEnum):
     REQUEST_RECORDS = "request_records"
     RECEIVE_RECORDS = "receive_records"
     MARK_RECORDS_MISSING = "mark_records_missing"
+    CORRECT = "correct"
 
 
 class Role(StrEnum):
@@ -105,6 +106,8 @@ def _review_half(kind: ItemKind) -> dict[tuple[ItemKind, State, Action], tuple[S
         (kind, State.IN_REVIEW, Action.PROPOSE): (State.PROPOSED, _SYSTEM),
         (kind, State.PROPOSED, Action.ISSUE): (State.ISSUED, _OFFICE),
         (kind, State.ISSUED, Action.SETTLE): (State.SETTLED, _OFFICE),
+        # Issue 13 §2: the office corrects a clerical error by a new decision version; the item stays issued.
+        (kind, State.ISSUED, Action.CORRECT): (State.ISSUED, _OFFICE),
         (kind, State.ISSUED, Action.APPEAL): (State.APPEALED, _HOSPITAL),
         (kind, State.APPEALED, Action.START_APPEAL_REVIEW): (
             State.IN_APPEAL_REVIEW,

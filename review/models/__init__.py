@@ -1,5 +1,6 @@
 """All models, imported here so Alembic and `create_all` see every table."""
 from review.models.activity import ActivityLog, RegisterHead
+from review.models.appeal import Appeal
 from review.models.assignment_run import AssignmentJob, AssignmentRun
 from review.models.case import Case
 from review.models.catalogue import DrgAverageCost, DrgCatalogue
@@ -19,7 +20,7 @@ from review.models.review_item import Assignment, Document, ReviewItem, Scoreshe
 from review.models.sampling import Notification, SamplingPlan
 
 __all__ = [
-    "Account", "ActivityLog", "AssignmentJob", "AssignmentRun", "ApiToken", "IdempotencyRecord", "ImportJob", "Assignment", "Case", "Cycle", "CycleEvent", "CycleVolume", "Decision", "Document", "DrgAverageCost",
+    "Account", "ActivityLog", "Appeal", "AssignmentJob", "AssignmentRun", "ApiToken", "IdempotencyRecord", "ImportJob", "Assignment", "Case", "Cycle", "CycleEvent", "CycleVolume", "Decision", "Document", "DrgAverageCost",
     "ExportJob",
     "DrgCatalogue", "Expert", "ExpertConflict", "Hospital", "Invitation", "Job", "JournalEntry", "JournalLine", "LetterCounter", "Letterhead", "Notification", "Policy", "Region", "RegisterHead", "ReviewItem", "SamplingPlan", "SpecialtyRelation",
     "Scoresheet", "User",

@@ -11,7 +11,9 @@ from review.models.cycle import Cycle
 from review.models.immutable import make_append_only
 from review.models.types import UTCDateTime, utcnow
 
-RUN_KINDS = ("draw", "replacement")
+RUN_KINDS = ("draw", "replacement", "appeal")
+JOB_KINDS = ("draw", "appeal")
+"""A job draws first panels for queued items or appeal panels for appealed ones."""
 JOB_STATES = ("queued", "running", "done", "failed")
 
 
@@ -53,9 +55,11 @@ class AssignmentJob(db.Model):
         CheckConstraint(f"status IN {JOB_STATES!r}", name="status"),
         CheckConstraint("progress BETWEEN 0 AND 100", name="progress"),
         CheckConstraint("(applied_at IS NULL) OR (run_id IS NOT NULL)", name="applied_run"),
+        CheckConstraint(f"kind IN {JOB_KINDS!r}", name="kind"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(12), default="draw", server_default="draw")
     published_value: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(10), default="queued")
     stage: Mapped[str] = mapped_column(String(20), default="queued")

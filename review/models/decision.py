@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from review.extensions import db
@@ -11,26 +11,44 @@ from review.models.review_item import Document, ReviewItem
 from review.models.types import Fen, UTCDateTime, utcnow
 
 
+DECISION_STATES = ("proposed", "awaiting_approval", "issued", "superseded")
+"""`awaiting_approval`: a correction waiting for a second member of the office; `superseded`: an issued version a
+later issued version replaced (it keeps its letter, 文号 and verification code)."""
+BASES = ("panel", "appeal", "correction")
+"""What made the version: the first panel, the appeal panel, or the office correcting a clerical error."""
+ISSUED_OR_SUPERSEDED = ("issued", "superseded")
+
+
 class Decision(db.Model):
     __tablename__ = "decisions"
     __table_args__ = (
         UniqueConstraint("item_id", "version"),
-        CheckConstraint("status IN ('proposed', 'issued')", name="status"),
+        CheckConstraint(f"status IN {DECISION_STATES!r}", name="status"),
+        CheckConstraint(f"basis IN {BASES!r}", name="basis"),
+        # a correction is proposed by one member of the office with a reason and approved by another
+        CheckConstraint("(basis = 'correction') = (correction_reason IS NOT NULL AND proposed_by_id IS NOT NULL)",
+                        name="correction_reason"),
+        CheckConstraint("status <> 'awaiting_approval' OR basis = 'correction'", name="awaiting_approval"),
         CheckConstraint("outcome IN ('approved', 'partially_approved', 'rejected', 'confirmed', 'regrouped', "
                         "'admission_unjustified')", name="outcome"),
         CheckConstraint("(drg_after IS NULL) = (drg_payment_after_fen IS NULL)", name="regrouped_payment"),
-        CheckConstraint("(status = 'issued') = (issued_at IS NOT NULL)", name="issued_at"),
+        CheckConstraint("(status IN ('issued', 'superseded')) = (issued_at IS NOT NULL)", name="issued_at"),
         # a 文号 is given whole at issue (region, year, number and its wording) or not at all
         CheckConstraint("(letter_number IS NULL) = (letter_year IS NULL) AND (letter_number IS NULL) = "
                         "(letter_region_id IS NULL) AND (letter_number IS NULL) = (letter_ref_zh IS NULL) AND "
                         "(letter_number IS NULL) = (letter_ref_en IS NULL)", name="letter_ref_whole"),
-        CheckConstraint("letter_number IS NULL OR (status = 'issued' AND letter_number > 0)", name="letter_number"),
+        CheckConstraint("letter_number IS NULL OR (status IN ('issued', 'superseded') AND letter_number > 0)",
+                        name="letter_number"),
         UniqueConstraint("letter_region_id", "letter_year", "letter_number"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("review_items.id"), index=True)
     version: Mapped[int] = mapped_column(default=1)
-    status: Mapped[str] = mapped_column(String(10), default="proposed")
+    status: Mapped[str] = mapped_column(String(20), default="proposed")
+    basis: Mapped[str] = mapped_column(String(12), default="panel", server_default="panel")
+    correction_reason: Mapped[str | None] = mapped_column(Text)
+    proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    """The office member who proposed a correction; the approver (issued_by_id) must be someone else."""
     outcome: Mapped[str] = mapped_column(String(24))
     approvals: Mapped[int]
     panel_size: Mapped[int]
@@ -63,5 +81,5 @@ class Decision(db.Model):
     """The 文号 as printed (e.g. 测医保审〔2026〕12号), fixed at issue so a later letterhead edit cannot change
     what an issued letter and its copies say."""
 
-    item: Mapped[ReviewItem] = relationship()
+    item: Mapped[ReviewItem] = relationship(foreign_keys=[item_id])
     letter: Mapped[Document | None] = relationship()

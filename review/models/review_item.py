@@ -60,7 +60,8 @@ class ReviewItem(db.Model):
     case: Mapped[Case] = relationship()
     hospital: Mapped[Hospital] = relationship()
     cycle: Mapped[Cycle] = relationship()
-    assignments: Mapped[list["Assignment"]] = relationship(back_populates="item", order_by="Assignment.rank")
+    assignments: Mapped[list["Assignment"]] = relationship(back_populates="item",
+                                                           order_by="(Assignment.round, Assignment.rank)")
 
     __mapper_args__ = {"version_id_col": lock_version}
 
@@ -97,11 +98,15 @@ class Assignment(db.Model):
         CheckConstraint("tier IN ('exact', 'related')", name="tier"),
         CheckConstraint("(status = 'recused') = (recused_at IS NOT NULL)", name="recused_at"),
         CheckConstraint("status = 'active' OR length(recusal_reason) > 0", name="recusal_reason"),
+        CheckConstraint("round IN (1, 2)", name="round"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("review_items.id"), index=True)
     expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id"), index=True)
     rank: Mapped[int]
+    """The seat's order within its round (1 is the chair)."""
+    round: Mapped[int] = mapped_column(default=1, server_default="1")
+    """1: the first review; 2: the appeal panel, which never seats anyone of round 1."""
     status: Mapped[str] = mapped_column(String(10), default="active")
     tier: Mapped[str] = mapped_column(String(10), default="exact", server_default="exact")
     run_id: Mapped[int | None] = mapped_column(ForeignKey("assignment_runs.id"), index=True)

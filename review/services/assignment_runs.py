@@ -18,8 +18,9 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from review.extensions import db
-from review.models import (Assignment, AssignmentJob, AssignmentRun, Case, Cycle, DrgCatalogue, Expert, ExpertConflict,
+from review.models import (Appeal, Assignment, AssignmentJob, AssignmentRun, Case, Cycle, DrgCatalogue, Expert, ExpertConflict,
                            Hospital, ReviewItem, SpecialtyRelation, User)
+from review.models.assignment_run import JOB_KINDS
 from review.models.types import utcnow
 from review.services import activity, jobs
 from review.services.context import SYSTEM, Actor, NotFound, ServiceError
@@ -40,9 +41,11 @@ def library_versions() -> dict[str, str]:
     return {"ortools": ortools.__version__, "numpy": numpy.__version__, "python": platform.python_version()}
 
 
-def assignable_items(cycle: Cycle, *, for_update: bool = False) -> list[ReviewItem]:
-    query = db.select(ReviewItem).where(ReviewItem.cycle_id == cycle.id, db.or_(*(
-        (ReviewItem.kind == kind) & (ReviewItem.state == state) for kind, state in ASSIGNABLE.items())))
+def assignable_items(cycle: Cycle, *, for_update: bool = False, kind: str = "draw") -> list[ReviewItem]:
+    """The items a run of `kind` seats: those waiting for a first panel, or (`appeal`) the appealed ones."""
+    waiting = (ReviewItem.state == State.APPEALED.value if kind == "appeal" else db.or_(*(
+        (ReviewItem.kind == item_kind) & (ReviewItem.state == state) for item_kind, state in ASSIGNABLE.items())))
+    query = db.select(ReviewItem).where(ReviewItem.cycle_id == cycle.id, waiting)
     if for_update:
         query = query.with_for_update()
     return list(db.session.scalars(query.order_by(ReviewItem.id)))
@@ -62,8 +65,10 @@ def qualified_experts(cycle: Cycle) -> list[Expert]:
     return [expert for expert, level in rows if qualifies(expert.title, level, min_title, levels)]
 
 
-def build_problem(cycle: Cycle, items: list[ReviewItem]) -> Problem:
-    """The solver's whole input, read from the database as it is now."""
+def build_problem(cycle: Cycle, items: list[ReviewItem], *, appeal: bool = False) -> Problem:
+    """The solver's whole input, read from the database as it is now. For an appeal panel nobody is locked in and
+    every expert who ever sat on the item (seated or recused) is excluded: the first panel never re-reviews its
+    own decision; conflicts, qualification, caps and loads are as for a first panel."""
     item_ids = [item.id for item in items]
     mdc = dict(db.session.execute(db.select(Case.id, DrgCatalogue.mdc).join(DrgCatalogue, DrgCatalogue.drg == Case.drg)
                                   .where(DrgCatalogue.scheme == cycle.catalogue_scheme,
@@ -80,10 +85,14 @@ def build_problem(cycle: Cycle, items: list[ReviewItem]) -> Problem:
     expert_ids = {expert.id for expert in experts}
     conflicts = {(c.expert_id, c.hospital_id) for c in db.session.scalars(db.select(ExpertConflict))
                  if c.expert_id in expert_ids and c.overlaps(cycle.quarter_start, cycle.review_deadline)}
+    def spec(item: ReviewItem) -> ItemSpec:
+        panel, excluded = frozenset(seated.get(item.id, ())), frozenset(recused.get(item.id, ()))
+        if appeal:
+            panel, excluded = frozenset(), panel | excluded
+        return ItemSpec(item.id, item.hospital_id, specialty_for_mdc(mdc.get(item.case_id)), panel, excluded)
+
     return Problem(
-        items=tuple(ItemSpec(item.id, item.hospital_id, specialty_for_mdc(mdc.get(item.case_id)),
-                             frozenset(seated.get(item.id, ())), frozenset(recused.get(item.id, ())))
-                    for item in items),
+        items=tuple(spec(item) for item in items),
         experts=tuple(ExpertSpec(e.id, e.hospital_id, frozenset(e.specialties or ()), e.cap_per_cycle,
                                  int(loads.get(e.id, 0))) for e in experts),
         conflicts=frozenset(conflicts),
@@ -116,9 +125,10 @@ def record_run(cycle: Cycle, kind: str, published_value: str, seed: str, problem
     return run, solution
 
 
-def draw_seed(published_value: str, cycle: Cycle, input_hash: str) -> str:
-    """The seed of a cycle draw, bound to the value published before it and to the exact input."""
-    return seed_from(published_value, cycle.code, input_hash)
+def draw_seed(published_value: str, cycle: Cycle, input_hash: str, kind: str = "draw") -> str:
+    """The seed of a cycle draw, bound to the value published before it and to the exact input; an appeal
+    draw's seed also names its kind, so it never repeats a first draw's."""
+    return seed_from(published_value, cycle.code, input_hash, *(("appeal",) if kind == "appeal" else ()))
 
 
 # --- jobs: start, execute (worker), apply ---------------------------------------------------------
@@ -131,14 +141,17 @@ def _refuse_if_busy(cycle_id: int) -> None:
         raise ServiceError(_l("An assignment run for this cycle is already in progress."))
 
 
-def start(actor: Actor, cycle_id: int, published_value: str) -> AssignmentJob:
+def start(actor: Actor, cycle_id: int, published_value: str, kind: str = "draw") -> AssignmentJob:
+    """Request a run of `kind`: `draw` seats first panels, `appeal` seats appeal panels on appealed items."""
+    if kind not in JOB_KINDS:
+        raise ServiceError(_l("Unknown kind of assignment run."))
     cycle, published_value = cycle_for_draw(actor, cycle_id, published_value)
     _refuse_if_busy(cycle.id)
-    job = AssignmentJob(cycle_id=cycle.id, published_value=published_value, created_by_id=actor.user_id)
+    job = AssignmentJob(cycle_id=cycle.id, kind=kind, published_value=published_value, created_by_id=actor.user_id)
     db.session.add(job)
     db.session.flush()
     activity.record(actor, "assignment_run.requested", "assignment_job", job.id, None,
-                    {"cycle": cycle.code, "published_value": published_value})
+                    {"cycle": cycle.code, "published_value": published_value, "kind": kind})
     job_id = job.id
     from review.tasks import run_assignment  # here, not at the top: the task module imports this one
 
@@ -167,10 +180,10 @@ def execute(job_id: int) -> int | None:
     _progress(job, "snapshot", 10)
     try:
         cycle = job.cycle
-        problem = build_problem(cycle, assignable_items(cycle))
-        seed = draw_seed(job.published_value, cycle, problem.input_hash())
+        problem = build_problem(cycle, assignable_items(cycle, kind=job.kind), appeal=job.kind == "appeal")
+        seed = draw_seed(job.published_value, cycle, problem.input_hash(), job.kind)
         _progress(job, "solving", 40)
-        run, solution = record_run(cycle, "draw", job.published_value, seed, problem, config_for(cycle),
+        run, solution = record_run(cycle, job.kind, job.published_value, seed, problem, config_for(cycle),
                                    job.created_by_id)
     except Exception:
         db.session.rollback()  # the job runner tries again, and fails the job visibly when it gives up
@@ -215,12 +228,14 @@ def seats_by_item(run: AssignmentRun) -> dict[int, list[tuple[int, str]]]:
     return seats
 
 
-def place(item: ReviewItem, run: AssignmentRun, seats: list[tuple[int, str]]) -> list[Assignment]:
-    """Seat experts on an item after its existing ranks; the caller logs and moves the item."""
-    rank = db.session.scalar(db.select(db.func.max(Assignment.rank)).where(Assignment.item_id == item.id)) or 0
+def place(item: ReviewItem, run: AssignmentRun, seats: list[tuple[int, str]], round_: int = 1) -> list[Assignment]:
+    """Seat experts on an item after the existing ranks of their round; the caller logs and moves the item."""
+    rank = db.session.scalar(db.select(db.func.max(Assignment.rank)).where(
+        Assignment.item_id == item.id, Assignment.round == round_)) or 0
     placed = []
     for offset, (expert_id, tier) in enumerate(seats, start=1):
-        assignment = Assignment(item_id=item.id, expert_id=expert_id, rank=rank + offset, tier=tier, run_id=run.id)
+        assignment = Assignment(item_id=item.id, expert_id=expert_id, rank=rank + offset, round=round_, tier=tier,
+                                run_id=run.id)
         db.session.add(assignment)
         placed.append(assignment)
     return placed
@@ -246,8 +261,9 @@ def apply(actor: Actor, job_id: int) -> AssignmentJob:
     if job.status != "done" or job.run is None:
         raise ServiceError(_l("This assignment run has no result to apply."))
     run = job.run
-    items = assignable_items(job.cycle, for_update=True)
-    if build_problem(job.cycle, items).input_hash() != run.input_hash:
+    appeal = job.kind == "appeal"
+    items = assignable_items(job.cycle, for_update=True, kind=job.kind)
+    if build_problem(job.cycle, items, appeal=appeal).input_hash() != run.input_hash:
         raise ServiceError(_l("The items awaiting a panel or the expert pool changed after this run was computed; "
                               "start a new run."))
     seats = seats_by_item(run)
@@ -255,16 +271,28 @@ def apply(actor: Actor, job_id: int) -> AssignmentJob:
     for item in items:
         if item.id not in seats:
             continue
-        place(item, run, seats[item.id])
+        place(item, run, seats[item.id], 2 if appeal else 1)
         seated.update(expert_id for expert_id, _ in seats[item.id])
-        item.panel_seed = run.seed
-        move(item, Action.ASSIGN, actor, {"run_id": run.id, "experts": len(seats[item.id])})
+        if appeal:
+            start_appeal_review(actor, item, run.id, len(seats[item.id]))
+        else:
+            item.panel_seed = run.seed
+            move(item, Action.ASSIGN, actor, {"run_id": run.id, "experts": len(seats[item.id])})
     job.applied_at, job.applied_by_id = utcnow(), actor.user_id
     activity.record(actor, "assignment_run.applied", "assignment_run", run.id, None,
                     {"job_id": job.id, "assigned_items": len(seats), "unfilled": len(run.result["unfilled"])})
     notify_experts(run, seated)
     db.session.commit()
     return job
+
+
+def start_appeal_review(actor: Actor, item: ReviewItem, run_id: int, experts: int) -> None:
+    """The appeal panel is seated: the item and its appeal move on together (in the caller's transaction)."""
+    move(item, Action.START_APPEAL_REVIEW, actor, {"run_id": run_id, "experts": experts})
+    appeal = db.session.scalars(db.select(Appeal).where(Appeal.item_id == item.id, Appeal.state == "filed")).one()
+    appeal.state = "in_review"
+    activity.record(actor, "appeal.panel_seated", "appeal", appeal.id, item.hospital_id,
+                    {"run_id": run_id, "experts": experts})
 
 
 # --- verification ------------------------------------------------------------------------------------
@@ -294,7 +322,8 @@ def verify(run_id: int) -> Verification:
         raise NotFound(_l("No such assignment run."))
     problem = Problem.from_canonical(run.input)
     input_intact = canonical_hash(run.input) == run.input_hash == problem.input_hash()
-    seed_matches = run.kind != "draw" or draw_seed(run.published_value, run.cycle, run.input_hash) == run.seed
+    seed_matches = (run.kind not in JOB_KINDS
+                    or draw_seed(run.published_value, run.cycle, run.input_hash, run.kind) == run.seed)
     config = Config(**run.config)
     recomputed = solve(problem, run.seed, config).assignment_hash()
     applied_match: bool | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import date
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -20,18 +20,22 @@ from sqlalchemy.exc import SQLAlchemyError
 from review import labels
 from review.extensions import db
 from review.messages import problem_text
-from review.models import ActivityLog, Assignment, Decision, Expert, LetterCounter, ReviewItem
+from review.models import (ActivityLog, Appeal, Assignment, Decision, Expert, JournalEntry, LetterCounter,
+                           ReviewItem)
+from review.models.decision import ISSUED_OR_SUPERSEDED
 from review.models.types import utcnow
-from review.services import activity, jobs, ledger, letterheads
+from review.services import activity, holidays, jobs, ledger, letterheads
 from review.services.context import HIDDEN, Actor, NotFound, ServiceError, ValidationFailed
 from review.services.cycles import region_today
 from review.services.items import get_item, move
+from review.services.notifications import notify
 from review.services.regrouping import coded, regroup
 from review.tasks import render_letter
-from workflows.ledger import decision_posting
+from workflows.ledger import Line, decision_posting, reversal
 from workflows.payment import PaymentMethod, record_review_adjustment_fen, supplement_fen
 from workflows.problems import Problem
 from workflows.states import Action, ItemKind, Role
+from workflows.workdays import CalendarMissing
 
 REASONS_OPENED = "decision.reasons_opened"
 RECORD_VOTE = {
@@ -48,7 +52,7 @@ def get_decision(actor: Actor, decision_id: int) -> Decision:
     if decision is None:
         raise NotFound(HIDDEN)
     get_item(actor, decision.item_id)
-    if actor.role in (Role.HOSPITAL, Role.EXPERT) and decision.status != "issued":
+    if actor.role in (Role.HOSPITAL, Role.EXPERT) and decision.status not in ISSUED_OR_SUPERSEDED:
         raise NotFound(HIDDEN)
     return decision
 
@@ -179,43 +183,100 @@ def _next_letter_number(region_id: int, year: int) -> int:
 
 
 def issue(actor: Actor, decision_id: int) -> Decision:
-    """Issue once, by someone who opened the reasons: the item moves to issued, the letter gets the next 文号 of
-    the region and year, the adjustment is posted under `decision:{id}:v{n}`, and the letter job is written in the
-    same transaction, so a broker that is down delays the letter but never loses it, and a refused posting
-    leaves no number used."""
+    """Issue once, by someone who opened the reasons: the item moves to issued and `publish` does the rest in the
+    same transaction. A correction waits for a second member of the office (`corrections.approve`)."""
     actor.require(Role.STAFF, Role.ADMIN)
-    decision = db.session.scalars(db.select(Decision).where(Decision.id == decision_id).with_for_update()).first()
-    if decision is None:
-        raise NotFound(_l("No such decision."))
-    if decision.status == "issued":
+    decision = locked_decision(decision_id)
+    if decision.status == "awaiting_approval":
+        raise ServiceError(problem_text(Problem("correction.needs_approval", decision_id=decision.id)))
+    if decision.status != "proposed":
         raise ServiceError(_l("This decision has already been issued."))
     if not _opened(actor, decision.id):
         raise ServiceError(problem_text(Problem("decision.reasons_not_opened", decision_id=decision.id)))
     item = db.session.scalars(db.select(ReviewItem).where(ReviewItem.id == decision.item_id)
                               .with_for_update()).one()
-    now = utcnow()
+    publish(actor, decision, item, Action.ISSUE)
+    db.session.commit()
+    return decision
+
+
+def locked_decision(decision_id: int) -> Decision:
+    decision = db.session.scalars(db.select(Decision).where(Decision.id == decision_id).with_for_update()).first()
+    if decision is None:
+        raise NotFound(_l("No such decision."))
+    return decision
+
+
+def appeal_deadline(item: ReviewItem, decision: Decision, today: date) -> date | None:
+    """The last day to appeal, counted in working days of the region's calendar (a year it does not cover
+    refuses the issue, worded: a guessed deadline printed on a letter binds the bureau). None when no appeal is
+    left: one appeal per item, so the outcome of an appeal, or a correction after one, can only be taken to
+    administrative reconsideration or litigation."""
+    if decision.basis == "appeal" or db.session.scalar(
+            db.select(Appeal.id).where(Appeal.item_id == item.id).limit(1)) is not None:
+        return None
+    try:
+        return holidays.working_calendar(item.cycle.region_id).add_working_days(today, item.cycle.policy.appeal_days)
+    except CalendarMissing as missing:
+        raise ServiceError(problem_text(missing.problem)) from missing
+
+
+def publish(actor: Actor, decision: Decision, item: ReviewItem, action: Action) -> None:
+    """Issue a locked decision on a locked item, in the caller's transaction: the letter gets the next 文号 of the
+    region and year, the item moves by `action`, the version it replaces is marked superseded, the ledger posts
+    (in one call) the reversal of that version's entry and this version's entry, and the letter job is written,
+    so a broker that is down delays the letter but never loses it, and a refused posting leaves no number used."""
     region = item.cycle.region
     today = region_today(region)  # where the bureau is, as the letter prints it, not the UTC date
+    deadline = appeal_deadline(item, decision, today)
     number = _next_letter_number(region.id, today.year)
     ref_zh, ref_en = letterheads.reference(letterheads.letterhead_for(region), today.year, number)
+    earlier = db.session.scalars(db.select(Decision).where(
+        Decision.item_id == item.id, Decision.status == "issued", Decision.id != decision.id)
+        .with_for_update()).first()
     decision.status = "issued"
-    decision.issued_at = now
+    decision.issued_at = utcnow()
     decision.issued_by_id = actor.user_id
-    decision.appeal_deadline = today + timedelta(days=item.cycle.policy.appeal_days)
+    decision.appeal_deadline = deadline
     decision.letter_region_id, decision.letter_year, decision.letter_number = region.id, today.year, number
     decision.letter_ref_zh, decision.letter_ref_en = ref_zh, ref_en
     item.issued_version = decision.version
-    move(item, Action.ISSUE, actor, {"decision_id": decision.id, "amount_fen": decision.amount_fen,
-                                     "letter_ref": decision.letter_ref_zh})
-    plan = decision_posting(decision.id, decision.version, decision.amount_fen, item.cycle.region.code,
-                            item.hospital.code)
+    move(item, action, actor, {"decision_id": decision.id, "amount_fen": decision.amount_fen,
+                               "letter_ref": decision.letter_ref_zh, "version": decision.version})
+    postings = []
+    if earlier is not None:
+        earlier.status = "superseded"
+        activity.record(actor, "decision.superseded", "decision", earlier.id, item.hospital_id,
+                        {"version": earlier.version, "by_decision_id": decision.id, "by_version": decision.version})
+        undo = _reversal_of(earlier)
+        if undo is not None:
+            postings.append(undo)
+    plan = decision_posting(decision.id, decision.version, decision.amount_fen, region.code, item.hospital.code)
     if plan is not None:
-        entry = ledger.post(plan, item.cycle.code, decision.id, actor.user_id)
+        postings.append(ledger.Posting(plan, decision.id))
+    for posting, entry in zip(postings, ledger.post_many(postings, item.cycle.code, actor.user_id)):
         activity.record(actor, "ledger.posted", "journal_entry", entry.id, item.hospital_id,
-                        {"key": plan.idempotency_key, "amount_fen": decision.amount_fen})
+                        {"key": posting.plan.idempotency_key,
+                         "amount_fen": posting.plan.lines[0].amount_fen})
+    if decision.basis == "appeal":
+        appeal = db.session.scalars(db.select(Appeal).where(Appeal.item_id == item.id, Appeal.state == "proposed")
+                                    .with_for_update()).one()
+        appeal.state, appeal.outcome_decision_id = "issued", decision.id
+        activity.record(actor, "appeal.issued", "appeal", appeal.id, item.hospital_id,
+                        {"decision_id": decision.id, "version": decision.version})
+        notify(kind="appeal_decided", dedupe_key=f"appeal-decided:{appeal.id}", hospital_id=item.hospital_id,
+               item=item.id, cycle=item.cycle.code, version=decision.version)
     jobs.enqueue(render_letter, decision.id, actor=actor)  # committed with the issue, sent after it
-    db.session.commit()
-    return decision
+
+
+def _reversal_of(earlier: Decision) -> ledger.Posting | None:
+    """The reversal of the entry an earlier version posted (none when it moved no money)."""
+    entry = db.session.scalars(db.select(JournalEntry).where(
+        JournalEntry.idempotency_key == f"decision:{earlier.id}:v{earlier.version}")).first()
+    if entry is None:
+        return None
+    return ledger.Posting(reversal(entry.id, [Line(line.account.code, line.amount_fen) for line in entry.lines]),
+                          earlier.id, reverses_entry_id=entry.id)
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,8 @@ class Posting:
 
     plan: EntryPlan
     decision_id: int | None = None
+    reverses_entry_id: int | None = None
+    """A reversal names the entry it undoes (UNIQUE: an entry is reversed once, whatever the key)."""
 
 
 def post(plan: EntryPlan, period: str, decision_id: int | None, posted_by_id: int | None) -> JournalEntry:
@@ -139,7 +141,8 @@ def _insert_entries(batch: dict[str, Posting], period: str, posted_by_id: int | 
     for a key the other holds.
     """
     rows = [{"idempotency_key": key, "request_hash": posting.plan.request_hash, "memo": posting.plan.memo,
-             "period": period, "decision_id": posting.decision_id, "posted_by_id": posted_by_id}
+             "period": period, "decision_id": posting.decision_id, "reverses_entry_id": posting.reverses_entry_id,
+             "posted_by_id": posted_by_id}
             for key, posting in sorted(batch.items())]
     inserted = db.session.scalars(_inserts(db.session.get_bind().dialect.name).entries, rows)
     entries = {entry.idempotency_key: entry for entry in inserted}

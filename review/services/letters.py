@@ -28,7 +28,8 @@ from review import clock, labels
 from review.documents import StoredFile
 from review.messages import rule_text
 from review.extensions import db
-from review.models import Decision, Document, ReviewItem
+from review.models import Appeal, Decision, Document, ReviewItem
+from review.models.decision import ISSUED_OR_SUPERSEDED
 from review.pdf import html_to_pdf
 from review.services import activity, jobs, letterheads
 from review.services.catalogue import catalogue_entry
@@ -220,8 +221,16 @@ def _earlier(decision: Decision) -> Decision | None:
     if decision.version <= 1:
         return None
     return db.session.scalars(db.select(Decision).where(
-        Decision.item_id == decision.item_id, Decision.version < decision.version, Decision.status == "issued")
-        .order_by(Decision.version.desc()).limit(1)).first()
+        Decision.item_id == decision.item_id, Decision.version < decision.version,
+        Decision.status.in_(ISSUED_OR_SUPERSEDED)).order_by(Decision.version.desc()).limit(1)).first()
+
+
+def _appeal_cited(decision: Decision, zone_name: str | None) -> dict[str, object] | None:
+    """The appeal an appeal panel's decision answers: when it was filed (the letter cites it); None otherwise."""
+    if decision.basis != "appeal":
+        return None
+    appeal = db.session.scalars(db.select(Appeal).where(Appeal.item_id == decision.item_id)).first()
+    return None if appeal is None else {"filed_on": local_date(appeal.filed_at, zone_name)}
 
 
 def letter_context(decision: Decision, locale: str) -> dict[str, object]:
@@ -256,6 +265,8 @@ def letter_context(decision: Decision, locale: str) -> dict[str, object]:
         "payment_method": cycle.policy.payment_method,
         "letter_ref": decision.letter_ref_zh if zh else decision.letter_ref_en,
         "earlier_ref": None if earlier is None else (earlier.letter_ref_zh if zh else earlier.letter_ref_en),
+        "earlier_date": None if earlier is None else local_date(earlier.issued_at, region.timezone),
+        "appeal": _appeal_cited(decision, region.timezone),
         "bureau": head.bureau_name_zh if zh else head.bureau_name_en,
         "bureau_address": head.address_zh if zh else head.address_en, "bureau_contact": head.contact,
         "legal_basis": head.documents(zh),
@@ -294,7 +305,7 @@ def render_letter(decision_id: int) -> int | None:
     """Idempotent: a second call (a retried task) finds the letter and does nothing, and a retry of a run killed
     between storing the PDF and recording it adopts that PDF: each letter is rendered and stored once."""
     decision = db.session.scalars(db.select(Decision).where(Decision.id == decision_id).with_for_update()).first()
-    if decision is None or decision.status != "issued":
+    if decision is None or decision.status not in ISSUED_OR_SUPERSEDED:
         return None
     if decision.letter_document_id is not None:
         return decision.letter_document_id
@@ -371,12 +382,14 @@ def verify_code(code: str) -> VerifiedLetter | None:
     if canonical is None:
         return None
     decision = db.session.scalars(db.select(Decision).where(
-        Decision.verification_code.in_((canonical, canonical.lower())), Decision.status == "issued")).first()
+        Decision.verification_code.in_((canonical, canonical.lower())),
+        Decision.status.in_(ISSUED_OR_SUPERSEDED))).first()
     if decision is None:
         return None
     item = decision.item
     later = db.session.scalar(db.select(db.func.max(Decision.version)).where(
-        Decision.item_id == decision.item_id, Decision.status == "issued", Decision.version > decision.version))
+        Decision.item_id == decision.item_id, Decision.status.in_(ISSUED_OR_SUPERSEDED),
+        Decision.version > decision.version))
     region = item.cycle.region
     return VerifiedLetter(
         code=decision.verification_code.upper(), region_name_en=region.name_en, region_name_zh=region.name_zh,

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm.exc import StaleDataError
 
 from review.extensions import db
-from review.models import Assignment, Decision, ReviewItem, Scoresheet, User
+from review.models import Appeal, Assignment, Decision, ReviewItem, Scoresheet, User
 from review.models.types import utcnow
 from review.services import activity
 from review.services.context import HIDDEN, SYSTEM, Actor, NotFound, ServiceError, ValidationFailed
@@ -26,6 +26,15 @@ from workflows.grouping import normalise_code
 from workflows.payment import PaymentMethod, record_review_adjustment_fen, supplement_fen
 from workflows.scoresheets import Definition, Problem, check, for_cycle
 from workflows.states import Action, ItemKind, Role, State
+
+OPEN_FOR_ROUND = {1: (State.ASSIGNED, State.IN_REVIEW), 2: (State.IN_APPEAL_REVIEW,)}
+"""When each round's experts may write: the first panel until it proposes, the appeal panel during the appeal."""
+
+
+def current_round(item: ReviewItem) -> int:
+    """The round whose sheets count now: 2 once an appeal panel sits, else 1."""
+    return 2 if State(item.state) in (State.IN_APPEAL_REVIEW, State.APPEAL_PROPOSED) else 1
+
 
 @dataclass(frozen=True)
 class SheetInput:
@@ -140,7 +149,7 @@ def save_sheet(actor: Actor, assignment_id: int, data: SheetInput, *, submit: bo
     assignment = get_assignment(actor, assignment_id)
     item = db.session.scalars(db.select(ReviewItem).where(ReviewItem.id == assignment.item_id)
                               .with_for_update()).one()
-    if State(item.state) not in (State.ASSIGNED, State.IN_REVIEW):
+    if State(item.state) not in OPEN_FOR_ROUND[assignment.round]:
         raise ServiceError(_l("This item is no longer open for review."))
     sheet = assignment.scoresheet
     if sheet is not None and sheet.status == "submitted":
@@ -184,21 +193,28 @@ def save_sheet(actor: Actor, assignment_id: int, data: SheetInput, *, submit: bo
 
 
 def _submitted_sheets(item: ReviewItem) -> list[Scoresheet]:
+    """The current round's submitted sheets: an appeal panel's majority never counts the first panel's votes."""
     return list(db.session.scalars(db.select(Scoresheet).join(Assignment).where(
-        Assignment.item_id == item.id, Assignment.status == "active", Scoresheet.status == "submitted")))
+        Assignment.item_id == item.id, Assignment.status == "active", Assignment.round == current_round(item),
+        Scoresheet.status == "submitted")))
 
 
 def _new_decision(item: ReviewItem, **values: object) -> Decision:
     case = item.case
     version = 1 + (db.session.scalar(db.select(db.func.max(Decision.version)).where(
         Decision.item_id == item.id)) or 0)
+    appeal = current_round(item) == 2
     decision = Decision(item_id=item.id, version=version, panel_size=item.cycle.policy.panel_size,
+                        basis="appeal" if appeal else "panel",
                         drg=case.drg, drg_payment_fen=case.drg_payment_fen, total_cost_fen=case.total_cost_fen,
                         verification_code=secrets.token_hex(8).upper(), **values)
     db.session.add(decision)
     db.session.flush()
-    move(item, Action.PROPOSE, SYSTEM, {"decision_id": decision.id, "outcome": decision.outcome,
-                                        "amount_fen": decision.amount_fen})
+    move(item, Action.PROPOSE_APPEAL if appeal else Action.PROPOSE, SYSTEM,
+         {"decision_id": decision.id, "outcome": decision.outcome, "amount_fen": decision.amount_fen})
+    if appeal:
+        db.session.execute(db.update(Appeal).where(Appeal.item_id == item.id, Appeal.state == "in_review")
+                           .values(state="proposed"))
     return decision
 
 
@@ -249,14 +265,16 @@ def _propose_record(item: ReviewItem, sheets: list[Scoresheet], k: int,
 
 def _chair(item: ReviewItem) -> Assignment:
     """The panel chair is the active expert first drawn (lowest rank); replacements come after."""
-    return min((a for a in item.assignments if a.status == "active"), key=lambda a: a.rank)
+    round_ = current_round(item)
+    return min((a for a in item.assignments if a.status == "active" and a.round == round_), key=lambda a: a.rank)
 
 
 def chair_question(actor: Actor, assignment_id: int) -> dict[str, list[str | None]] | None:
     """The codes the chair must choose among, when this expert chairs an item whose panel split; else None."""
     assignment = get_assignment(actor, assignment_id)
     item = assignment.item
-    if (item.kind != ItemKind.SAMPLED_RECORD.value or State(item.state) != State.IN_REVIEW
+    if (item.kind != ItemKind.SAMPLED_RECORD.value or State(item.state) not in (State.IN_REVIEW,
+                                                                                 State.IN_APPEAL_REVIEW)
             or _chair(item).id != assignment.id):
         return None
     sheets = _submitted_sheets(item)

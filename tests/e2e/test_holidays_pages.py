@@ -5,6 +5,7 @@ from __future__ import annotations
 from review.extensions import db
 from review.models.holidays import Holiday
 from tests.e2e.test_walkthrough import login
+from tests.factories import clear_calendar
 
 
 def rows() -> int:
@@ -12,6 +13,7 @@ def rows() -> int:
 
 
 def test_admin_adds_a_year_and_marks_a_day_and_the_cycle_form_follows(client, world) -> None:  # type: ignore[no-untyped-def]
+    clear_calendar(world)  # the world comes with its deadlines' calendar (tests/factories.py)
     login(client, "admin")
     empty = client.get("/staff/holidays?year=2025")
     assert empty.status_code == 200 and "2025 is not in the calendar" in empty.text
@@ -34,6 +36,7 @@ def test_admin_adds_a_year_and_marks_a_day_and_the_cycle_form_follows(client, wo
 
 
 def test_bad_input_is_answered_on_the_page(client, world) -> None:  # type: ignore[no-untyped-def]
+    clear_calendar(world)  # the world comes with its deadlines' calendar (tests/factories.py)
     login(client, "admin")
     beyond = client.post("/staff/holidays/years", data={"year": "2031"})
     assert beyond.status_code == 422 and "not 2031" in beyond.text and "2004 to 2026" in beyond.text
@@ -47,6 +50,7 @@ def test_bad_input_is_answered_on_the_page(client, world) -> None:  # type: igno
 
 
 def test_staff_and_auditor_read_and_cannot_edit(client, world) -> None:  # type: ignore[no-untyped-def]
+    clear_calendar(world)  # the world comes with its deadlines' calendar (tests/factories.py)
     for username in ("staff", "auditor"):
         login(client, username)
         page = client.get("/staff/holidays")

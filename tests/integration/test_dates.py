@@ -3,16 +3,17 @@ the clock 400 days back and forth). Windows and deadlines are days in the region
 07:30 in Beijing is still the previous day in UTC, and that must never cost a hospital a day."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import chinese_calendar
 import pytest
 import time_machine
 
 from review.extensions import db
 from review.models import Cycle
-from review.services import applications, cases, decisions
-from review.services.context import ValidationFailed
+from review.services import applications, cases, decisions, holidays
+from review.services.context import SYSTEM, ValidationFailed
 from tests.factories import ami_case, seat_panels
 from tests.integration.test_application_path import _apply, _review
 
@@ -60,4 +61,31 @@ def test_appeal_deadline_counts_from_the_beijing_day_of_issue(world) -> None:  #
         decisions.open_reasons(world.actors["staff"], decision.id)
         decisions.issue(world.actors["staff"], decision.id)
     appeal_days = db.session.get(Cycle, world.cycle_id).policy.appeal_days
-    assert decision.appeal_deadline == issue_day + timedelta(days=appeal_days)
+    assert decision.appeal_deadline == nth_working_day_after(issue_day, appeal_days)
+
+
+def nth_working_day_after(day, n: int):  # type: ignore[no-untyped-def]
+    """Counted apart from the service: chinese-calendar for the years it knows; for a later year the calendar the
+    world marks (tests/factories.py seed_calendar: Monday to Friday but 1 January)."""
+    while n:
+        day += timedelta(days=1)
+        try:
+            n -= chinese_calendar.is_workday(day)
+        except NotImplementedError:
+            n -= day.weekday() < 5 and (day.month, day.day) != (1, 1)
+    return day
+
+
+def test_the_appeal_deadline_skips_national_day_week(world) -> None:  # type: ignore[no-untyped-def]
+    """Issued on 30 September 2025: 1–8 October are off and Saturday 11 October is worked (调休), so the tenth
+    working day is 21 October, not 10 October as ten calendar days would give."""
+    holidays.seed(SYSTEM, world.region_id, [2025])
+    item = _apply(world)
+    seat_panels(world)
+    db.session.refresh(item)
+    decision = _review(world, item, [("approve", 0)] * 3)
+    with time_machine.travel(_beijing(date(2025, 9, 30), 10, 0)):
+        decisions.open_reasons(world.actors["staff"], decision.id)
+        decisions.issue(world.actors["staff"], decision.id)
+    assert db.session.get(Cycle, world.cycle_id).policy.appeal_days == 10
+    assert decision.appeal_deadline == date(2025, 10, 21)

@@ -86,14 +86,14 @@ def test_issuing_the_same_list_again_posts_nothing_more(world) -> None:  # type:
                          ids=["service-refusal", "database-error"])
 def test_a_failure_on_one_leaves_the_others_issued(world, monkeypatch, refusal) -> None:  # type: ignore[no-untyped-def]
     first, second, third = _three(world)
-    real_post = ledger.post
+    real_post = ledger.post_many
 
-    def post(plan, period, decision_id, posted_by_id):  # type: ignore[no-untyped-def]
-        if decision_id == second:
+    def post(postings, period, posted_by_id):  # type: ignore[no-untyped-def]
+        if any(p.decision_id == second for p in postings):
             raise refusal
-        return real_post(plan, period, decision_id, posted_by_id)
+        return real_post(postings, period, posted_by_id)
 
-    monkeypatch.setattr(ledger, "post", post)
+    monkeypatch.setattr(ledger, "post_many", post)
     issued, skipped = decisions.issue_many(world.actors["staff"], [first, second, third])
     assert issued == [first, third] and [s.decision_id for s in skipped] == [second]
     assert "closed" in skipped[0].reason or "database refused" in skipped[0].reason
@@ -102,7 +102,7 @@ def test_a_failure_on_one_leaves_the_others_issued(world, monkeypatch, refusal) 
     assert db.session.get(ReviewItem, refused.item_id).state == "proposed"
     assert {e.decision_id for e in _entries()} == {first, third}
 
-    monkeypatch.setattr(ledger, "post", real_post)
+    monkeypatch.setattr(ledger, "post_many", real_post)
     assert decisions.issue_many(world.actors["staff"], [first, second, third])[0] == [second]
     assert sorted(e.decision_id for e in _entries()) == sorted([first, second, third])
     assert ledger.reconcile() == []

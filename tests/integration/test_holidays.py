@@ -11,6 +11,7 @@ from review.models import ActivityLog
 from review.models.holidays import Holiday
 from review.services import cycles, holidays
 from review.services.context import SYSTEM, PermissionDenied, ValidationFailed
+from tests.factories import clear_calendar
 
 
 def last_log(action: str) -> ActivityLog:
@@ -34,6 +35,7 @@ def entry(region_id: int, day: date) -> tuple[str, str, str]:
 
 
 def test_seeding_copies_the_package_and_a_second_seed_adds_nothing(world) -> None:  # type: ignore[no-untyped-def]
+    clear_calendar(world)  # the world comes with its deadlines' calendar (tests/factories.py)
     added = holidays.seed(SYSTEM, world.region_id)
     assert added == len(chinese_calendar.holidays) + len(chinese_calendar.workdays)
     assert holidays.covered_years(world.region_id) == list(range(2004, 2027))
@@ -91,6 +93,7 @@ def test_an_admin_mark_moves_the_window_and_removing_it_restores_the_package(wor
 
 
 def test_marks_are_checked(world) -> None:  # type: ignore[no-untyped-def]
+    clear_calendar(world)  # the world comes with its deadlines' calendar (tests/factories.py)
     with pytest.raises(ValidationFailed) as refused:
         holidays.mark_day(world.actors["admin"], world.region_id, None, "weekend", " ")
     assert set(refused.value.errors) == {"day", "kind", "name"}
@@ -102,6 +105,7 @@ def test_marks_are_checked(world) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.mark.clock_shift
 def test_a_year_the_calendar_lacks_is_refused_naming_the_year(world) -> None:  # type: ignore[no-untyped-def]
+    clear_calendar(world)  # the world comes with its deadlines' calendar (tests/factories.py)
     with pytest.raises(ValidationFailed) as refused:  # nothing seeded: not even 2025 is known
         cycles.default_dates("2025Q3", world.region_id)
     assert "2025" in refused.value.errors["code"][0]
@@ -137,6 +141,7 @@ def test_only_an_admin_edits_the_calendar(world, role) -> None:  # type: ignore[
 
 
 def test_the_seed_command(app, world) -> None:  # type: ignore[no-untyped-def]
+    clear_calendar(world)  # the world comes with its deadlines' calendar (tests/factories.py)
     runner = app.test_cli_runner()
     first = runner.invoke(args=["holidays", "seed", "--region", "T01"])
     assert first.exit_code == 0 and "T01:" in first.output and "2004–2026" in first.output

@@ -54,19 +54,19 @@ def test_numbers_follow_the_issue_order_and_a_rolled_back_issue_leaves_no_gap(wo
     first, second, third = open_all(world, make_decisions(world, [("hosp1", "ZY2026080001", APPROVE),
                                                                   ("hosp1", "ZY2026080002", PARTIAL),
                                                                   ("hosp2", "ZY2026080003", APPROVE)]))
-    real_post = ledger.post
+    real_post = ledger.post_many
 
-    def refuse_second(plan, period, decision_id, posted_by_id):  # type: ignore[no-untyped-def]
-        if decision_id == second:
+    def refuse_second(postings, period, posted_by_id):  # type: ignore[no-untyped-def]
+        if any(p.decision_id == second for p in postings):
             raise ServiceError("The period 2026Q3 is closed.")
-        return real_post(plan, period, decision_id, posted_by_id)
+        return real_post(postings, period, posted_by_id)
 
-    monkeypatch.setattr(ledger, "post", refuse_second)
+    monkeypatch.setattr(ledger, "post_many", refuse_second)
     issued, skipped = decisions.issue_many(world.actors["staff"], [first, second, third])
     assert issued == [first, third] and [s.decision_id for s in skipped] == [second]
     refused = db.session.get(Decision, second)
     assert refused.letter_number is None and refused.letter_ref_zh is None  # the number went back with the issue
-    monkeypatch.setattr(ledger, "post", real_post)
+    monkeypatch.setattr(ledger, "post_many", real_post)
     decisions.issue(world.actors["staff"], second)
 
     rows = {d.id: d for d in db.session.scalars(db.select(Decision))}
@@ -102,14 +102,14 @@ def _issue_all(url: str, upload_dir: str, staff_user_id: int, ids: list[int], re
 
     app = create_app(make_config(url, Path(upload_dir)))
     with app.app_context():
-        real_post = ledger.post
+        real_post = ledger.post_many
 
-        def post(plan, period, decision_id, posted_by_id):  # type: ignore[no-untyped-def]
-            if decision_id == refused:
+        def post(postings, period, posted_by_id):  # type: ignore[no-untyped-def]
+            if any(p.decision_id == refused for p in postings):
                 raise ServiceError("refused on purpose")
-            return real_post(plan, period, decision_id, posted_by_id)
+            return real_post(postings, period, posted_by_id)
 
-        ledger.post = post  # type: ignore[assignment]
+        ledger.post_many = post  # type: ignore[assignment]
         start.wait()
         decisions.issue_many(Actor(user_id=staff_user_id, role=Role.STAFF), ids)
         db.session.remove()

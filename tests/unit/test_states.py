@@ -45,6 +45,7 @@ for _kind in ItemKind:
         (_kind, State.APPEALED, Action.START_APPEAL_REVIEW, State.IN_APPEAL_REVIEW),
         (_kind, State.IN_APPEAL_REVIEW, Action.PROPOSE_APPEAL, State.APPEAL_PROPOSED),
         (_kind, State.APPEAL_PROPOSED, Action.ISSUE, State.ISSUED),
+        (_kind, State.ISSUED, Action.CORRECT, State.ISSUED),  # issue 13 §2: a correction is a new version
     }
 DESIGN_EDGES |= {
     (A, state, Action.WITHDRAW, State.WITHDRAWN)
@@ -186,14 +187,14 @@ def test_auditor_can_do_nothing(kind: ItemKind, state: State) -> None:
             Role.STAFF,
             {
                 "assign", "issue", "settle", "override_eligibility", "start_appeal_review",
-                "request_records", "mark_records_missing", "withdraw",
+                "request_records", "mark_records_missing", "withdraw", "correct",
             },
         ),
         (
             Role.ADMIN,
             {
                 "assign", "issue", "settle", "override_eligibility", "start_appeal_review",
-                "request_records", "mark_records_missing", "withdraw",
+                "request_records", "mark_records_missing", "withdraw", "correct",
             },
         ),
         (Role.EXPERT, {"start_review"}),
