@@ -4,8 +4,8 @@ CI sets TEST_DATABASE_URL and REDIS_URL; with CI=true a missing one is an error,
 
 The clock: every test runs at `TEST_NOW` (+ `--clock-shift-days`), frozen by time-machine and left ticking, so no
 test reads the real date and the suite gives the same answer on any day. Tests marked `clock_shift` are the ones
-whose subject is dates (windows, deadlines, reminders, letters' dates); CI runs them again 400 days before and
-after to prove they derive every date from the world they build. Tests marked `wall_clock` start real
+whose subject is dates (windows, deadlines, reminders, letters' dates); each runs three times in the same session,
+400 days before, at and after `TEST_NOW`, to prove it derives every date from the world it builds. Tests marked `wall_clock` start real
 subprocesses (a Celery worker, gunicorn) that cannot share a frozen clock; they depend on elapsed time only.
 
 Under pytest-xdist each worker gets its own PostgreSQL database (`<name>_gw0`, …), created when missing.
@@ -47,13 +47,13 @@ BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--clock-shift-days", type=int, default=0,
-                     help="move the tests' frozen clock by this many days (CI: -400 and +400 for clock_shift tests)")
+                     help="move every test's frozen clock by this many days (clock_shift tests then run at it only)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("CI") and not (PG_URL and REDIS_URL):
         raise pytest.UsageError("CI must set TEST_DATABASE_URL and REDIS_URL: PostgreSQL and worker tests may not be skipped")
-    config.addinivalue_line("markers", "clock_shift: a test about dates, run again with the clock moved ±400 days")
+    config.addinivalue_line("markers", "clock_shift: a test about dates, run at the clock moved -400, 0 and +400 days")
     config.addinivalue_line("markers", "wall_clock: a test with real subprocesses; the clock is not frozen")
     if PG_URL != BASE_PG_URL:
         _create_database(BASE_PG_URL, make_url(PG_URL).database or "")
@@ -67,13 +67,30 @@ def _create_database(base_url: str, name: str) -> None:
     engine.dispose()
 
 
+SHIFTS = (-400, 0, 400)
+"""The days a `clock_shift` test is moved by, each its own test id ([shift-400], [shift0], [shift400])."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test about dates runs at every shift in one session, so one pytest run proves it derives its dates from
+    the world it builds (and a failure names the shift)."""
+    if metafunc.definition.get_closest_marker("clock_shift") and not metafunc.config.getoption("--clock-shift-days"):
+        metafunc.parametrize("clock_shift_days", SHIFTS, indirect=True, ids=[f"shift{d}" for d in SHIFTS])
+
+
+@pytest.fixture
+def clock_shift_days(request: pytest.FixtureRequest) -> int:
+    return getattr(request, "param", request.config.getoption("--clock-shift-days"))
+
+
 @pytest.fixture(autouse=True)
-def frozen_clock(request: pytest.FixtureRequest) -> Iterator[datetime | None]:
-    """Every test at the same instant; the instant moves only by --clock-shift-days."""
+def frozen_clock(request: pytest.FixtureRequest, clock_shift_days: int) -> Iterator[datetime | None]:
+    """Every test at the same instant; the instant moves by the test's shift (`clock_shift` tests) or by
+    --clock-shift-days (every test, for a run by hand)."""
     if request.node.get_closest_marker("wall_clock"):
         yield None
         return
-    now = TEST_NOW + timedelta(days=request.config.getoption("--clock-shift-days"))
+    now = TEST_NOW + timedelta(days=clock_shift_days)
     with time_machine.travel(now, tick=True):
         yield now
 
