@@ -247,6 +247,21 @@ def build_document(server_url: str = "/api/v1") -> dict:
             "responses": {"200": {"description": "The decision", "content": _json(_ref("Decision"))},
                           **_errors("401", "404")},
         }},
+        "/decisions/{decision_id}/appeal": {"post": {
+            "summary": "Appeal against an issued decision (once per case, until the deadline on the letter); after "
+                       "the deadline: 409 with error.code appeal_deadline_passed and error.deadline",
+            "operationId": "appealDecision", "security": secured,
+            "parameters": [_id("decision_id"), IDEMPOTENCY_KEY],
+            "requestBody": {"required": True, "content": _json({
+                "type": "object", "required": ["grounds"],
+                "properties": {"grounds": {"type": "string", "minLength": 20, "maxLength": 5000}}})},
+            "responses": {"201": {"description": "Filed", "content": _json({
+                "type": "object", "properties": {
+                    "appeal_id": {"type": "integer"}, "decision_id": {"type": "integer"},
+                    "item_id": {"type": "integer"}, "state": {"type": "string", "enum": ["filed"]},
+                    "filed_at": {"type": "string", "format": "date-time"}}})},
+                          **_errors("400", "401", "404", "409", "413", "422")},
+        }},
         "/decisions/{decision_id}/letter.pdf": {"get": {
             "summary": "The decision letter as PDF", "operationId": "getDecisionLetter", "security": secured,
             "parameters": [_id("decision_id")],

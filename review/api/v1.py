@@ -23,7 +23,7 @@ from review.api.openapi import MAX_CASES, build_document
 from review.auth import public
 from review.extensions import db
 from review.models import Decision, ReviewItem
-from review.services import api_tokens, applications, documents, idempotency, intake, withdrawals
+from review.services import api_tokens, appeals, applications, documents, idempotency, intake, withdrawals
 from review.services.context import NotFound, PermissionDenied, ServiceError, ValidationFailed
 from review.services.decisions import get_decision
 from review.services.items import get_item, scoped
@@ -461,6 +461,31 @@ def decision(decision_id: int) -> object:
         "letter_ready": d.letter_document_id is not None,
         "letter_url": url_for("api_v1.decision_letter", decision_id=d.id),
     })
+
+
+@bp.route("/decisions/<int:decision_id>/appeal", methods=["POST"])
+@token_required
+def appeal_decision(decision_id: int) -> object:
+    """File the case's one appeal against this decision while the deadline allows; after it, 409 with the
+    deadline (`error.deadline`), so the hospital's system can tell "too late" from any other refusal."""
+    get_decision(_actor(), decision_id)  # another hospital's decision answers 404 before the body is looked at
+    body = _json_object()
+
+    def run() -> tuple[dict, int]:
+        grounds = body.get("grounds")
+        if not isinstance(grounds, str):
+            raise _bad_request("grounds", _("%(name)s must be a string.", name="grounds"))
+        try:
+            appeal = appeals.file_appeal(_actor(), decision_id, grounds)
+        except appeals.AppealClosed as closed:
+            db.session.rollback()
+            refused = error_body("appeal_deadline_passed", str(closed.message))
+            refused["error"]["deadline"] = closed.deadline.isoformat()
+            return refused, 409
+        return {"appeal_id": appeal.id, "decision_id": decision_id, "item_id": appeal.item_id,
+                "state": appeal.state, "filed_at": appeal.filed_at.isoformat()}, 201
+
+    return _write(_canonical({"decision_id": decision_id, **body}), run)
 
 
 @bp.route("/decisions/<int:decision_id>/letter.pdf")
