@@ -32,6 +32,8 @@ STATUS = {
     "recused": _l("Recused"),
     "proposed": _l("Proposed"),
     "issued": _l("Issued"),
+    "superseded": _l("Superseded by a later version"),
+    "awaiting_approval": _l("Correction awaiting approval"),
     "open": _l("In progress"),
     "uploaded": _l("Uploaded, not started"),
     "queued": _l("Waiting to start"),
@@ -221,9 +223,3 @@ APPEAL_STATE = {
 }
 """An appeal's state (review/models/appeal.py) in the hospital's and the office's words."""
 
-DECISION_STATUS = {
-    "proposed": _l("Proposed"),
-    "awaiting_approval": _l("Correction awaiting approval"),
-    "issued": _l("Issued"),
-    "superseded": _l("Superseded by a later version"),
-}

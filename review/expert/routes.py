@@ -17,7 +17,7 @@ from review.forms import attach_errors
 from review.models import Assignment, Cycle, ReviewItem, Scoresheet
 from review.pagination import paginate
 from review.redaction import redacted
-from review.services import average_costs, documents, notifications, recusal, reviews
+from review.services import appeals, average_costs, documents, notifications, recusal, reviews
 from review.services.calendar import REMINDER_DAYS
 from review.models.types import utcnow
 from review.services.context import Actor, NotFound, ServiceError, ValidationFailed
@@ -121,7 +121,8 @@ def _render_assignment(actor: Actor, record: Assignment, form: ScoresheetForm, r
                            record_review=record.item.kind == "sampled_record",
                            definition=reviews.definition_for(record.item), documents=evidence,
                            reason=redacted(record.item.reason, record.item.case.case_no),
-                           document_names={d.id: documents.shown_name(actor, d) for d in evidence}), status
+                           document_names={d.id: documents.shown_name(actor, d) for d in evidence},
+                           appeal=appeals.appeal_context(actor, record)), status
 
 
 def _prefill(form: ScoresheetForm, record: Assignment) -> None:

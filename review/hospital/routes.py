@@ -12,7 +12,7 @@ from review.hospital.forms import ApplyForm, CaseForm, UploadForm
 from review.models import Case, Decision, ReviewItem
 from review.pagination import paginate
 from review.redaction import identity_warnings
-from review.services import applications, cases, documents, notifications, sampling
+from review.services import appeals, applications, cases, documents, notifications, sampling
 from review.services.context import ValidationFailed
 from review.services.items import get_item, scoped
 from workflows.states import State
@@ -121,7 +121,8 @@ def item(item_id: int) -> object:
     missing = applications.missing_evidence(review_item) if review_item.state == State.DRAFT.value else ()
     return render_template("hospital/item.html", item=review_item, form=form, decision=decision,
                            resubmit_form=resubmit_form, missing_evidence=missing,
-                           documents=documents.item_documents(actor, review_item.id))
+                           documents=documents.item_documents(actor, review_item.id),
+                           appeal_standing=appeals.standing(actor, review_item, decision), appeal_form=AppealForm())
 
 
 @bp.route("/items/<int:item_id>/resubmit", methods=["POST"])
@@ -169,3 +170,4 @@ def submit_records(item_id: int) -> object:
 
 from review.hospital import imports  # noqa: E402,F401  (registers the case-file routes on this blueprint)
 from review.hospital import tokens  # noqa: E402,F401  (registers the token routes)
+from review.hospital.appeals import AppealForm  # noqa: E402  (registers the appeal route)

@@ -18,12 +18,13 @@ from flask_babel import lazy_gettext as _l
 from review.documents import RejectedFile, StoredFile, clean_filename
 from review.extensions import db
 from review.messages import problem_text
-from review.models import Appeal, Decision, Document, ReviewItem
+from review.models import Appeal, Assignment, Decision, Document, ReviewItem
 from review.models.appeal import GROUNDS_MIN
+from review.redaction import redacted
 from review.services import activity
 from review.services.context import Actor, ServiceError, ValidationFailed
 from review.services.cycles import region_today
-from review.services.decisions import get_decision
+from review.services.decisions import Reasons, get_decision, panel_reasons
 from review.services.documents import store
 from review.services.items import get_item, move, scoped
 from workflows.problems import Problem
@@ -144,6 +145,28 @@ def _file(actor: Actor, decision: Decision, grounds: str, stored: list[tuple[Sto
         "deadline": decision.appeal_deadline.isoformat() if decision.appeal_deadline else None})
     db.session.commit()
     return appeal
+
+
+@dataclass(frozen=True)
+class AppealContext:
+    """What an appeal panel's expert reads beside the scoresheet: the decision appealed against, its panel's
+    reasons (as Expert A/B/C) and the hospital's grounds."""
+
+    appeal: Appeal
+    reasons: Reasons
+    grounds: str
+    """Masked like the application's reason: experts never read the case number or an identity card number."""
+
+
+def appeal_context(actor: Actor, assignment: Assignment) -> AppealContext | None:
+    """The appeal an appeal-panel seat is about; None for a first-review seat."""
+    if assignment.round != 2:
+        return None
+    appeal = _appeal_of(assignment.item_id)
+    if appeal is None:
+        return None
+    return AppealContext(appeal=appeal, reasons=panel_reasons(actor, appeal.decision),
+                         grounds=redacted(appeal.grounds, appeal.item.case.case_no))
 
 
 def appeal_documents(appeal: Appeal) -> list[Document]:

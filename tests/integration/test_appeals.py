@@ -15,7 +15,7 @@ from review.models import (Account, ActivityLog, Appeal, Assignment, Decision, D
                            ReviewItem, User)
 from review.services import api_tokens, appeals, assignment_runs, decisions, holidays, ledger, letters, reviews
 from review.services.context import Actor, ServiceError, ValidationFailed
-from tests.factories import World, clear_calendar, seat_panels
+from tests.factories import PASSWORD, World, clear_calendar, seat_panels
 from tests.integration.test_application_path import PDF, _apply, _review
 from tests.integration.test_dates import _beijing
 from tests.pdftext import pdf_text
@@ -30,12 +30,13 @@ def _flat(text: str) -> str:
 
 def more_experts(world: World, count: int) -> None:
     """Experts at the other hospitals, so an appeal panel can be seated without anyone of the first panel."""
+    password_hash = hash_password(PASSWORD)
     for n in range(count):
         expert = Expert(code=f"E9{n:02d}", name_en=f"Dr Appeal {n}", name_zh=f"复核专家{n}", title="chief_physician",
                         hospital_id=world.hospitals["H2" if n % 2 else "H3"], specialties=["cardiology"])
         db.session.add(expert)
         db.session.flush()
-        user = User(username=f"appeal{n}", password_hash=hash_password("x" * 12), role="expert",
+        user = User(username=f"appeal{n}", password_hash=password_hash, role="expert",
                     display_name=f"Appeal {n}", expert_id=expert.id)
         db.session.add(user)
         db.session.flush()
