@@ -181,10 +181,13 @@ def import_file(actor: Actor, path: Path, *, file_name: str | None = None,
     return ImportOutcome(written.created, written.updated, (), written.created_ids, issued)
 
 
+EXAMPLE = {"code": "E0101", "name_en": "Zhang Wei", "name_zh": "张伟", "title": "chief_physician",
+           "hospital_code": "H001", "specialties": "cardiology;critical_care", "cap_per_cycle": "30", "active": "yes"}
+"""The template's example row; a Chinese template says 是 (titles and specialties are codes in both)."""
+
+
 def template_csv() -> str:
-    header = ",".join(COLUMNS)
-    example = "E0101,Zhang Wei,张伟,chief_physician,H001,cardiology;critical_care,30,yes"
-    return f"{header}\n{example}\n"
+    return table_import.template_csv(SPEC, EXAMPLE, {"active": "是"})
 
 
 # --- conflicts ---------------------------------------------------------------------------------------

@@ -159,6 +159,10 @@ def import_file(actor: Actor, path: Path, *, file_name: str | None = None) -> ta
     return outcome
 
 
+EXAMPLE = {"code": "H001", "name_en": "First People's Hospital", "name_zh": "第一人民医院", "level": "tertiary",
+           "coefficient": "1.1000", "active": "yes"}
+"""The template's example row; a Chinese template writes the level and yes in Chinese, as the import reads them."""
+
+
 def template_csv() -> str:
-    header = ",".join(COLUMNS)
-    return f"{header}\nH001,First People's Hospital,第一人民医院,tertiary,1.1000,yes\n"
+    return table_import.template_csv(SPEC, EXAMPLE, {"level": "三级", "active": "是"})

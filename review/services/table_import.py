@@ -8,11 +8,14 @@ can add its own work (logins for new experts) to the same one.
 """
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from review.extensions import db
@@ -162,6 +165,19 @@ def write(actor: Actor, plan_: Plan, existing: Mapping[str, M], create: Callable
                     {"file": file_name, "created": len(created), "updated": updated})
     return Outcome(created=len(created), updated=updated, errors=(),
                    created_ids=tuple(target.id for target in created))
+
+
+def template_csv(spec: Spec, example: Mapping[str, str], example_zh: Mapping[str, str]) -> str:
+    """A one-row CSV template in the reader's language: a Chinese office gets the first Chinese header of each
+    column and the example's Chinese spellings (both languages' headers are read back)."""
+    locale = get_locale()
+    chinese = locale is not None and locale.language == "zh"
+    headers = [next((h for h in names if not h.isascii()), names[0]) if chinese else names[0]
+               for names in spec.columns.values()]
+    values = [{**example, **(example_zh if chinese else {})}[name] for name in spec.columns]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows([headers, values])
+    return buffer.getvalue()
 
 
 def yes_no(text: str, default: bool, field: str, row: int) -> tuple[bool, list[RowError]]:

@@ -31,7 +31,7 @@ class LetterheadForm(FlaskForm):
     bureau_name_en = StringField(_l("Issuing bureau (English)"), validators=[DataRequired(), Length(max=200)])
     issuer_code_zh = StringField(_l("Reference prefix (Chinese), e.g. 测医保审"),
                                  validators=[DataRequired(), Length(max=40)])
-    issuer_code_en = StringField(_l("Reference prefix (English), e.g. T01-MIB-R"),
+    issuer_code_en = StringField(_l("Reference prefix (English)"),
                                  validators=[DataRequired(), Length(max=40)])
     legal_basis_zh = TextAreaField(_l("Legal basis (Chinese): one policy document per line"),
                                    validators=[Length(max=8000)])

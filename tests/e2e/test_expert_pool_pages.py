@@ -124,7 +124,7 @@ def test_import_shows_row_errors_then_imports(client, world) -> None:  # type: i
     bad = upload(client, HEADER + "E800,Wu Gang,吴刚,chief_physician,H1,cardiology,10,yes\n"
                  + "E801,He Ping,何平,chief_physician,H404,cardiology,10,yes\n")
     assert bad.status_code == 422 and "Rows to correct" in bad.text
-    assert re.search(r'<td class="num">3</td>\s*<td><span class="code-chip">hospital_code</span>', bad.text)
+    assert re.search(r'<td class="num">3</td>\s*<td><code class="code-chip">hospital_code</code>', bad.text)
     assert "H404" in bad.text and "Nothing was imported" in bad.text
     assert db.session.scalar(db.select(db.func.count()).select_from(Expert)) == 6
     binary = client.post("/staff/experts/import", data={"file": (io.BytesIO(b"\x00\x01\x02" * 100), "pool.csv")},

@@ -394,3 +394,21 @@ def test_the_expert_page_offers_a_login_to_an_expert_without_one(app, world: Wor
     assert "e901" in after and "Create login" not in after
     login(client, "staff")
     assert "Create login" not in client.get(f"/staff/experts/{world.experts['expert1']}").text
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_CN"])
+def test_the_register_templates_read_back_as_they_are_in_either_language(world: World, tmp_path: Path,
+                                                                         locale: str) -> None:
+    from flask_babel import force_locale
+
+    hospital = db.session.get(Hospital, world.hospitals["H1"])
+    hospital.code = "H001"  # the experts' template names hospital H001
+    db.session.commit()
+    for service in (hospitals, experts):
+        with force_locale(locale):
+            text = service.template_csv()
+        assert text.splitlines()[0].isascii() == (locale == "en")  # Chinese headers for a Chinese office
+        path = tmp_path / f"{service.__name__}-{locale}.csv"
+        path.write_bytes(("\ufeff" + text).encode("utf-8"))
+        plan = service.preview(world.actors["admin"], path)
+        assert plan.errors == () and len(plan.rows) == 1, (service.__name__, plan.errors)
