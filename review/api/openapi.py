@@ -89,7 +89,10 @@ def build_document(server_url: str = "/api/v1") -> dict:
             "properties": {"row": {"type": "integer", "nullable": True,
                                    "description": "1-based position in the batch; null for a single object"},
                            "column": {"type": "string", "nullable": True}, "message": {"type": "string"},
-                           "value": {"type": "string", "description": "the offending value (case imports)"}},
+                           "value": {"type": "string", "description": "the offending value (case imports)"},
+                           "problem": {"type": "object", "description": "case imports: the problem as a code and its "
+                                       "parameters (amounts in fen), for systems that word it in their own language",
+                                       "properties": {"code": {"type": "string"}, "params": {"type": "object"}}}},
         },
         "Case": _case_schema(),
         "CaseBatch": {
