@@ -73,6 +73,7 @@ def test_create_a_cycle_and_record_volumes(client, world) -> None:  # type: igno
     assert str(cycle.application_opens) == "2027-01-04" and cycle.record_upload_deadline is not None
     calendar = client.get("/staff/cycles").text
     assert "2026Q4" in calendar and "Application window open" in calendar  # 2026Q3 of the world is open today
+    assert f'<td class="mono small">{cycle.catalogue_scheme}</td>' in calendar  # the DRG version it keeps
     url = f"/staff/cycles/{cycle.id}/volumes"
     h1 = world.hospitals["H1"]
     assert f'name="hospital_id" value="{h1}"' in client.get(url).text
