@@ -106,21 +106,24 @@ its appeal days): the calendar covers the years from today to today + this."""
 def seed_calendar(world: World, today: date) -> None:
     """Give the world the working-day calendar its deadlines are counted in (decisions refuse to issue without it).
 
-    Years chinese-calendar knows are seeded from it. A year it does not know yet (2027 on, with 1.11.0: the
-    clock_shift runs move the clock 400 days either way, and today + CALENDAR_REACH crosses into next year) is
-    marked covered by its 1 January, a holiday fixed by law (元旦, 全国年节及纪念日放假办法), as an admin would begin
-    entering the State Council's notice: that year then counts Monday to Friday without its other holidays, which
-    no test relies on. Tests about an empty calendar start with `clear_calendar`.
+    Years chinese-calendar knows get its days. A year it does not know yet (2027 on, with 1.11.0: the clock_shift
+    runs move the clock 400 days either way, and today + CALENDAR_REACH crosses into next year) is marked covered
+    by its 1 January, a holiday fixed by law (元旦, 全国年节及纪念日放假办法), as an admin would begin entering the
+    State Council's notice: that year then counts Monday to Friday without its other holidays, which no test relies
+    on. Written as rows like the rest of the world (the services would also write register rows, which tests of
+    the register count); tests about an empty calendar start with `clear_calendar`.
     """
+    from review.models import Holiday
     from review.services import holidays
-    from review.services.context import SYSTEM
 
     years = set(range(today.year, (today + CALENDAR_REACH).year + 1))
-    known = sorted(year for year in years if year in holidays.PACKAGE_YEARS)
-    if known:
-        holidays.seed(SYSTEM, world.region_id, known)
-    for year in sorted(years - set(known)):
-        holidays.mark_day(world.actors["admin"], world.region_id, date(year, 1, 1), "holiday", "元旦")
+    rows = [Holiday(region_id=world.region_id, day=day, kind=entry.kind, name=entry.name, source=holidays.PACKAGE)
+            for day, entry in sorted(holidays.PACKAGE_DAYS.items()) if day.year in years]
+    rows += [Holiday(region_id=world.region_id, day=date(year, 1, 1), kind="holiday", name="元旦",
+                     source=holidays.ADMIN, created_by_id=world.users["admin"])
+             for year in sorted(years - set(holidays.PACKAGE_YEARS))]
+    db.session.add_all(rows)
+    db.session.commit()
 
 
 def clear_calendar(world: World) -> None:

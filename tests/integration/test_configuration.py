@@ -11,6 +11,7 @@ from review.extensions import db
 from review.models import ActivityLog, Case, Cycle, CycleVolume, DrgAverageCost, Policy, Region
 from review.services import average_costs, cycles, holidays, policies
 from review.services.context import SYSTEM, PermissionDenied, ValidationFailed
+from tests.factories import clear_calendar
 
 CHANGE = {"base_rate_fen": 2_000_000, "quota_share": Decimal("0.04"), "high_cost_bands": "2.0 4\n1.0 5",
           "new_technology_codes": "02703dz, 5A1935Z", "note": "2027 rates from the bureau's notice"}
@@ -78,6 +79,7 @@ DATES_2026Q4 = dict(zip(cycles.DATE_FIELDS, (date(2027, 1, 4), date(2027, 1, 22)
 
 @pytest.mark.clock_shift
 def test_cycle_dates_defaults_validation_and_duplicates(world) -> None:  # type: ignore[no-untyped-def]
+    clear_calendar(world)  # the world comes with its deadlines' calendar (tests/factories.py)
     holidays.seed(SYSTEM, world.region_id)
     with pytest.raises(ValidationFailed) as refused:  # 1 January 2027 is a holiday, but the package has no 2027 yet
         cycles.default_dates("2026Q4", world.region_id)

@@ -10,6 +10,7 @@ from workflows.ledger import (
     decision_posting,
     fund_account_code,
     hospital_account_code,
+    reversal,
 )
 
 amounts = st.integers(min_value=-(10**12), max_value=10**12).filter(lambda a: a != 0)
@@ -90,3 +91,23 @@ def test_unbalanced_refused(lines: tuple[Line, ...], fragment: str) -> None:
 def test_three_line_entry_accepted() -> None:
     plan = EntryPlan("batch:1", "settlement", (Line("a", 5), Line("b", -2), Line("c", -3)))
     assert len(plan.lines) == 3
+
+
+@given(amounts, st.integers(1, 10**9))
+def test_a_reversal_undoes_its_entry_once_under_its_own_key(amount: int, entry_id: int) -> None:
+    posted = decision_posting(3, 1, amount, "R1", "H1")
+    assert posted is not None
+    undo = reversal(entry_id, posted.lines)
+    assert undo.idempotency_key == f"reversal:{entry_id}"
+    assert [(line.account_code, line.amount_fen) for line in undo.lines] == [
+        (line.account_code, -line.amount_fen) for line in posted.lines]
+    assert reversal(entry_id, posted.lines).request_hash == undo.request_hash  # the same reversal, the same hash
+    net: dict[str, int] = {}
+    for line in (*posted.lines, *undo.lines):
+        net[line.account_code] = net.get(line.account_code, 0) + line.amount_fen
+    assert set(net.values()) == {0}
+
+
+def test_an_entry_without_lines_cannot_be_reversed() -> None:
+    with pytest.raises(UnbalancedEntry):
+        reversal(9, [])
