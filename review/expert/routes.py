@@ -23,7 +23,11 @@ from review.models.types import utcnow
 from review.services.context import Actor, NotFound, ServiceError, ValidationFailed
 from review.services.cycles import region_today
 from workflows.money import format_fen
-from workflows.states import PANEL_AT_WORK
+from workflows.states import PANEL_AT_WORK, State
+
+OPEN_FOR_SHEETS = (*PANEL_AT_WORK, State.IN_APPEAL_REVIEW)
+"""Items on which some seat may still owe a sheet: a first panel at work, or an appeal panel (the first panel's
+sheets are submitted by then, so only the appeal panel's seats show as open)."""
 
 bp = Blueprint("expert", __name__, url_prefix="/expert")
 EXPERT = "expert"
@@ -61,7 +65,7 @@ def _inbox_query(expert_id: int | None) -> Select:
 def _inbox_counts(expert_id: int | None) -> dict[str, int]:
     """The filter tabs' counts and the progress bar in one aggregate over the same scoped query."""
     submitted = Scoresheet.status == "submitted"
-    under_review = ReviewItem.state.in_(PANEL_AT_WORK)
+    under_review = ReviewItem.state.in_(OPEN_FOR_SHEETS)
     total, done, review, review_done = db.session.execute(
         _inbox_query(expert_id).with_only_columns(
             db.func.count(Assignment.id),
@@ -82,7 +86,7 @@ def index() -> object:
         show = "open"
     query = _inbox_query(actor.expert_id)
     if show == "open":
-        query = query.where(ReviewItem.state.in_(PANEL_AT_WORK),
+        query = query.where(ReviewItem.state.in_(OPEN_FOR_SHEETS),
                             db.or_(Scoresheet.id.is_(None), Scoresheet.status != "submitted"))
     elif show == "submitted":
         query = query.where(Scoresheet.status == "submitted")

@@ -47,6 +47,7 @@ def test_hospital_files_an_appeal_and_the_office_seats_the_appeal_panel(client, 
                                                           Assignment.round == 2)).first()
     name = next(n for n, expert_id in world.experts.items() if expert_id == seat.expert_id)
     login(client, name)
+    assert f"/expert/assignments/{seat.id}" in client.get("/expert/?show=open").text  # open in the inbox
     expert_page = client.get(f"/expert/assignments/{seat.id}").text
     assert 'id="appeal-context"' in expert_page and GROUNDS in expert_page and "Expert A" in expert_page
 
