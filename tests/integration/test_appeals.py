@@ -11,7 +11,7 @@ import time_machine
 
 from review.auth import hash_password
 from review.extensions import db
-from review.models import (Account, ActivityLog, Appeal, Assignment, Decision, Document, Expert, JournalEntry, Notification,
+from review.models import (Account, ActivityLog, Appeal, Decision, Document, Expert, JournalEntry, Notification,
                            ReviewItem, User)
 from review.services import api_tokens, appeals, assignment_runs, decisions, holidays, ledger, letters, reviews
 from review.services.context import Actor, ServiceError, ValidationFailed
