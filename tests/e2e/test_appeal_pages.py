@@ -32,6 +32,8 @@ def test_hospital_files_an_appeal_and_the_office_seats_the_appeal_panel(client, 
 
     more_experts(world, 3)
     login(client, "staff")
+    overview = client.get(f"/staff/?cycle={world.cycle_id}").text  # the cycle's overview leads to its appeals
+    assert f'href="/staff/cycles/{world.cycle_id}/appeals"' in overview and 'href="/staff/corrections"' in overview
     listing = client.get(f"/staff/cycles/{world.cycle_id}/appeals").text
     assert 'data-appeal="' in listing and "Filed" in listing and 'data-field="waiting">1<' in listing
     assert "Start an appeal panel run" in listing
