@@ -5,7 +5,10 @@ import io
 
 from review.extensions import db
 from review.models import Cycle, CycleVolume, Policy
+from review.services import holidays
+from review.services.context import SYSTEM
 from tests.e2e.test_walkthrough import login
+from tests.factories import clear_calendar
 
 POLICY_FORM = {
     "base_rate": "19000.00", "quota_share": "4.5", "high_cost_multiple": "3", "high_cost_bands": "1.0 5\n2.0 4",
@@ -57,6 +60,8 @@ def test_hospital_is_refused(client, world) -> None:  # type: ignore[no-untyped-
 
 
 def test_create_a_cycle_and_record_volumes(client, world) -> None:  # type: ignore[no-untyped-def]
+    clear_calendar(world)  # the bureau has not yet entered 2027's calendar (chinese-calendar stops at 2026)
+    holidays.seed(SYSTEM, world.region_id)
     login(client, "staff")
     form = client.get("/staff/cycles/new")
     assert form.status_code == 200 and "2026Q4" in form.text and "public holidays off, make-up working days on" in form.text
