@@ -56,6 +56,11 @@ def service_batched(plans: list[EntryPlan]) -> None:
 
 def bare(connection: psycopg.Connection, plans: list[EntryPlan], batch: int) -> None:
     """What the service does, written by hand: lock, insert entries and lines, move balances, commit."""
+    with connection.transaction(), connection.cursor() as cursor:  # the period the entries are booked in
+        cursor.execute("INSERT INTO accounting_periods (region_id, code, state, opened_at) SELECT id, '2026Q3', "
+                       "'open', now() FROM regions WHERE code = 'T01' ON CONFLICT DO NOTHING")
+        period_id = cursor.execute("SELECT p.id FROM accounting_periods p JOIN regions r ON r.id = p.region_id "
+                                   "WHERE r.code = 'T01' AND p.code = '2026Q3'").fetchone()[0]  # type: ignore[index]
     for start in range(0, len(plans), batch):
         chunk = plans[start:start + batch]
         with connection.transaction(), connection.cursor() as cursor:
@@ -63,9 +68,9 @@ def bare(connection: psycopg.Connection, plans: list[EntryPlan], batch: int) -> 
             ids = dict(cursor.execute("SELECT code, id FROM accounts WHERE code = ANY(%s) ORDER BY id FOR UPDATE",
                                       (codes,)).fetchall())
             cursor.executemany(
-                "INSERT INTO journal_entries (idempotency_key, request_hash, memo, period, posted_at) "
-                "VALUES (%s, %s, %s, '2026Q3', now()) RETURNING id",
-                [(p.idempotency_key, p.request_hash, p.memo) for p in chunk], returning=True)
+                "INSERT INTO journal_entries (idempotency_key, request_hash, memo, period, period_id, posted_at) "
+                "VALUES (%s, %s, %s, '2026Q3', %s, now()) RETURNING id",
+                [(p.idempotency_key, p.request_hash, p.memo, period_id) for p in chunk], returning=True)
             entry_ids = []
             while True:
                 entry_ids.append(cursor.fetchone()[0])  # type: ignore[index]

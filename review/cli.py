@@ -56,6 +56,45 @@ def register_cli(app: Flask) -> None:
             raise click.ClickException(f"{len(mismatches)} accounts do not reconcile")
         click.echo("all accounts reconcile")
 
+    def _region_code(region_code: str | None) -> str:
+        from review.models import Region
+
+        codes = list(db.session.scalars(db.select(Region.code).order_by(Region.code)))
+        if region_code is None and len(codes) == 1:
+            return codes[0]
+        if region_code not in codes:
+            raise click.ClickException(f"give --region, one of: {', '.join(codes) or 'no region set up yet'}")
+        return region_code
+
+    @ledger_cli.command("close")
+    @click.argument("period")
+    @click.option("--region", "region_code", default=None, help="Region code (default: the only region).")
+    def close_period(period: str, region_code: str | None) -> None:
+        """Close an accounting period: reconcile, store balances, chain its hash (refused naming what is wrong)."""
+        from review.services import periods
+        from review.services.context import SYSTEM, ServiceError
+
+        try:
+            closed = periods.close(SYSTEM, _region_code(region_code), period)
+        except ServiceError as error:
+            raise click.ClickException(str(error.message)) from error
+        click.echo(f"period {period} closed: {closed.entry_count} entries, hash {closed.entries_hash}")
+
+    @ledger_cli.command("verify")
+    @click.argument("period")
+    @click.option("--region", "region_code", default=None, help="Region code (default: the only region).")
+    def verify_period(period: str, region_code: str | None) -> None:
+        """Recompute a closed period's hash and balances from the ledger; exit 1 naming what differs."""
+        from review.messages import problem_text
+        from review.services import periods
+
+        found = periods.verify(_region_code(region_code), period)
+        for problem in found:
+            click.echo(problem_text(problem))
+        if found:
+            raise click.ClickException(f"period {period} does not verify")
+        click.echo(f"period {period} verified: its entries give the hash recorded at the close")
+
     cases_cli = AppGroup("cases", help="Inpatient cases.")
 
     @cases_cli.command("import")

@@ -216,6 +216,22 @@ PROBLEM_TEXT = {
                                     "(%(share)s of %(n)s DRG discharges), %(used)s made."),
     "application.evidence_missing": _l("Upload the evidence this category needs before submitting: %(doc_types)s."),
     "withdrawal.reason_too_short": _l("Give the reason for the withdrawal (at least %(minimum)s characters)."),
+    # accounting periods of the ledger (review/services/periods.py)
+    "ledger.region_unknown": _l("No region has the code %(region)s, so the entry has no accounting period."),
+    "ledger.no_open_period": _l("Period %(period)s is closed and the region has no open period to book the "
+                                "adjustment in; open the next cycle first."),
+    "ledger.account_unreconciled": _l("Account %(account)s does not reconcile: its balance says %(cached_fen)s "
+                                      "yuan, its lines add up to %(lines_fen)s yuan."),
+    "ledger.entry_unbalanced": _l("Entry %(key)s does not balance."),
+    "ledger.entry_not_decision": _l("Entry %(key)s moves %(entry_fen)s yuan where its decision says "
+                                    "%(decision_fen)s yuan."),
+    "ledger.period_unknown": _l("There is no accounting period %(period)s."),
+    "ledger.period_closed": _l("Period %(period)s is already closed."),
+    "ledger.period_not_closed": _l("Period %(period)s is not closed, so there is nothing to verify."),
+    "ledger.period_hash_differs": _l("Period %(period)s: its entries no longer give the hash recorded at the close "
+                                     "(%(entries)s entries now, %(recorded)s at the close)."),
+    "ledger.period_balance_differs": _l("Period %(period)s: account %(account)s moved %(lines_fen)s yuan by its "
+                                        "lines, the close recorded %(stored_fen)s yuan."),
     # patient identity typed into a file name or a reason (workflows/identity.py); `field` is shown by FIELD_LABELS
     "identity.case_number": _l("The %(field)s contains the case number. Experts are shown a neutral label and a "
                                "masked reason, but please leave the patient's identity out of it."),

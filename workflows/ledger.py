@@ -109,3 +109,35 @@ def reversal(entry_id: int, lines: Sequence[Line]) -> EntryPlan:
         memo=f"Reversal of entry {entry_id}",
         lines=tuple(Line(line.account_code, -line.amount_fen) for line in lines),
     )
+
+
+@dataclass(frozen=True)
+class ClosedEntry:
+    """An entry as a closed period fixes it: what its key committed to and its lines."""
+
+    entry_id: int
+    idempotency_key: str
+    request_hash: str
+    lines: tuple[Line, ...]
+
+
+def period_digest(previous: str, region_code: str, period_code: str, entries: Sequence[ClosedEntry]) -> str:
+    """The hash a closed period carries: its entries (by id, lines by account) chained to the previous closed
+    period's hash, so that changing, adding or removing an entry of any closed period shows at `ledger verify`."""
+    body = json.dumps(
+        [previous, region_code, period_code,
+         [[e.entry_id, e.idempotency_key, e.request_hash,
+           sorted([line.account_code, line.amount_fen] for line in e.lines)]
+          for e in sorted(entries, key=lambda entry: entry.entry_id)]],
+        separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def closing_balances(opening: dict[str, Fen], entries: Sequence[ClosedEntry]) -> dict[str, tuple[Fen, Fen]]:
+    """Per account, (movement in the period, closing balance): the opening balance plus the period's lines."""
+    movement: dict[str, Fen] = {}
+    for entry in entries:
+        for line in entry.lines:
+            movement[line.account_code] = movement.get(line.account_code, 0) + line.amount_fen
+    return {code: (movement.get(code, 0), opening.get(code, 0) + movement.get(code, 0))
+            for code in sorted(set(opening) | set(movement))}

@@ -12,6 +12,7 @@ from review.models.intake import ApiToken, IdempotencyRecord, ImportJob
 from review.models.invitations import Invitation
 from review.models.jobs import Job
 from review.models.ledger import Account, JournalEntry, JournalLine
+from review.models.periods import AccountingPeriod, PeriodBalance
 from review.models.letterhead import LetterCounter, Letterhead
 from review.models.organisation import Hospital, Policy, Region
 from review.models.people import Expert, User
@@ -20,7 +21,7 @@ from review.models.review_item import Assignment, Document, ReviewItem, Scoreshe
 from review.models.sampling import Notification, SamplingPlan
 
 __all__ = [
-    "Account", "ActivityLog", "Appeal", "AssignmentJob", "AssignmentRun", "ApiToken", "IdempotencyRecord", "ImportJob", "Assignment", "Case", "Cycle", "CycleEvent", "CycleVolume", "Decision", "Document", "DrgAverageCost",
+    "Account", "AccountingPeriod", "PeriodBalance", "ActivityLog", "Appeal", "AssignmentJob", "AssignmentRun", "ApiToken", "IdempotencyRecord", "ImportJob", "Assignment", "Case", "Cycle", "CycleEvent", "CycleVolume", "Decision", "Document", "DrgAverageCost",
     "ExportJob",
     "DrgCatalogue", "Expert", "ExpertConflict", "Hospital", "Invitation", "Job", "JournalEntry", "JournalLine", "LetterCounter", "Letterhead", "Notification", "Policy", "Region", "RegisterHead", "ReviewItem", "SamplingPlan", "SpecialtyRelation",
     "Scoresheet", "User",

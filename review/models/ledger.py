@@ -43,6 +43,10 @@ class JournalEntry(db.Model):
     request_hash: Mapped[str] = mapped_column(String(64))
     memo: Mapped[str] = mapped_column(String(255))
     period: Mapped[str] = mapped_column(String(10))
+    """The code of the accounting period the entry is booked in (`period_id`)."""
+    period_id: Mapped[int | None] = mapped_column(ForeignKey("accounting_periods.id"), index=True)
+    corrects_period_id: Mapped[int | None] = mapped_column(ForeignKey("accounting_periods.id"))
+    """A late adjustment: the closed period whose figures this entry corrects."""
     decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"), index=True)
     reverses_entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))
     posted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

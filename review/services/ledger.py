@@ -32,6 +32,7 @@ from sqlalchemy.orm.util import identity_key
 
 from review.extensions import db
 from review.models import Account, Hospital, JournalEntry, JournalLine
+from review.services import periods
 from review.services.context import ServiceError
 from workflows.ledger import EntryPlan
 
@@ -80,8 +81,9 @@ def post_many(postings: Sequence[Posting], period: str, posted_by_id: int | None
     if not postings:
         return []
     batch = _one_per_key(postings)
+    booked = periods.booking(_region_code(batch), period)  # the period row shared-locked before the accounts
     account_ids = _lock_accounts({line.account_code for posting in batch.values() for line in posting.plan.lines})
-    entries, new_keys = _insert_entries(batch, period, posted_by_id)
+    entries, new_keys = _insert_entries(batch, booked, posted_by_id)
     lines = [{"entry_id": entries[key].id, "account_id": account_ids[line.account_code],
               "amount_fen": line.amount_fen} for key in new_keys for line in batch[key].plan.lines]
     if lines:
@@ -133,7 +135,16 @@ def _create_accounts(codes: list[str]) -> None:
     db.session.execute(_inserts(db.session.get_bind().dialect.name).accounts, rows)
 
 
-def _insert_entries(batch: dict[str, Posting], period: str, posted_by_id: int | None
+def _region_code(batch: dict[str, Posting]) -> str:
+    """The region whose fund every plan of the batch moves (`fund:{region}`): the periods are the region's."""
+    regions = {line.account_code.partition(":")[2] for posting in batch.values() for line in posting.plan.lines
+               if line.account_code.startswith("fund:")}
+    if len(regions) != 1:
+        raise ServiceError(_l("A ledger batch moves the fund of exactly one region."))
+    return regions.pop()
+
+
+def _insert_entries(batch: dict[str, Posting], booked: periods.Booking, posted_by_id: int | None
                     ) -> tuple[dict[str, JournalEntry], list[str]]:
     """Every key's entry, inserted unless the key exists, and the keys inserted now (in batch order).
 
@@ -141,8 +152,9 @@ def _insert_entries(batch: dict[str, Posting], period: str, posted_by_id: int | 
     for a key the other holds.
     """
     rows = [{"idempotency_key": key, "request_hash": posting.plan.request_hash, "memo": posting.plan.memo,
-             "period": period, "decision_id": posting.decision_id, "reverses_entry_id": posting.reverses_entry_id,
-             "posted_by_id": posted_by_id}
+             "period": booked.period_code, "period_id": booked.period_id,
+             "corrects_period_id": booked.corrects_period_id, "decision_id": posting.decision_id,
+             "reverses_entry_id": posting.reverses_entry_id, "posted_by_id": posted_by_id}
             for key, posting in sorted(batch.items())]
     inserted = db.session.scalars(_inserts(db.session.get_bind().dialect.name).entries, rows)
     entries = {entry.idempotency_key: entry for entry in inserted}

@@ -32,9 +32,11 @@ def _post(key: str = "k:1", amount: int = 500) -> JournalEntry:
 
 
 def _raw_entry(key: str) -> int:
+    """An entry written by hand, in the open period `_post` booked its entry in (the database wants one)."""
     return db.session.execute(text(
-        "INSERT INTO journal_entries (idempotency_key, request_hash, memo, period, posted_at) "
-        "VALUES (:key, 'h', 'by hand', '2026Q3', CURRENT_TIMESTAMP) RETURNING id"), {"key": key}).scalar_one()
+        "INSERT INTO journal_entries (idempotency_key, request_hash, memo, period, period_id, posted_at) "
+        "SELECT :key, 'h', 'by hand', code, id, CURRENT_TIMESTAMP FROM accounting_periods WHERE code = '2026Q3' "
+        "RETURNING id"), {"key": key}).scalar_one()
 
 
 def _raw_lines(entry_id: int, amounts: tuple[int, ...]) -> None:

@@ -2,6 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from workflows import ledger
+
 from workflows.ledger import (
     EntryPlan,
     Line,
@@ -111,3 +113,36 @@ def test_a_reversal_undoes_its_entry_once_under_its_own_key(amount: int, entry_i
 def test_an_entry_without_lines_cannot_be_reversed() -> None:
     with pytest.raises(UnbalancedEntry):
         reversal(9, [])
+
+
+entries_strategy = st.lists(st.tuples(st.integers(1, 10_000), st.integers(1, 10**9)), min_size=1, max_size=8,
+                            unique_by=lambda pair: pair[0])
+
+
+def _closed(pairs: list[tuple[int, int]]) -> list[ledger.ClosedEntry]:
+    return [ledger.ClosedEntry(entry_id, f"k:{entry_id}", f"h{entry_id}",
+                               (ledger.Line("fund:T01", amount), ledger.Line("hospital:H1", -amount)))
+            for entry_id, amount in pairs]
+
+
+@given(entries_strategy, st.integers(-10**9, 10**9))
+def test_a_period_closes_each_account_at_its_opening_plus_its_lines(pairs: list[tuple[int, int]], opening: int) -> None:
+    balances = ledger.closing_balances({"fund:T01": opening, "hospital:H9": 7}, _closed(pairs))
+    total = sum(amount for _id, amount in pairs)
+    assert balances["fund:T01"] == (total, opening + total)
+    assert balances["hospital:H1"] == (-total, -total) and balances["hospital:H9"] == (0, 7)
+    assert sum(movement for movement, _closing in balances.values()) == 0  # double entry, period by period
+
+
+@given(entries_strategy)
+def test_a_period_hash_fixes_every_entry_and_its_place_in_the_chain(pairs: list[tuple[int, int]]) -> None:
+    entries = _closed(pairs)
+    digest = ledger.period_digest("0" * 64, "T01", "2026Q3", entries)
+    assert ledger.period_digest("0" * 64, "T01", "2026Q3", list(reversed(entries))) == digest  # order of reading
+    assert ledger.period_digest("1" * 64, "T01", "2026Q3", entries) != digest  # chained to the previous period
+    changed = [*entries[:-1], ledger.ClosedEntry(entries[-1].entry_id, entries[-1].idempotency_key,
+                                                 entries[-1].request_hash,
+                                                 tuple(ledger.Line(line.account_code, line.amount_fen * 2)
+                                                       for line in entries[-1].lines))]
+    assert ledger.period_digest("0" * 64, "T01", "2026Q3", changed) != digest
+    assert ledger.period_digest("0" * 64, "T01", "2026Q3", entries[:-1]) != digest  # an entry removed
