@@ -159,6 +159,7 @@ def test_special_case_path_in_browser(served, tmp_path: Path) -> None:  # type: 
             page.fill("#unreasonable_cost", "20000")
             page.fill("#cost_reasons", "Consumables beyond the operative record.")
             page.fill("#rationale", "Supported by ICU records; 20,000 yuan of consumables not justified.")
+            expect(page.locator("#unreasonable_cost")).to_have_value("20000")  # what the submit must carry
             page.get_by_role("button", name="Submit (locks the sheet)").click()
             expect(page.locator(".notice-success")).to_contain_text("The scoresheet is locked.")
             expect(page.locator(".page-head .sub .badge")).to_have_text("Submitted")
