@@ -223,3 +223,17 @@ APPEAL_STATE = {
 }
 """An appeal's state (review/models/appeal.py) in the hospital's and the office's words."""
 
+
+LEDGER_KIND = {
+    "supplement": _l("Supplement"),
+    "recovery": _l("Recovery"),
+    "reversal": _l("Reversal"),
+}
+"""What a journal entry does for the hospital (review/services/ledger_pages.py)."""
+
+PERIOD_STATE = {
+    "open": _l("Open"),
+    "closing": _l("Closing"),
+    "closed": _l("Closed"),
+}
+"""An accounting period's state (review/models/periods.py)."""

@@ -12,9 +12,10 @@ from review.hospital.forms import ApplyForm, CaseForm, UploadForm
 from review.models import Case, Decision, ReviewItem
 from review.pagination import paginate
 from review.redaction import identity_warnings
-from review.services import appeals, applications, cases, documents, notifications, sampling
+from review.services import appeals, applications, cases, documents, ledger_pages, notifications, sampling
 from review.services.context import ValidationFailed
 from review.services.items import get_item, scoped
+from review.web import record_id
 from workflows.states import State
 
 
@@ -149,6 +150,17 @@ def resubmit(item_id: int) -> object:
     else:
         flash(_("Application submitted and queued for the panel."), "success")
     return redirect(url_for("hospital.item", item_id=item.id))
+
+
+@bp.route("/account")
+@roles_required(HOSPITAL)
+def account() -> object:
+    """The hospital's own ledger account: its balance with the fund and every entry that moved it."""
+    actor = current_actor()
+    wanted = ledger_pages.JournalFilter(period_id=request.args.get("period", type=record_id))
+    return render_template("hospital/account.html", accounts=ledger_pages.accounts(actor),
+                           periods=ledger_pages.periods(), wanted=wanted, kind_of=ledger_pages.kind_of,
+                           page=paginate(ledger_pages.journal(actor, wanted), rows=True))
 
 
 @bp.route("/items/<int:item_id>/submit", methods=["POST"])
