@@ -150,6 +150,7 @@ def test_special_case_path_in_browser(served, tmp_path: Path) -> None:  # type: 
             expect(page).to_have_url(re.compile(r"/expert/$"))
             page.locator(f"a[href='/expert/assignments/{assignment_id}']").click()
             expect(page).to_have_url(re.compile(rf"/expert/assignments/{assignment_id}$"))
+            page.wait_for_load_state("load")  # the sheet's script has run before anything is typed into it
             expect(page.locator(".page-head h1")).to_contain_text(f"#{item_id}")
             assert CASE_NO not in page.content()  # experts never see the hospital's case number
             assert "Hospital H1" not in page.content()
