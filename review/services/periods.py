@@ -39,12 +39,6 @@ def _region_id(region_code: str) -> int:
     return region_id
 
 
-def _locked(region_id: int, code: str) -> AccountingPeriod | None:
-    return db.session.scalars(db.select(AccountingPeriod).where(
-        AccountingPeriod.region_id == region_id, AccountingPeriod.code == code)
-        .with_for_update(read=True).execution_options(populate_existing=True)).first()
-
-
 def ensure(region_id: int, code: str) -> None:
     """The period `code` of the region exists (opened now if it did not); two first postings create it once."""
     insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
@@ -65,9 +59,8 @@ def booking(region_code: str, code: str) -> Booking:
     """Where an entry of period `code` is booked now: there while it is open, else in the newest open period."""
     period = _locked_by_region_code(region_code, code)
     if period is None:
-        region_id = _region_id(region_code)
-        ensure(region_id, code)
-        period = _locked(region_id, code)
+        ensure(_region_id(region_code), code)
+        period = _locked_by_region_code(region_code, code)
     assert period is not None
     if period.state == "open":
         return Booking(period.id, period.code, None)
