@@ -5,37 +5,26 @@ upward; both are a whole cycle at once, which is too much work for a request. `s
 enqueues `review.run_export`; `run` (in the worker) builds the file with progress committed as it goes and keeps
 it in the content-addressed file store, from where only an authorised view hands it out.
 
-The tables are opened in Excel by people who did not write their contents: hospital names and case numbers come
-from hospitals' own files. Every text cell therefore goes through the same neutralising function as the import
-error reports, so a case number such as `=HYPERLINK(...)` shows as text and never runs as a formula.
+The tables are opened in Excel by people who did not write their contents; review/spreadsheets.py writes them so
+that no cell runs as a formula.
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
 import tempfile
 import zipfile
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import IO, NamedTuple
 
-from flask import current_app
 from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from sqlalchemy import Select, or_, update
 
-from review import clock, labels
+from review import labels
 from review.extensions import db
-from review.intake.reports import neutralise
+from review.spreadsheets import DAY, MINUTE, Cell, local_time, money, write_csv, write_xlsx
 from review.models import Case, Cycle, Decision, Document, ExportJob, Hospital, Region, ReviewItem
 from review.models.exports import EXPORT_KINDS
 from review.models.types import utcnow
@@ -280,40 +269,21 @@ def decision_rows(cycle_id: int) -> list[DecisionRow]:
     return [DecisionRow(*row) for row in db.session.execute(query)]
 
 
-def local_time(moment: datetime | None, zone_name: str | None) -> datetime | None:
-    """Stored UTC shown as the bureau's wall-clock time (naive, as a spreadsheet cell holds it)."""
-    return None if moment is None else moment.astimezone(clock.zone(zone_name)).replace(tzinfo=None, microsecond=0)
-
-
-def yuan(fen: int | None) -> Decimal | None:
-    return None if fen is None else (Decimal(fen) / 100).quantize(Decimal("0.01"))
-
-
 def adjustment_type(amount_fen: int) -> str:
     return "supplement" if amount_fen > 0 else "recovery" if amount_fen < 0 else "none"
 
 
-@dataclass(frozen=True)
-class _Cell:
-    """One value of a row: text is neutralised at the writer, numbers and dates are the program's own and are
-    written as numbers (an amount of -500.00 must stay a number, not become the text "'-500.00")."""
-
-    value: str | Decimal | int | datetime | date | None
-    number_format: str | None = None
-
-
-def _row_cells(row: DecisionRow) -> list[_Cell]:
-    money = "#,##0.00"
+def _row_cells(row: DecisionRow) -> list[Cell]:
     return [
-        _Cell(row.hospital_code), _Cell(row.hospital_name), _Cell(row.case_no), _Cell(row.cycle_code),
-        _Cell(str(labels.ITEM_KIND.get(row.kind, row.kind))), _Cell(str(labels.OUTCOME.get(row.outcome, row.outcome))),
-        _Cell(row.version), _Cell(row.drg), _Cell(row.drg_after or ""),
-        _Cell(yuan(row.total_cost_fen), money), _Cell(yuan(row.drg_payment_fen), money),
-        _Cell(yuan(row.drg_payment_after_fen), money), _Cell(yuan(row.deduction_fen), money),
-        _Cell(yuan(row.amount_fen), money),
-        _Cell(str(labels.ADJUSTMENT_TYPE[adjustment_type(row.amount_fen)])),
-        _Cell(local_time(row.issued_at, row.timezone), "yyyy-mm-dd hh:mm"),
-        _Cell(row.appeal_deadline, "yyyy-mm-dd"), _Cell(_letter_ref(row)), _Cell(row.verification_code),
+        Cell(row.hospital_code), Cell(row.hospital_name), Cell(row.case_no), Cell(row.cycle_code),
+        Cell(str(labels.ITEM_KIND.get(row.kind, row.kind))), Cell(str(labels.OUTCOME.get(row.outcome, row.outcome))),
+        Cell(row.version), Cell(row.drg), Cell(row.drg_after or ""),
+        money(row.total_cost_fen), money(row.drg_payment_fen),
+        money(row.drg_payment_after_fen), money(row.deduction_fen),
+        money(row.amount_fen),
+        Cell(str(labels.ADJUSTMENT_TYPE[adjustment_type(row.amount_fen)])),
+        Cell(local_time(row.issued_at, row.timezone), MINUTE),
+        Cell(row.appeal_deadline, DAY), Cell(_letter_ref(row)), Cell(row.verification_code),
     ]
 
 
@@ -323,69 +293,23 @@ def _letter_ref(row: DecisionRow) -> str:
     return (row.letter_ref_zh if locale is not None and locale.language == "zh" else row.letter_ref_en) or ""
 
 
-def _csv_text(cell: _Cell) -> str:
-    value = cell.value
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return neutralise(value)
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)  # Decimal with two places, or an int: digits and at most a leading minus sign
-
-
-def _xlsx_cell(sheet: object, cell: _Cell) -> WriteOnlyCell:
-    value = cell.value
-    if isinstance(value, str):
-        # neutralised, and the control characters XLSX itself refuses replaced rather than failing the export
-        value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", neutralise(value))
-    written = WriteOnlyCell(sheet, value=value)  # type: ignore[arg-type]
-    if cell.number_format and value is not None:
-        written.number_format = cell.number_format
-    return written
-
-
-def _table(job: ExportJob, write: Callable[[Sequence[_Cell]], None]) -> int:
+def _rows(job: ExportJob) -> Iterator[list[Cell]]:
+    """The cycle's decisions as cells, with progress committed every TABLE_PROGRESS_EVERY rows."""
     rows = decision_rows(job.cycle_id)
     total = len(rows)
     _advance(job, 0, total)
     for number, row in enumerate(rows, start=1):
-        write(_row_cells(row))
+        yield _row_cells(row)
         if number % TABLE_PROGRESS_EVERY == 0:
             _advance(job, number, total)
-    return total
 
 
 def build_csv(job: ExportJob, output: IO[bytes]) -> int:
-    """UTF-8 with a BOM: without it Excel reads the file in the local code page and garbles Chinese."""
-    text = io.TextIOWrapper(output, encoding="utf-8-sig", newline="")
-    writer = csv.writer(text)
-    writer.writerow([str(title) for title in HEADERS])
-    count = _table(job, lambda cells: writer.writerow([_csv_text(cell) for cell in cells]))
-    text.flush()
-    text.detach()  # leave the binary file open for the store
-    return count
+    return write_csv(HEADERS, _rows(job), output)
 
 
 def build_xlsx(job: ExportJob, output: IO[bytes]) -> int:
-    """Write-only, so a quarter of many thousand decisions is streamed rather than built as cell objects."""
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Decisions")
-    sheet.freeze_panes = "A2"
-    for index, width in enumerate(_WIDTHS, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    bold = Font(bold=True)
-    header = []
-    for title in HEADERS:
-        cell = WriteOnlyCell(sheet, value=str(title))
-        cell.font = bold
-        header.append(cell)
-    sheet.append(header)
-    count = _table(job, lambda cells: sheet.append([_xlsx_cell(sheet, cell) for cell in cells]))
-    workbook.save(output)
-    return count
+    return write_xlsx("Decisions", HEADERS, _WIDTHS, _rows(job), output)
 
 
 # --- letters -------------------------------------------------------------------------------------------

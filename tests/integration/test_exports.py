@@ -17,6 +17,7 @@ from review.extensions import db
 from review.intake import reports
 from review.models import ActivityLog, Decision, ExportJob, Hospital
 from review.models.types import utcnow
+from review import spreadsheets
 from review.services import decisions, exports, letters
 from review.services.context import NotFound, PermissionDenied, ServiceError, ValidationFailed
 from review.tasks import run_export
@@ -201,10 +202,10 @@ def test_requests_that_cannot_be_exported_are_refused(world) -> None:  # type: i
 
 
 def test_cells_reuse_the_one_neutralising_function_and_amounts_stay_numbers() -> None:
-    assert exports.neutralise is reports.neutralise
-    assert exports._csv_text(exports._Cell("=1+1")) == "'=1+1"
-    assert exports._csv_text(exports._Cell(exports.yuan(-50_000))) == "-500.00"  # a recovery, not text
-    assert exports._csv_text(exports._Cell(exports.yuan(123_456_789))) == "1234567.89"
+    assert spreadsheets.neutralise is reports.neutralise
+    assert spreadsheets.csv_text(spreadsheets.Cell("=1+1")) == "'=1+1"
+    assert spreadsheets.csv_text(spreadsheets.Cell(spreadsheets.yuan(-50_000))) == "-500.00"  # a recovery, not text
+    assert spreadsheets.csv_text(spreadsheets.Cell(spreadsheets.yuan(123_456_789))) == "1234567.89"
     assert exports.letter_entry_name("H1", "a/../b\x00", 2, set(), 7) == "H1/a_.._b_-v2.pdf"
     taken: set[str] = set()
     assert exports.letter_entry_name("H1", "X", 1, taken, 1) == "H1/X-v1.pdf"
