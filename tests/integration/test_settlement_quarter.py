@@ -1,0 +1,237 @@
+"""The quarter of issue 14 §2, on SQLite and PostgreSQL: three hospitals' special cases approved in full and in
+part and rejected, record reviews recovering a payment or confirming it, an appeal whose version 2 reverses
+version 1, all in cycle 2026Q3, driven through the services a bureau uses; then the close, and a late correction
+of a Q3 case after Q3 closed, booked in 2026Q4 naming Q3.
+
+Every figure is computed here from the cases and the decisions' amounts (what each hospital is owed, by kind), and
+compared with the ledger as a plain SQL sum and with the closed periods' stored balances."""
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import text
+
+from review.extensions import db
+from review.models import AccountingPeriod, Case, Decision, JournalEntry, PeriodBalance, ReviewItem
+from review.services import appeals, applications, cases, corrections, decisions, documents, periods, sampling, users
+from review.services.context import Actor, ServiceError
+from tests.factories import World, ami_case, seat_panels
+from tests.integration.test_application_path import _review
+from tests.integration.test_appeals import GROUNDS, more_experts, review_round, seat_appeal_panel
+from tests.integration.test_corrections import REASON
+from tests.integration.test_record_review import FINDING, PDF, _sheet
+from workflows.states import Role
+
+CORRECTION_FEN = 450_000
+"""What the late correction adds to the partly approved case of H1 (a deduction keyed 4,500 yuan too high)."""
+
+
+@dataclass(frozen=True)
+class Due:
+    """One movement of a hospital's money as this test expects it, in the statement's sign (due to the hospital):
+    the kind, and the decision and item it comes from."""
+
+    hospital: str
+    kind: str
+    decision_id: int
+    item_id: int
+    amount_fen: int
+
+
+@dataclass
+class Quarter:
+    """The quarter as built: its items by name and the movements expected in each period."""
+
+    items: dict[str, int] = field(default_factory=dict)
+    due: dict[str, list[Due]] = field(default_factory=lambda: defaultdict(list))
+
+    def book(self, period: str, hospital: str, kind: str, decision: Decision, amount_fen: int) -> None:
+        self.due[period].append(Due(hospital, kind, decision.id, decision.item_id, amount_fen))
+
+    def totals(self, period: str) -> dict[str, dict[str, int]]:
+        """Per hospital: supplements, recoveries, adjustments (reversals and corrections) and their sum."""
+        found: dict[str, dict[str, int]] = {}
+        for due in self.due[period]:
+            figures = found.setdefault(due.hospital, {"supplements": 0, "recoveries": 0, "adjustments": 0,
+                                                      "movement": 0})
+            figures[{"supplement": "supplements", "recovery": "recoveries"}.get(due.kind, "adjustments")] += \
+                due.amount_fen
+            figures["movement"] += due.amount_fen
+        return found
+
+
+def _hospital_actor(world: World, code: str) -> Actor:
+    """A clerk of `code`, made by the administrator as a bureau would (the world has none for H3)."""
+    name = f"clerk_{code.lower()}"
+    if name not in world.actors:
+        user = users.create_user(world.actors["admin"], users.UserInput(
+            f"Clerk of {code}", "hospital", username=name, hospital_id=world.hospitals[code]))
+        world.actors[name] = Actor(user_id=user.id, role=Role.HOSPITAL, hospital_id=user.hospital_id,
+                                   ip="127.0.0.1")
+    return world.actors[name]
+
+
+def _apply(world: World, hospital: str, case_no: str, total_cost_fen: int) -> ReviewItem:
+    actor = _hospital_actor(world, hospital)
+    case = cases.create_case(actor, ami_case(case_no=case_no, total_cost_fen=total_cost_fen))
+    return applications.apply_for_case(actor, case.id, "high_cost",
+                                       "Prolonged ICU stay with cardiogenic shock after PCI.")
+
+
+def _draw_records(world: World, hospitals: tuple[str, ...]) -> dict[str, ReviewItem]:
+    """One discharge per hospital drawn for record review (the only cases of the cycle yet, share 1), records
+    uploaded and submitted by the hospital."""
+    for index, code in enumerate(hospitals, start=1):
+        cases.create_case(_hospital_actor(world, code), ami_case(case_no=f"ZY20260700{index:02d}"))
+    plan = sampling.create_plan(world.actors["staff"], world.cycle_id, sampling.PlanConfig(share=Decimal("1")),
+                                "0815")
+    drawn = {item.hospital_id: item for item in db.session.scalars(
+        db.select(ReviewItem).where(ReviewItem.sampling_plan_id == plan.id))}
+    records = {}
+    for code in hospitals:
+        item = drawn[world.hospitals[code]]
+        actor = _hospital_actor(world, code)
+        documents.upload_evidence(actor, item.id, io.BytesIO(PDF), "record.pdf", "front_page")
+        sampling.submit_records(actor, item.id)
+        records[code] = item
+    assert len(drawn) == len(hospitals)
+    return records
+
+
+def _issue(world: World, decision: Decision) -> Decision:
+    decisions.open_reasons(world.actors["staff"], decision.id)
+    return decisions.issue(world.actors["staff"], decision.id)
+
+
+def _supplement(case: Case, deduction_fen: int) -> int:
+    """What an approval pays beyond the DRG payment (fee for service, the test policy): reasonable cost less the
+    DRG payment, never negative."""
+    return max(0, case.total_cost_fen - deduction_fen - case.drg_payment_fen)
+
+
+def _record(world: World, item: ReviewItem, justified: bool) -> Decision:
+    for assignment in item.assignments:
+        _sheet(world, assignment, justified=justified, rationale="" if justified else FINDING)
+    return db.session.scalars(db.select(Decision).where(Decision.item_id == item.id)).one()
+
+
+def build_quarter(world: World) -> Quarter:
+    """Cycle 2026Q3 of three hospitals, every decision issued through the services, the appeal decided."""
+    quarter = Quarter()
+    records = _draw_records(world, ("H1", "H2", "H3"))
+    appealed = _apply(world, "H1", "ZY2026080001", 40_000_000)
+    partial = _apply(world, "H1", "ZY2026080002", 36_500_000)
+    rejected = _apply(world, "H1", "ZY2026080003", 38_000_000)
+    approved = _apply(world, "H2", "ZY2026080101", 42_300_000)
+    seat_panels(world)
+    for item in (*records.values(), appealed, partial, rejected, approved):
+        db.session.refresh(item)
+        assert item.state == "assigned"
+
+    first = _review(world, appealed, [("approve", 5_000_000)] * 3)
+    assert first.amount_fen == _supplement(appealed.case, 5_000_000) > 0
+    quarter.book("2026Q3", "H1", "supplement", _issue(world, first), first.amount_fen)
+    cut = _review(world, partial, [("approve", 1_000_000), ("approve", 3_000_000), ("reject", 0)])
+    assert (cut.outcome, cut.amount_fen) == ("partially_approved", _supplement(partial.case, 2_000_000))
+    quarter.book("2026Q3", "H1", "supplement", _issue(world, cut), cut.amount_fen)
+    refused = _review(world, rejected, [("reject", 0), ("reject", 0), ("approve", 0)])
+    assert (refused.outcome, refused.amount_fen) == ("rejected", 0)  # no money, so no movement
+    _issue(world, refused)
+    full = _review(world, approved, [("approve", 0)] * 3)
+    assert (full.outcome, full.amount_fen) == ("approved", _supplement(approved.case, 0))
+    quarter.book("2026Q3", "H2", "supplement", _issue(world, full), full.amount_fen)
+    for code, justified in (("H1", False), ("H2", True), ("H3", False)):
+        decision = _record(world, records[code], justified)
+        paid = records[code].case.drg_payment_fen
+        assert decision.amount_fen == (0 if justified else -paid)  # an unjustified admission pays it all back
+        _issue(world, decision)
+        if decision.amount_fen:
+            quarter.book("2026Q3", code, "recovery", decision, decision.amount_fen)
+
+    appeals.file_appeal(world.actors["hosp1"], first.id, GROUNDS)
+    more_experts(world, 3)
+    seat_appeal_panel(world)
+    db.session.refresh(appealed)
+    review_round(world, appealed, 2, 0)  # the appeal panel finds nothing unreasonable
+    second = db.session.scalars(db.select(Decision).where(Decision.item_id == appealed.id,
+                                                          Decision.version == 2)).one()
+    assert second.amount_fen == _supplement(appealed.case, 0)
+    _issue(world, second)
+    quarter.book("2026Q3", "H1", "reversal", first, -first.amount_fen)  # the reversal names version 1
+    quarter.book("2026Q3", "H1", "supplement", second, second.amount_fen)
+    quarter.items.update(appealed=appealed.id, partial=partial.id, rejected=rejected.id, approved=approved.id,
+                         **{f"record_{code}": item.id for code, item in records.items()})
+    return quarter
+
+
+def _period(code: str) -> AccountingPeriod:
+    return db.session.scalars(db.select(AccountingPeriod).where(AccountingPeriod.code == code)).one()
+
+
+def _hospital_lines(period_id: int) -> dict[str, int]:
+    """Σ of the period's journal lines per hospital account, by plain SQL (ledger's own sign: a supplement is
+    negative on the hospital's account)."""
+    rows = db.session.execute(text(
+        "SELECT a.code, SUM(l.amount_fen) FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id "
+        "JOIN accounts a ON a.id = l.account_id WHERE e.period_id = :period AND a.kind = 'hospital' "
+        "GROUP BY a.code"), {"period": period_id}).all()
+    return {code.removeprefix("hospital:"): int(total) for code, total in rows}
+
+
+def _closing(period_id: int) -> dict[str, int]:
+    """The stored closing balance of each hospital account at the period's close, in the ledger's sign."""
+    rows = db.session.execute(text(
+        "SELECT a.code, b.closing_fen FROM period_balances b JOIN accounts a ON a.id = b.account_id "
+        "WHERE b.period_id = :period AND a.kind = 'hospital'"), {"period": period_id}).all()
+    return {code.removeprefix("hospital:"): int(closing) for code, closing in rows}
+
+
+def _check_ledger(quarter: Quarter, code: str, opening: dict[str, int]) -> dict[str, int]:
+    """The closed period's hospital lines and stored balances agree with the expected movements to the fen;
+    returns each hospital's closing balance due to it."""
+    period = _period(code)
+    expected = quarter.totals(code)
+    assert _hospital_lines(period.id) == {h: -figures["movement"] for h, figures in expected.items()}
+    closing = {h: opening.get(h, 0) + expected.get(h, {}).get("movement", 0) for h in set(opening) | set(expected)}
+    assert _closing(period.id) == {h: -amount for h, amount in closing.items()}
+    assert periods.verify("T01", code) == []
+    return closing
+
+
+def test_the_quarter_settles_to_the_fen(world: World) -> None:
+    quarter = build_quarter(world)
+    entries = db.session.scalars(db.select(JournalEntry)).all()
+    assert {e.period for e in entries} == {"2026Q3"} and all(e.corrects_period_id is None for e in entries)
+    assert len(entries) == len(quarter.due["2026Q3"])  # one entry per movement: none for the zero decisions
+
+    q3 = periods.close(world.actors["staff"], "T01", "2026Q3")
+    assert q3.state == "closed" and q3.entry_count == len(entries)
+    q3_closing = _check_ledger(quarter, "2026Q3", {})
+    assert q3_closing["H3"] < 0 < q3_closing["H2"]  # H3 owes the fund; H2 is owed
+
+    # A late correction of H1's partly approved case, after Q3 closed: refused while no period is open ...
+    partial = db.session.scalars(db.select(Decision).where(Decision.item_id == quarter.items["partial"])).one()
+    proposal = corrections.propose(world.actors["staff"], partial.id, partial.amount_fen + CORRECTION_FEN, REASON)
+    with pytest.raises(ServiceError, match="2026Q3"):
+        corrections.approve(world.actors["admin"], proposal.id)
+    db.session.rollback()
+    assert db.session.get(Decision, proposal.id).status == "awaiting_approval"
+    # ... and booked in Q4 naming Q3 once Q4 is open
+    assert periods.booking("T01", "2026Q4").period_code == "2026Q4"
+    db.session.commit()
+    corrections.approve(world.actors["admin"], proposal.id)
+    quarter.book("2026Q4", "H1", "reversal", partial, -partial.amount_fen)
+    quarter.book("2026Q4", "H1", "correction", proposal, proposal.amount_fen)
+    late = db.session.scalars(db.select(JournalEntry).where(JournalEntry.period == "2026Q4")).all()
+    assert {(e.period_id, e.corrects_period_id) for e in late} == {(_period("2026Q4").id, q3.id)}
+    assert sorted(e.decision_id for e in late) == sorted([partial.id, proposal.id])
+
+    periods.close(world.actors["staff"], "T01", "2026Q4")
+    q4_closing = _check_ledger(quarter, "2026Q4", q3_closing)
+    assert q4_closing["H1"] - q3_closing["H1"] == CORRECTION_FEN
+    assert db.session.scalar(db.select(db.func.count(PeriodBalance.id)).where(
+        PeriodBalance.period_id == _period("2026Q4").id)) == 4  # the fund and three hospitals carried forward
