@@ -109,6 +109,11 @@ def _review_half(kind: ItemKind) -> dict[tuple[ItemKind, State, Action], tuple[S
         # Issue 13 §2: the office corrects a clerical error by a new decision version; the item stays issued.
         (kind, State.ISSUED, Action.CORRECT): (State.ISSUED, _OFFICE),
         (kind, State.ISSUED, Action.APPEAL): (State.APPEALED, _HOSPITAL),
+        # Issue 14: a statement settles the item, but neither the hospital's appeal right (until the deadline on
+        # the letter) nor the office's correction ends there; a correction makes a new version, unsettled, that
+        # the next period's statement settles.
+        (kind, State.SETTLED, Action.APPEAL): (State.APPEALED, _HOSPITAL),
+        (kind, State.SETTLED, Action.CORRECT): (State.ISSUED, _OFFICE),
         (kind, State.APPEALED, Action.START_APPEAL_REVIEW): (
             State.IN_APPEAL_REVIEW,
             _SYSTEM_OR_OFFICE,
@@ -155,7 +160,10 @@ TRANSITIONS: dict[tuple[ItemKind, State, Action], tuple[State, frozenset[Role]]]
 INITIAL_STATES: dict[ItemKind, State] = {A: State.DRAFT, S: State.SELECTED}
 """Where each kind is born; services create items in this state and nowhere else."""
 
-TERMINAL_STATES: frozenset[State] = frozenset({State.SETTLED, State.WITHDRAWN})
+TERMINAL_STATES: frozenset[State] = frozenset({State.WITHDRAWN})
+
+STANDING_STATES: frozenset[State] = frozenset({State.ISSUED, State.SETTLED})
+"""The item's issued decision stands: it may be appealed (until its deadline) or corrected."""
 
 ISSUED_STATES: frozenset[State] = frozenset(
     {State.ISSUED, State.SETTLED, State.APPEALED, State.IN_APPEAL_REVIEW, State.APPEAL_PROPOSED}
@@ -184,3 +192,41 @@ def allowed_actions(kind: ItemKind, current: State, role: Role) -> list[Action]:
         ),
         key=lambda action: action.value,
     )
+
+
+class SettlementState(StrEnum):
+    DRAFT = "draft"
+    ISSUED = "issued"
+    ACKNOWLEDGED = "acknowledged"
+    DISPUTED = "disputed"
+
+
+class SettlementAction(StrEnum):
+    ISSUE = "issue"
+    ACKNOWLEDGE = "acknowledge"
+    DISPUTE = "dispute"
+
+
+SETTLEMENT_TRANSITIONS: dict[tuple[SettlementState, SettlementAction], tuple[SettlementState, frozenset[Role]]] = {
+    (SettlementState.DRAFT, SettlementAction.ISSUE): (SettlementState.ISSUED, _OFFICE),
+    (SettlementState.ISSUED, SettlementAction.ACKNOWLEDGE): (SettlementState.ACKNOWLEDGED, _HOSPITAL),
+    (SettlementState.ISSUED, SettlementAction.DISPUTE): (SettlementState.DISPUTED, _HOSPITAL),
+}
+"""A hospital's quarterly statement (DESIGN §10.3): the office issues a draft, the hospital answers it once. A
+disputed statement stays as issued; what the dispute names is put right by an appeal or a correction, whose new
+version the next period's statement carries."""
+
+
+class SettlementStepRefused(ProblemError):
+    """A refused step of a statement: not from this state, or not for this role."""
+
+
+def settlement_transition(current: SettlementState, action: SettlementAction, role: Role) -> SettlementState:
+    entry = SETTLEMENT_TRANSITIONS.get((current, action))
+    if entry is None:
+        raise SettlementStepRefused("settlement.step_impossible", state=current.value, action=action.value)
+    new_state, roles = entry
+    if role not in roles:
+        raise SettlementStepRefused("settlement.step_not_for_role", state=current.value, action=action.value,
+                                    role=role.value)
+    return new_state

@@ -19,10 +19,11 @@ from review.models.people import Expert, User
 from review.models.pool import ExpertConflict, SpecialtyRelation
 from review.models.review_item import Assignment, Document, ReviewItem, Scoresheet
 from review.models.sampling import Notification, SamplingPlan
+from review.models.settlement import Settlement, SettlementLine, SettlementRun
 
 __all__ = [
     "Account", "AccountingPeriod", "PeriodBalance", "ActivityLog", "Appeal", "AssignmentJob", "AssignmentRun", "ApiToken", "IdempotencyRecord", "ImportJob", "Assignment", "Case", "Cycle", "CycleEvent", "CycleVolume", "Decision", "Document", "DrgAverageCost",
     "ExportJob",
     "DrgCatalogue", "Expert", "ExpertConflict", "Hospital", "Invitation", "Job", "JournalEntry", "JournalLine", "LetterCounter", "Letterhead", "Notification", "Policy", "Region", "RegisterHead", "ReviewItem", "SamplingPlan", "SpecialtyRelation",
-    "Scoresheet", "User",
+    "Scoresheet", "Settlement", "SettlementLine", "SettlementRun", "User",
 ]

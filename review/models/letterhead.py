@@ -3,8 +3,9 @@
 A decision letter is signed by the region's medical insurance bureau, not by the pooling area, and cites the
 policy documents it rests on; both differ from bureau to bureau, so they are data an administrator edits
 (`Letterhead`, at most one per region, defaults in review/services/letterheads.py when there is none).
-`LetterCounter` holds the last 文号 sequence number given out per region and calendar year; the issuing
-transaction raises it under a row lock, so numbers are unique and a rolled-back issue gives its number back.
+`LetterCounter` holds the last 文号 sequence number given out per region, calendar year and series (decision letters,
+settlement statements: each series has its own 代字 and its own numbers); the issuing transaction raises it under a
+row lock, so numbers are unique and a rolled-back issue gives its number back.
 """
 from __future__ import annotations
 
@@ -41,8 +42,11 @@ class Letterhead(db.Model):
 
 class LetterCounter(db.Model):
     __tablename__ = "letter_counters"
-    __table_args__ = (CheckConstraint("last_number >= 0", name="last_number"),)
+    __table_args__ = (CheckConstraint("last_number >= 0", name="last_number"),
+                      CheckConstraint("series IN ('decision', 'statement')", name="series"))
 
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), primary_key=True)
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    series: Mapped[str] = mapped_column(String(20), primary_key=True, default="decision",
+                                        server_default="decision")
     last_number: Mapped[int] = mapped_column(default=0)

@@ -28,7 +28,7 @@ from review.services.decisions import Reasons, get_decision, panel_reasons
 from review.services.documents import store
 from review.services.items import get_item, move, scoped
 from workflows.problems import Problem
-from workflows.states import Action, Role, State
+from workflows.states import STANDING_STATES, Action, Role, State
 
 APPEAL_DOC_TYPE = "appeal_evidence"
 GROUNDS_MAX = 5000
@@ -62,7 +62,7 @@ def _refusal(item: ReviewItem, decision: Decision, today: date) -> ServiceError 
     if _appeal_of(item.id) is not None or decision.basis == "appeal":
         return ServiceError(problem_text(Problem("appeal.already_filed")))
     if (decision.status != "issued" or item.issued_version != decision.version
-            or State(item.state) != State.ISSUED):
+            or State(item.state) not in STANDING_STATES):
         return ServiceError(problem_text(Problem("appeal.not_open")))
     if decision.appeal_deadline is None:
         return ServiceError(problem_text(Problem("appeal.already_filed")))

@@ -3,8 +3,9 @@ version, never by editing the old one; four eyes: one member proposes it with a 
 approval issues it through the same path as an appeal's outcome (`decisions.publish`: superseded version, ledger
 reversal and new posting in one transaction, letter with its own 文号). The hospital is notified.
 
-The item stays `issued` (the office-only transition ISSUED -correct-> ISSUED), so a correction never reopens a
-review; an item under appeal is corrected by the appeal's decision instead.
+The item stays or becomes `issued` (the office-only step -correct-> ISSUED, from issued or settled), so a correction
+never reopens a review; an item under appeal is corrected by the appeal's decision instead. A correction of a
+settled item is booked in the open period, naming the closed one, and settled by that period's statement.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from review.services.decisions import locked_decision, publish
 from review.services.items import get_item
 from review.services.notifications import notify
 from workflows.problems import Problem
-from workflows.states import Action, Role, State
+from workflows.states import STANDING_STATES, Action, Role, State
 
 REASON_MIN = 10
 COPIED = ("outcome", "approvals", "panel_size", "deduction_fen", "drg", "drg_payment_fen", "total_cost_fen",
@@ -37,7 +38,7 @@ def propose(actor: Actor, decision_id: int, amount_fen: int, reason: str) -> Dec
         raise ValidationFailed({"reason": [str(_l("Give the reason in at least %(n)s characters.", n=REASON_MIN))]})
     current = locked_decision(decision_id)
     item = get_item(actor, current.item_id, for_update=True)
-    if current.status != "issued" or State(item.state) != State.ISSUED:
+    if current.status != "issued" or State(item.state) not in STANDING_STATES:
         raise ServiceError(_l("Only the current decision of an issued case can be corrected."))
     if db.session.scalar(db.select(Decision.id).where(Decision.item_id == item.id,
                                                       Decision.status == "awaiting_approval")) is not None:

@@ -14,14 +14,12 @@ from datetime import date
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from review import labels
 from review.extensions import db
 from review.messages import problem_text
-from review.models import (ActivityLog, Appeal, Assignment, Decision, Expert, JournalEntry, LetterCounter,
-                           ReviewItem)
+from review.models import (ActivityLog, Appeal, Assignment, Decision, Expert, JournalEntry, ReviewItem)
 from review.models.decision import ISSUED_OR_SUPERSEDED
 from review.models.types import utcnow
 from review.services import activity, holidays, jobs, ledger, letterheads
@@ -166,22 +164,6 @@ def open_reasons(actor: Actor, decision_id: int) -> Reasons:
     return reasons
 
 
-def _next_letter_number(region_id: int, year: int) -> int:
-    """The next 文号 sequence number of (region, year), from the counter row, inside the caller's transaction.
-
-    The row is created if missing (ON CONFLICT DO NOTHING: two first issuers of a year create it once), then
-    raised by a relative UPDATE … RETURNING, which locks it like SELECT … FOR UPDATE until the issue commits
-    or rolls back: a concurrent issuer waits and reads the committed number, and a rolled-back issue takes its
-    number back with it, so the numbers of a year run 1, 2, 3 … without a gap or a repeat.
-    """
-    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    db.session.execute(insert(LetterCounter).values(region_id=region_id, year=year, last_number=0)
-                       .on_conflict_do_nothing(index_elements=["region_id", "year"]))
-    return int(db.session.execute(
-        db.update(LetterCounter).where(LetterCounter.region_id == region_id, LetterCounter.year == year)
-        .values(last_number=LetterCounter.last_number + 1).returning(LetterCounter.last_number)).scalar_one())
-
-
 def issue(actor: Actor, decision_id: int) -> Decision:
     """Issue once, by someone who opened the reasons: the item moves to issued and `publish` does the rest in the
     same transaction. A correction waits for a second member of the office (`corrections.approve`)."""
@@ -229,8 +211,8 @@ def publish(actor: Actor, decision: Decision, item: ReviewItem, action: Action) 
     region = item.cycle.region
     today = region_today(region)  # where the bureau is, as the letter prints it, not the UTC date
     deadline = appeal_deadline(item, decision, today)
-    number = _next_letter_number(region.id, today.year)
-    ref_zh, ref_en = letterheads.reference(letterheads.letterhead_for(region), today.year, number)
+    number = letterheads.next_number(region.id, today.year, "decision")
+    ref_zh, ref_en = letterheads.reference(letterheads.letterhead_for(region), today.year, number, "decision")
     earlier = db.session.scalars(db.select(Decision).where(
         Decision.item_id == item.id, Decision.status == "issued", Decision.id != decision.id)
         .with_for_update()).first()

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.dialects import postgresql, sqlite
 
 from review.extensions import db
-from review.models import Letterhead, Region
+from review.models import LetterCounter, Letterhead, Region
 from review.services import activity
 from review.services.context import Actor, NotFound, ValidationFailed
 from workflows.states import Role
@@ -20,6 +21,9 @@ BUREAU_SUFFIX_ZH = "医疗保障局"
 BUREAU_SUFFIX_EN = " Medical Insurance Bureau"
 ISSUER_SUFFIX_ZH = "医保审"
 ISSUER_SUFFIX_EN = "-MIB-R"
+SERIES_MARKS = {"decision": ("", ""), "statement": ("结", "-S")}
+"""What a series adds to the issuer's prefix: a statement is 测医保审结〔2026〕3号 beside the letters' 测医保审〔2026〕12号,
+each series numbered on its own from 1."""
 MAX_DOCUMENTS = 40
 """Legal-basis documents on one letterhead: far above any bureau's list, low enough to keep a letter readable."""
 
@@ -56,9 +60,27 @@ def defaults(region: Region) -> LetterheadValues:
                             bureau_name_en=region.name_en + BUREAU_SUFFIX_EN)
 
 
-def reference(values: LetterheadValues, year: int, number: int) -> tuple[str, str]:
+def reference(values: LetterheadValues, year: int, number: int, series: str) -> tuple[str, str]:
     """The 文号 in Chinese (测医保审〔2026〕12号) and its English mirror (T01-MIB-R [2026] No. 12)."""
-    return (f"{values.issuer_code_zh}〔{year}〕{number}号", f"{values.issuer_code_en} [{year}] No. {number}")
+    zh, en = SERIES_MARKS[series]
+    return (f"{values.issuer_code_zh}{zh}〔{year}〕{number}号", f"{values.issuer_code_en}{en} [{year}] No. {number}")
+
+
+def next_number(region_id: int, year: int, series: str) -> int:
+    """The next 文号 sequence number of (region, year, series), from the counter row, in the caller's transaction.
+
+    The row is created if missing (ON CONFLICT DO NOTHING: two first issuers of a year create it once), then
+    raised by a relative UPDATE … RETURNING, which locks it like SELECT … FOR UPDATE until the issue commits
+    or rolls back: a concurrent issuer waits and reads the committed number, and a rolled-back issue takes its
+    number back with it, so the numbers of a year run 1, 2, 3 … without a gap or a repeat.
+    """
+    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    db.session.execute(insert(LetterCounter).values(region_id=region_id, year=year, series=series, last_number=0)
+                       .on_conflict_do_nothing(index_elements=["region_id", "year", "series"]))
+    return int(db.session.execute(
+        db.update(LetterCounter).where(LetterCounter.region_id == region_id, LetterCounter.year == year,
+                                       LetterCounter.series == series)
+        .values(last_number=LetterCounter.last_number + 1).returning(LetterCounter.last_number)).scalar_one())
 
 
 def letterhead_for(region: Region) -> LetterheadValues:

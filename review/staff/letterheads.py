@@ -62,5 +62,5 @@ def letterhead(region_id: int) -> object:
         else:
             flash(_("Letterhead saved: letters issued from now on carry it."), "success")
             return redirect(url_for("staff.letterhead", region_id=region.id))
-    example, _english = letterheads.reference(current, region_today(region).year, 1)
+    example, _english = letterheads.reference(current, region_today(region).year, 1, "decision")
     return render_template("staff/letterhead.html", region=region, form=form, example=example)

@@ -75,7 +75,7 @@ def test_numbers_follow_the_issue_order_and_a_rolled_back_issue_leaves_no_gap(wo
     assert [rows[d].letter_number for d in (first, third, second)] == [1, 2, 3]  # in issue order, no gap
     assert rows[third].letter_ref_zh == f"测试统筹区医保审〔{year}〕2号"  # the default issuer code: region name
     assert rows[third].letter_ref_en == f"T01-MIB-R [{year}] No. 2"
-    counter = db.session.get(LetterCounter, (world.region_id, year))
+    counter = db.session.get(LetterCounter, (world.region_id, year, "decision"))
     assert counter is not None and counter.last_number == 3
     register = db.session.scalars(db.select(ActivityLog.data).where(ActivityLog.action == "item.issue")).all()
     assert f"测试统筹区医保审〔{year}〕3号" in {entry.get("letter_ref") for entry in register}
@@ -89,7 +89,7 @@ def test_each_region_and_year_counts_from_one(world) -> None:  # type: ignore[no
     (decision_id,) = open_all(world, make_decisions(world, [("hosp1", "ZY2026080001", APPROVE)]))
     decisions.issue(world.actors["staff"], decision_id)
     assert db.session.get(Decision, decision_id).letter_number == 1
-    assert db.session.get(LetterCounter, (world.region_id, 2000)).last_number == 41
+    assert db.session.get(LetterCounter, (world.region_id, 2000, "decision")).last_number == 41
     assert db.session.scalar(db.select(db.func.count()).select_from(LetterCounter)
                              .where(LetterCounter.region_id == other.id)) == 0
 

@@ -10,9 +10,13 @@ from workflows.states import (
     Action,
     ItemKind,
     Role,
+    SettlementAction,
+    SettlementState,
+    SettlementStepRefused,
     State,
     TransitionError,
     allowed_actions,
+    settlement_transition,
     transition,
 )
 from workflows.problems import Problem
@@ -46,6 +50,9 @@ for _kind in ItemKind:
         (_kind, State.IN_APPEAL_REVIEW, Action.PROPOSE_APPEAL, State.APPEAL_PROPOSED),
         (_kind, State.APPEAL_PROPOSED, Action.ISSUE, State.ISSUED),
         (_kind, State.ISSUED, Action.CORRECT, State.ISSUED),  # issue 13 §2: a correction is a new version
+        # issue 14: a statement does not end the appeal right nor stop a correction (a new, unsettled version)
+        (_kind, State.SETTLED, Action.APPEAL, State.APPEALED),
+        (_kind, State.SETTLED, Action.CORRECT, State.ISSUED),
     }
 DESIGN_EDGES |= {
     (A, state, Action.WITHDRAW, State.WITHDRAWN)
@@ -212,3 +219,21 @@ def test_allowed_actions_sorted_by_value() -> None:
         Action.QUEUE,
         Action.RETURN_INELIGIBLE,
     ]
+
+
+def test_a_statement_is_issued_by_the_office_and_answered_once_by_its_hospital() -> None:
+    assert settlement_transition(SettlementState.DRAFT, SettlementAction.ISSUE, Role.STAFF) == SettlementState.ISSUED
+    for answer, state in ((SettlementAction.ACKNOWLEDGE, SettlementState.ACKNOWLEDGED),
+                          (SettlementAction.DISPUTE, SettlementState.DISPUTED)):
+        assert settlement_transition(SettlementState.ISSUED, answer, Role.HOSPITAL) == state
+        with pytest.raises(SettlementStepRefused) as refused:
+            settlement_transition(SettlementState.ISSUED, answer, Role.STAFF)
+        assert refused.value.problem.code == "settlement.step_not_for_role"
+        for answered in (SettlementState.ACKNOWLEDGED, SettlementState.DISPUTED, SettlementState.DRAFT):
+            with pytest.raises(SettlementStepRefused) as refused:
+                settlement_transition(answered, answer, Role.HOSPITAL)
+            assert refused.value.problem.code == "settlement.step_impossible"
+    with pytest.raises(SettlementStepRefused):
+        settlement_transition(SettlementState.DRAFT, SettlementAction.ISSUE, Role.HOSPITAL)
+    with pytest.raises(SettlementStepRefused):
+        settlement_transition(SettlementState.ISSUED, SettlementAction.ISSUE, Role.STAFF)
