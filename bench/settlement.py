@@ -28,16 +28,20 @@ import os
 import random
 import sys
 import time
+from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 import psycopg
 from common import bench_app
+from pdf import CASE_FIELDS
 
+from review.clock import utcnow
 from review.extensions import db
-from review.models import AccountingPeriod, Hospital
-from review.services import ledger, periods
-from tests.factories import World, build_world
-from workflows.ledger import EntryPlan, Line, fund_account_code, hospital_account_code, reversal
+from review.models import AccountingPeriod, Case, Decision, Hospital, ReviewItem, SamplingPlan
+from review.services import cases, ledger, periods
+from tests.factories import World, ami_case, build_world
+from workflows.ledger import Line, decision_posting, reversal
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_settlement"
 PERIOD = "2026Q3"
@@ -59,31 +63,78 @@ def add_hospitals(world: World, count: int) -> list[str]:
     return sorted(world.hospitals)[:count]
 
 
-def post_quarter(hospitals: list[str], postings: int, seed: int = 20260930) -> None:
-    """POSTINGS entries in PERIOD: seven in ten supplements, the rest recoveries, one in REVERSAL_EVERY undoing an
-    entry of the batch before."""
+@dataclass(frozen=True)
+class Booked:
+    """A decision's entry as set up, for the reversal that may undo it later."""
+
+    decision_id: int
+    entry_id: int
+    lines: tuple[Line, ...]
+
+
+def issued_decisions(world: World, template: Case, plan_id: int, moves: list[tuple[str, int]], first: int
+                     ) -> list[int]:
+    """One issued decision per (hospital code, amount), each on its own case and item of the world's cycle, written
+    as rows (the review that produces them is measured elsewhere): an approved application for a supplement, a
+    sampled record whose admission was unjustified for a recovery."""
+    fields = {name: getattr(template, name) for name in CASE_FIELDS if name != "hospital_id"}
+    case_ids = db.session.scalars(db.insert(Case).returning(Case.id, sort_by_parameter_order=True), [
+        {**fields, "hospital_id": world.hospitals[code], "case_no": f"S{first + n:08d}"}
+        for n, (code, _amount) in enumerate(moves)]).all()
+    item_ids = db.session.scalars(db.insert(ReviewItem).returning(ReviewItem.id, sort_by_parameter_order=True), [
+        {"kind": "application" if amount > 0 else "sampled_record", "case_id": case_id,
+         "hospital_id": world.hospitals[code], "cycle_id": world.cycle_id, "state": "issued", "issued_version": 1,
+         "category": "high_cost" if amount > 0 else None, "sampling_plan_id": None if amount > 0 else plan_id,
+         "stratum": None if amount > 0 else "bench"}
+        for case_id, (code, amount) in zip(case_ids, moves)]).all()
+    now = utcnow()
+    return db.session.scalars(db.insert(Decision).returning(Decision.id, sort_by_parameter_order=True), [
+        {"item_id": item_id, "version": 1, "status": "issued", "approvals": 3 if amount > 0 else 1, "panel_size": 3,
+         "outcome": "approved" if amount > 0 else "admission_unjustified", "deduction_fen": 0, "drg": template.drg,
+         "drg_payment_fen": template.drg_payment_fen, "total_cost_fen": template.total_cost_fen,
+         "amount_fen": amount, "admission_justified": None if amount > 0 else False,
+         "drg_after": None if amount > 0 else template.drg,
+         "drg_weight_after": None if amount > 0 else str(template.drg_weight),
+         "drg_payment_after_fen": None if amount > 0 else template.drg_payment_fen, "vote_snapshot": {"k": 3},
+         "verification_code": f"SETTLE{first + n:010d}", "issued_at": now,
+         "appeal_deadline": now.date() + timedelta(days=10)}
+        for n, (item_id, (_code, amount)) in enumerate(zip(item_ids, moves))]).all()
+
+
+def post_quarter(world: World, hospitals: list[str], postings: int, seed: int = 20260930) -> None:
+    """POSTINGS entries in PERIOD, BATCH to a transaction as the issue of many decisions would post them: seven in
+    ten supplements, the rest recoveries, and one in REVERSAL_EVERY the reversal of an entry of the batch before
+    (an appeal's new version undoing the first)."""
     rng = random.Random(seed)
-    fund = fund_account_code("T01")
-    previous: list[ledger.Posting] = []
-    previous_entries: list[int] = []
+    template = cases.create_case(world.actors["hosp1"], ami_case(case_no="S-TEMPLATE"))
+    plan = SamplingPlan(cycle_id=world.cycle_id, config={}, published_value="bench", population=[],
+                        population_size=0, population_sha256="0" * 64, seed="0" * 64, algorithm_version="bench",
+                        sample_sha256="0" * 64, strata=[])
+    db.session.add(plan)
+    db.session.flush()
+    previous: list[Booked] = []
     for start in range(0, postings, BATCH):
+        numbers = range(start, min(start + BATCH, postings))
+        undo = {n for n in numbers if previous and n % REVERSAL_EVERY == 0}
+        moves = [(hospitals[n % len(hospitals)], rng.randint(1_000, 5_000_000) * (1 if rng.random() < 0.7 else -1))
+                 for n in numbers if n not in undo]
+        decided = iter(zip(moves, issued_decisions(world, template, plan.id, moves, start)))
         batch: list[ledger.Posting] = []
-        for n in range(start, min(start + BATCH, postings)):
-            if previous_entries and n % REVERSAL_EVERY == 0:
-                index = rng.randrange(len(previous))
-                undone = previous[index]
-                batch.append(ledger.Posting(reversal(previous_entries[index], undone.plan.lines),
-                                            reverses_entry_id=previous_entries[index]))
-                del previous[index], previous_entries[index]  # an entry is reversed once
+        for n in numbers:
+            if n in undo:
+                undone = previous.pop(rng.randrange(len(previous)))  # an entry is reversed once
+                batch.append(ledger.Posting(reversal(undone.entry_id, undone.lines), undone.decision_id,
+                                            reverses_entry_id=undone.entry_id))
                 continue
-            amount = rng.randint(1_000, 5_000_000) * (1 if rng.random() < 0.7 else -1)
-            hospital = hospital_account_code(hospitals[n % len(hospitals)])
-            batch.append(ledger.Posting(EntryPlan(f"bench:{n}", f"bench {n}",
-                                                  (Line(fund, amount), Line(hospital, -amount)))))
+            (code, amount), decision_id = next(decided)
+            entry_plan = decision_posting(decision_id, 1, amount, "T01", code)
+            assert entry_plan is not None
+            batch.append(ledger.Posting(entry_plan, decision_id))
         entries = ledger.post_many(batch, PERIOD, None)
         db.session.commit()
-        kept = [(posting, entry.id) for posting, entry in zip(batch, entries) if posting.reverses_entry_id is None]
-        previous, previous_entries = [p for p, _ in kept], [e for _, e in kept]
+        previous = [Booked(posting.decision_id, entry.id, posting.plan.lines)
+                    for posting, entry in zip(batch, entries) if posting.reverses_entry_id is None
+                    and posting.decision_id is not None]
 
 
 def analyze(url: str) -> None:
@@ -128,7 +179,7 @@ def main(postings: int, hospital_count: int) -> None:
     with app.app_context():
         world = build_world()
         hospitals = add_hospitals(world, hospital_count)
-        post_quarter(hospitals, postings)
+        post_quarter(world, hospitals, postings)
         analyze(plain)
         period_id = db.session.scalar(db.select(AccountingPeriod.id).where(
             AccountingPeriod.region_id == world.region_id, AccountingPeriod.code == PERIOD))
