@@ -1,7 +1,7 @@
 """The hospital insurance office: enter cases, apply, upload evidence, read decisions."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
@@ -12,7 +12,8 @@ from review.hospital.forms import ApplyForm, CaseForm, UploadForm
 from review.models import Case, Decision, ReviewItem
 from review.pagination import paginate
 from review.redaction import identity_warnings
-from review.services import appeals, applications, cases, documents, ledger_pages, notifications, sampling
+from review.services import (appeals, applications, cases, documents, journal_export, ledger_pages, notifications,
+                             sampling)
 from review.services.context import ValidationFailed
 from review.services.items import get_item, scoped
 from review.web import record_id
@@ -157,10 +158,24 @@ def resubmit(item_id: int) -> object:
 def account() -> object:
     """The hospital's own ledger account: its balance with the fund and every entry that moved it."""
     actor = current_actor()
-    wanted = ledger_pages.JournalFilter(period_id=request.args.get("period", type=record_id))
+    wanted = _account_filter()
     return render_template("hospital/account.html", accounts=ledger_pages.accounts(actor),
                            periods=ledger_pages.periods(), wanted=wanted, kind_of=ledger_pages.kind_of,
                            page=paginate(ledger_pages.journal(actor, wanted), rows=True))
+
+
+def _account_filter() -> ledger_pages.JournalFilter:
+    """A hospital filters its journal by period only (the query keeps it to its own account)."""
+    return ledger_pages.JournalFilter(period_id=request.args.get("period", type=record_id))
+
+
+@bp.route("/account/journal.<fmt>")
+@roles_required(HOSPITAL)
+def account_download(fmt: str) -> object:
+    """The hospital's own journal, filtered as on its account page, as CSV or XLSX."""
+    written = journal_export.export(current_actor(), _account_filter(), fmt)
+    return send_file(written.file, mimetype=written.content_type, as_attachment=True,
+                     download_name=written.filename, max_age=0)
 
 
 @bp.route("/items/<int:item_id>/submit", methods=["POST"])
