@@ -228,8 +228,31 @@ LEDGER_KIND = {
     "supplement": _l("Supplement"),
     "recovery": _l("Recovery"),
     "reversal": _l("Reversal"),
+    "correction": _l("Correction"),
 }
-"""What a journal entry does for the hospital (review/services/ledger_pages.py)."""
+"""What a journal entry does for the hospital (workflows/settlement.py `line_kind`)."""
+
+SETTLEMENT_STATE = {
+    "draft": _l("Draft"),
+    "issued": _l("Issued"),
+    "acknowledged": _l("Acknowledged"),
+    "disputed": _l("Disputed"),
+}
+"""A settlement statement's state (workflows/states.py SettlementState)."""
+
+SETTLEMENT_STEP = {
+    "issue": _l("issue"),
+    "acknowledge": _l("acknowledge"),
+    "dispute": _l("dispute"),
+}
+
+RUN_STATUS = {
+    "queued": _l("Queued"),
+    "running": _l("Running"),
+    "done": _l("Done"),
+    "failed": _l("Failed"),
+}
+"""A background run's status as its page shows it (settlement drafts)."""
 
 PERIOD_STATE = {
     "open": _l("Open"),

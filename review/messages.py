@@ -265,6 +265,15 @@ PROBLEM_TEXT = {
     "correction.own_proposal": _l("You proposed correction #%(decision_id)s; another member of the review office "
                                   "must approve it."),
     "correction.pending": _l("A correction of this decision is already waiting for approval."),
+    "settlement.period_not_closed": _l("Period %(period)s is not closed yet: statements are drawn from a closed "
+                                       "period only, once its figures can no longer change."),
+    "settlement.figures_disagree": _l("The statement of hospital %(hospital)s for %(period)s would close at "
+                                      "%(statement_fen)s yuan where the ledger's closing balance says %(ledger_fen)s "
+                                      "yuan; no statement was written."),
+    "settlement.step_impossible": _l("A statement in the state “%(statement_state)s” cannot be given the step "
+                                     "“%(step)s”."),
+    "settlement.step_not_for_role": _l("The step “%(step)s” on a statement in the state “%(statement_state)s” is "
+                                       "not for the role %(role)s."),
 }
 
 SAMPLING_SETTINGS = {
@@ -279,7 +288,8 @@ SAMPLING_SETTINGS = {
 
 # Parameters that hold a coded value are shown by their label.
 CODED_PARAMS = {"kind": labels.ITEM_KIND, "state": labels.STATE, "action": labels.ACTION, "role": labels.ROLE,
-                "field": FIELD_LABELS, "setting": SAMPLING_SETTINGS, "doc_types": labels.DOC_TYPE}
+                "field": FIELD_LABELS, "setting": SAMPLING_SETTINGS, "doc_types": labels.DOC_TYPE,
+                "statement_state": labels.SETTLEMENT_STATE, "step": labels.SETTLEMENT_STEP}
 
 _COLUMNS = {column.key: column for column in COLUMNS}
 
@@ -393,6 +403,10 @@ NOTICE_TEXT = {
         _l("Review item #%(item)s: your appeal has been decided"),
         _l("The appeal panel's decision on review item #%(item)s of cycle %(cycle)s has been issued (version "
            "%(version)s); the letter is on the item's page.")),
+    "statement_issued": (
+        _l("Settlement statement %(ref)s for %(period)s"),
+        _l("The review office issued your settlement statement %(ref)s for period %(period)s. Read it under "
+           "Statements, then acknowledge it or dispute it with your reason.")),
     "chair_ruling": (
         _l("Review item #%(item)s: the panel's coding needs your ruling as chair"),
         _l("The experts on review item #%(item)s proposed different codes with no majority. As the panel chair, "

@@ -14,7 +14,7 @@ from celery import Task, shared_task
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from review.services import activity, assignment_runs, calendar, exports, intake, jobs, letters
+from review.services import activity, assignment_runs, calendar, exports, intake, jobs, letters, settlements
 
 
 def job_task(kind: str, name: str, label: object, *, give_up: Callable[..., None] | None = None,
@@ -51,6 +51,12 @@ def run_assignment(job_id: int) -> None:
 @job_task("export", "review.run_export", _l("Export"), give_up=exports.give_up, revive=exports.revive)
 def run_export(job_id: int) -> None:
     exports.run(job_id)
+
+
+@job_task("settlement", "review.draw_settlements", _l("Settlement drafts"), give_up=settlements.give_up,
+          revive=settlements.revive)
+def draw_settlements(run_id: int) -> None:
+    settlements.run_drafts(run_id)
 
 
 @job_task("calendar", "review.run_calendar_day", _l("Quarterly calendar"))

@@ -224,9 +224,9 @@ class SettlementStepRefused(ProblemError):
 def settlement_transition(current: SettlementState, action: SettlementAction, role: Role) -> SettlementState:
     entry = SETTLEMENT_TRANSITIONS.get((current, action))
     if entry is None:
-        raise SettlementStepRefused("settlement.step_impossible", state=current.value, action=action.value)
+        raise SettlementStepRefused("settlement.step_impossible", statement_state=current.value, step=action.value)
     new_state, roles = entry
     if role not in roles:
-        raise SettlementStepRefused("settlement.step_not_for_role", state=current.value, action=action.value,
-                                    role=role.value)
+        raise SettlementStepRefused("settlement.step_not_for_role", statement_state=current.value,
+                                    step=action.value, role=role.value)
     return new_state
