@@ -17,7 +17,7 @@ def test_the_closing_figure_is_the_opening_plus_every_line_and_each_total_keeps_
     lines = [(line_kind(reverses_an_entry=reverses, correction=correction, due_fen=due), due)
              for reverses, correction, due in raw]
     figures = statement_figures(opening, lines)
-    assert figures.closing_fen == opening + sum(due for _, due in raw)
+    assert figures.closing_fen == opening + sum(due for _, _, due in raw)
     assert figures.supplements_fen >= 0 >= figures.recoveries_fen
     assert figures.adjustments_fen == sum(due for kind, due in lines if kind in ADJUSTMENT_KINDS)
     assert figures.supplements_fen == sum(due for r, c, due in raw if not r and not c and due > 0)
