@@ -1,10 +1,12 @@
 """The quarter of issue 14 §2, on SQLite and PostgreSQL: three hospitals' special cases approved in full and in
 part and rejected, record reviews recovering a payment or confirming it, an appeal whose version 2 reverses
-version 1, all in cycle 2026Q3, driven through the services a bureau uses; then the close, and a late correction
-of a Q3 case after Q3 closed, booked in 2026Q4 naming Q3.
+version 1, all in cycle 2026Q3, driven through the services a bureau uses; the close, the statements drawn, issued
+and settling their items; then a late correction of a settled Q3 case, booked in 2026Q4 naming Q3, and Q4's
+statement carrying it from Q3's closing.
 
 Every figure is computed here from the cases and the decisions' amounts (what each hospital is owed, by kind), and
-compared with the ledger as a plain SQL sum and with the closed periods' stored balances."""
+compared with the ledger as a plain SQL sum, with the closed periods' stored balances and with each statement and
+its lines. The smaller tests: a hospital answers its own statement only, once, and a dispute gives its reason."""
 from __future__ import annotations
 
 import io
@@ -16,18 +18,25 @@ import pytest
 from sqlalchemy import text
 
 from review.extensions import db
-from review.models import AccountingPeriod, Case, Decision, JournalEntry, PeriodBalance, ReviewItem
-from review.services import appeals, applications, cases, corrections, decisions, documents, periods, sampling, users
-from review.services.context import Actor, ServiceError
+from review.models import (AccountingPeriod, Case, Decision, JournalEntry, PeriodBalance, ReviewItem, Settlement,
+                           SettlementRun)
+from review.services import (appeals, applications, cases, corrections, decisions, documents, periods, sampling,
+                             settlements, users)
+from review.services.context import Actor, NotFound, PermissionDenied, ServiceError
 from tests.factories import World, ami_case, seat_panels
 from tests.integration.test_application_path import _review
-from tests.integration.test_appeals import GROUNDS, more_experts, review_round, seat_appeal_panel
+from tests.integration.test_appeals import GROUNDS, issued_decision, more_experts, review_round, seat_appeal_panel
 from tests.integration.test_corrections import REASON
 from tests.integration.test_record_review import FINDING, PDF, _sheet
 from workflows.states import Role
 
+DISPUTE = "The supplement for our ICU case is 4,500 yuan short of the appeal's outcome."
 CORRECTION_FEN = 450_000
 """What the late correction adds to the partly approved case of H1 (a deduction keyed 4,500 yuan too high)."""
+TOTALLED_AS = {"supplement": "supplements", "recovery": "recoveries", "reversal": "adjustments",
+               "correction": "adjustments"}
+"""Which figure of a statement each kind of movement adds to: reversals and corrections are its adjustments."""
+FIGURES = ("opening_fen", "supplements_fen", "recoveries_fen", "adjustments_fen", "closing_fen")
 
 
 @dataclass(frozen=True)
@@ -56,12 +65,15 @@ class Quarter:
         """Per hospital: supplements, recoveries, adjustments (reversals and corrections) and their sum."""
         found: dict[str, dict[str, int]] = {}
         for due in self.due[period]:
-            figures = found.setdefault(due.hospital, {"supplements": 0, "recoveries": 0, "adjustments": 0,
-                                                      "movement": 0})
-            figures[{"supplement": "supplements", "recovery": "recoveries"}.get(due.kind, "adjustments")] += \
-                due.amount_fen
+            figures = found.setdefault(due.hospital, nothing())
+            figures[TOTALLED_AS[due.kind]] += due.amount_fen
             figures["movement"] += due.amount_fen
         return found
+
+
+def nothing() -> dict[str, int]:
+    """A hospital's figures in a period where its account did not move."""
+    return dict.fromkeys(("supplements", "recoveries", "adjustments", "movement"), 0)
 
 
 def _hospital_actor(world: World, code: str) -> Actor:
@@ -196,10 +208,75 @@ def _check_ledger(quarter: Quarter, code: str, opening: dict[str, int]) -> dict[
     period = _period(code)
     expected = quarter.totals(code)
     assert _hospital_lines(period.id) == {h: -figures["movement"] for h, figures in expected.items()}
-    closing = {h: opening.get(h, 0) + expected.get(h, {}).get("movement", 0) for h in set(opening) | set(expected)}
+    closing = {h: opening.get(h, 0) + (expected.get(h) or nothing())["movement"]
+               for h in set(opening) | set(expected)}
     assert _closing(period.id) == {h: -amount for h, amount in closing.items()}
     assert periods.verify("T01", code) == []
     return closing
+
+
+def _statements(code: str) -> dict[str, Settlement]:
+    """The period's statements by hospital code, read afresh (the service commits in its own steps)."""
+    db.session.expire_all()
+    return {s.hospital.code: s for s in db.session.scalars(db.select(Settlement).where(
+        Settlement.period_id == _period(code).id))}
+
+
+def _drafts(world: World, code: str) -> dict[str, Settlement]:
+    """The office draws the period's drafts (the job runs eagerly in tests) and the run reports them all."""
+    run = db.session.get(SettlementRun, settlements.start_drafts(world.actors["staff"], "T01", code).id,
+                         populate_existing=True)
+    statements = _statements(code)
+    assert (run.status, run.progress, run.total, run.done) == ("done", 100, len(statements), len(statements))
+    return statements
+
+
+def _check_statements(quarter: Quarter, code: str, opening: dict[str, int], corrects: int | None
+                      ) -> dict[str, Settlement]:
+    """Each hospital's statement of the closed period, figure by figure and line by line, against the expected
+    movements; together they are the period's postings to hospital accounts and their closings the stored ones."""
+    period = _period(code)
+    expected = quarter.totals(code)
+    statements = _statements(code)
+    assert set(statements) == set(opening) | set(expected)  # every hospital whose account has a balance there
+    for hospital, statement in statements.items():
+        figures = expected.get(hospital) or nothing()
+        start = opening.get(hospital, 0)
+        assert tuple(getattr(statement, name) for name in FIGURES) == (
+            start, figures["supplements"], figures["recoveries"], figures["adjustments"], start + figures["movement"])
+        lines = statement.lines
+        assert sorted((line.kind, line.decision_id, line.item_id, line.amount_fen) for line in lines) == sorted(
+            (due.kind, due.decision_id, due.item_id, due.amount_fen) for due in quarter.due[code]
+            if due.hospital == hospital)
+        assert sum(line.amount_fen for line in lines) == statement.closing_fen - statement.opening_fen
+        assert statement.line_count == len(lines)
+        assert {line.corrects_period_id for line in lines} <= {corrects}
+        booked = db.session.scalars(db.select(JournalEntry.period_id).where(
+            JournalEntry.id.in_([line.entry_id for line in lines]))).all()
+        assert set(booked) <= {period.id} and len(set(line.entry_id for line in lines)) == len(lines)
+    movements = sum(s.supplements_fen + s.recoveries_fen + s.adjustments_fen for s in statements.values())
+    assert movements == -sum(_hospital_lines(period.id).values())
+    assert {h: s.closing_fen for h, s in statements.items()} == {h: -c for h, c in _closing(period.id).items()}
+    return statements
+
+
+def _issue_statement(world: World, statement: Settlement) -> Settlement:
+    issued = settlements.issue(world.actors["staff"], statement.id)
+    assert issued.state == "issued" and issued.statement_ref_zh and issued.statement_ref_en
+    assert issued.verification_code and issued.issued_at is not None
+    return issued
+
+
+def _item_states(quarter: Quarter) -> dict[str, str]:
+    return {name: db.session.get(ReviewItem, item_id, populate_existing=True).state
+            for name, item_id in quarter.items.items()}
+
+
+def _as_issued(statement: Settlement) -> tuple:
+    """What an issued statement shows, to prove a later run of the drafts leaves it alone."""
+    return (statement.id, statement.state, statement.statement_ref_zh, statement.verification_code,
+            statement.issued_at, *(getattr(statement, name) for name in FIGURES),
+            tuple((line.id, line.entry_id, line.amount_fen) for line in statement.lines))
 
 
 def test_the_quarter_settles_to_the_fen(world: World) -> None:
@@ -207,13 +284,38 @@ def test_the_quarter_settles_to_the_fen(world: World) -> None:
     entries = db.session.scalars(db.select(JournalEntry)).all()
     assert {e.period for e in entries} == {"2026Q3"} and all(e.corrects_period_id is None for e in entries)
     assert len(entries) == len(quarter.due["2026Q3"])  # one entry per movement: none for the zero decisions
+    with pytest.raises(ServiceError):  # no statement of a period still open
+        settlements.start_drafts(world.actors["staff"], "T01", "2026Q3")
+    db.session.rollback()
 
     q3 = periods.close(world.actors["staff"], "T01", "2026Q3")
     assert q3.state == "closed" and q3.entry_count == len(entries)
     q3_closing = _check_ledger(quarter, "2026Q3", {})
     assert q3_closing["H3"] < 0 < q3_closing["H2"]  # H3 owes the fund; H2 is owed
+    with pytest.raises(ServiceError):  # drafts are the office's
+        settlements.start_drafts(world.actors["hosp1"], "T01", "2026Q3")
+    db.session.rollback()
+    drafts = _drafts(world, "2026Q3")
+    assert {s.state for s in drafts.values()} == {"draft"}
+    _check_statements(quarter, "2026Q3", {}, None)
 
-    # A late correction of H1's partly approved case, after Q3 closed: refused while no period is open ...
+    unsettled = _item_states(quarter)
+    for hospital in ("H1", "H2"):
+        _issue_statement(world, drafts[hospital])
+    issued = {h: _as_issued(s) for h, s in _statements("2026Q3").items() if h != "H3"}
+    again = _drafts(world, "2026Q3")  # a second run redraws H3's draft only
+    assert {h: _as_issued(s) for h, s in again.items() if h != "H3"} == issued
+    assert again["H3"].state == "draft"
+    _check_statements(quarter, "2026Q3", {}, None)
+    _issue_statement(world, again["H3"])
+    statements = _check_statements(quarter, "2026Q3", {}, None)
+    assert len({s.statement_ref_zh for s in statements.values()}) == len(statements)  # a 文号 each
+    settled = {name for name, item_id in quarter.items.items()
+               if any(d.item_id == item_id for d in quarter.due["2026Q3"])}
+    assert set(unsettled.values()) == {"issued"}
+    assert _item_states(quarter) == {name: "settled" if name in settled else "issued" for name in quarter.items}
+
+    # A late correction of H1's partly approved case, settled in Q3: refused while no period is open ...
     partial = db.session.scalars(db.select(Decision).where(Decision.item_id == quarter.items["partial"])).one()
     proposal = corrections.propose(world.actors["staff"], partial.id, partial.amount_fen + CORRECTION_FEN, REASON)
     with pytest.raises(ServiceError, match="2026Q3"):
@@ -229,9 +331,76 @@ def test_the_quarter_settles_to_the_fen(world: World) -> None:
     late = db.session.scalars(db.select(JournalEntry).where(JournalEntry.period == "2026Q4")).all()
     assert {(e.period_id, e.corrects_period_id) for e in late} == {(_period("2026Q4").id, q3.id)}
     assert sorted(e.decision_id for e in late) == sorted([partial.id, proposal.id])
+    assert _item_states(quarter)["partial"] == "issued"  # version 2 waits for Q4's statement
+    assert _as_issued(_statements("2026Q3")["H1"]) == issued["H1"]  # Q3's statement stands as issued
+    with pytest.raises(ServiceError):
+        settlements.start_drafts(world.actors["staff"], "T01", "2026Q4")
+    db.session.rollback()
 
     periods.close(world.actors["staff"], "T01", "2026Q4")
     q4_closing = _check_ledger(quarter, "2026Q4", q3_closing)
     assert q4_closing["H1"] - q3_closing["H1"] == CORRECTION_FEN
     assert db.session.scalar(db.select(db.func.count(PeriodBalance.id)).where(
         PeriodBalance.period_id == _period("2026Q4").id)) == 4  # the fund and three hospitals carried forward
+    q4 = _drafts(world, "2026Q4")
+    _check_statements(quarter, "2026Q4", q3_closing, q3.id)
+    assert {h: s.opening_fen for h, s in q4.items()} == {h: s.closing_fen for h, s in statements.items()}
+    _issue_statement(world, q4["H1"])
+    assert _item_states(quarter)["partial"] == "settled"
+
+
+def _draft_statement(world: World) -> Settlement:
+    """H1's Q3 draft statement of one approved case."""
+    issued_decision(world)
+    periods.close(world.actors["staff"], "T01", "2026Q3")
+    return _drafts(world, "2026Q3")["H1"]
+
+
+def _issued_statement(world: World) -> Settlement:
+    return _issue_statement(world, _draft_statement(world))
+
+
+def test_a_draft_is_not_the_hospital_s_yet(world: World) -> None:
+    draft = _draft_statement(world)
+    with pytest.raises(NotFound):  # the office's working copy: the hospital sees its statement once issued
+        settlements.acknowledge(world.actors["hosp1"], draft.id)
+    db.session.rollback()
+    assert db.session.get(Settlement, draft.id, populate_existing=True).state == "draft"
+
+
+def test_only_the_statement_s_hospital_answers_it(world: World) -> None:
+    statement = _issued_statement(world)
+    for answer in (lambda actor: settlements.acknowledge(actor, statement.id),
+                   lambda actor: settlements.dispute(actor, statement.id, DISPUTE)):
+        with pytest.raises(NotFound):  # another hospital's statement does not exist for it
+            answer(world.actors["hosp2"])
+        db.session.rollback()
+        with pytest.raises(PermissionDenied):  # the office issues statements, it does not answer them
+            answer(world.actors["staff"])
+        db.session.rollback()
+    assert db.session.get(Settlement, statement.id, populate_existing=True).state == "issued"
+
+
+def test_a_hospital_answers_its_statement_once(world: World) -> None:
+    statement = _issued_statement(world)
+    answered = settlements.acknowledge(world.actors["hosp1"], statement.id)
+    assert answered.state == "acknowledged" and answered.answered_at is not None
+    with pytest.raises(ServiceError):
+        settlements.acknowledge(world.actors["hosp1"], statement.id)
+    db.session.rollback()
+    with pytest.raises(ServiceError):
+        settlements.dispute(world.actors["hosp1"], statement.id, DISPUTE)
+    db.session.rollback()
+    assert db.session.get(Settlement, statement.id, populate_existing=True).state == "acknowledged"
+
+
+def test_a_dispute_needs_its_reason(world: World) -> None:
+    statement = _issued_statement(world)
+    item_id = statement.lines[0].item_id
+    for reason in ("", "   ", "Too low."):  # a reason says why: 10 characters at least
+        with pytest.raises(ServiceError):
+            settlements.dispute(world.actors["hosp1"], statement.id, reason, [item_id])
+        db.session.rollback()
+    assert db.session.get(Settlement, statement.id, populate_existing=True).state == "issued"
+    disputed = settlements.dispute(world.actors["hosp1"], statement.id, f"  {DISPUTE}  ", [item_id])
+    assert (disputed.state, disputed.dispute_reason, disputed.disputed_item_ids) == ("disputed", DISPUTE, [item_id])
