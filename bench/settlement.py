@@ -38,8 +38,9 @@ from pdf import CASE_FIELDS
 
 from review.clock import utcnow
 from review.extensions import db
-from review.models import AccountingPeriod, Case, Decision, Hospital, ReviewItem, SamplingPlan
-from review.services import cases, ledger, periods
+from review.models import (Account, AccountingPeriod, Case, Decision, Hospital, JournalEntry, JournalLine,
+                           ReviewItem, SamplingPlan, Settlement, SettlementLine, SettlementRun)
+from review.services import cases, ledger, periods, settlements
 from tests.factories import World, ami_case, build_world
 from workflows.ledger import Line, decision_posting, reversal
 
@@ -169,6 +170,24 @@ def bare_sums(url: str, period_id: int) -> float:
         return time.perf_counter() - started
 
 
+def drafts_agree(run_id: int, period_id: int) -> bool:
+    """The run finished, and its statements agree with the ledger: Σ statements' movements = Σ the period's lines
+    on hospital accounts (due to the hospital), one statement line per such line, one statement per account."""
+    run = db.session.get(SettlementRun, run_id, populate_existing=True)
+    ledger_due, ledger_lines, accounts = db.session.execute(
+        db.select(-db.func.sum(JournalLine.amount_fen), db.func.count(),
+                  db.func.count(JournalLine.account_id.distinct()))
+        .join(JournalEntry, JournalEntry.id == JournalLine.entry_id).join(Account, Account.id == JournalLine.account_id)
+        .where(JournalEntry.period_id == period_id, Account.kind == "hospital")).one()
+    stated_due, stated_lines, statements = db.session.execute(
+        db.select(db.func.sum(Settlement.closing_fen - Settlement.opening_fen), db.func.sum(Settlement.line_count),
+                  db.func.count()).where(Settlement.period_id == period_id)).one()
+    written = db.session.scalar(db.select(db.func.count()).select_from(SettlementLine).join(
+        Settlement, Settlement.id == SettlementLine.settlement_id).where(Settlement.period_id == period_id))
+    return (run is not None and run.status == "done" and (stated_due, stated_lines, statements, written)
+            == (ledger_due, ledger_lines, accounts, ledger_lines))
+
+
 def main(postings: int, hospital_count: int) -> None:
     os.environ.setdefault("BENCH_DATABASE_URL", DEFAULT_URL)
     app = bench_app()
@@ -188,10 +207,14 @@ def main(postings: int, hospital_count: int) -> None:
         started = time.perf_counter()
         periods.close(world.actors["staff"], "T01", PERIOD)
         close_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        run_id = settlements.start_drafts(world.actors["staff"], "T01", PERIOD).id
+        drafts_seconds = time.perf_counter() - started
+        agree = "yes" if drafts_agree(run_id, period_id) else "NO"
         db.session.remove()
-    total = close_seconds
-    print(f"hospitals={hospital_count} postings={postings} close_s={close_seconds:.2f} total_s={total:.2f} "
-          f"bare_sql_s={bare:.3f} ratio={bare / total:.3f}")
+    total = close_seconds + drafts_seconds
+    print(f"hospitals={hospital_count} postings={postings} close_s={close_seconds:.2f} drafts_s={drafts_seconds:.2f} "
+          f"total_s={total:.2f} bare_sql_s={bare:.3f} ratio={bare / total:.3f} agree={agree}")
 
 
 if __name__ == "__main__":
