@@ -45,7 +45,7 @@ else
 endif
 
 bench: venv
-	@for script in bench/assign.py bench/case_entry.py bench/import.py bench/ledger.py bench/pdf.py; do echo "== $$script"; (cd bench && ../$(BIN)/python $$(basename $$script)) || exit 1; done
+	@for script in bench/assign.py bench/case_entry.py bench/import.py bench/ledger.py bench/pdf.py bench/settlement.py; do echo "== $$script"; (cd bench && ../$(BIN)/python $$(basename $$script)) || exit 1; done
 
 clean:
 	rm -rf $(VENV) instance
