@@ -99,13 +99,16 @@ def header_cells(sheet: object, titles: Sequence[object]) -> list[WriteOnlyCell]
 
 
 def write_xlsx(sheet_name: str, headers: Sequence[object], widths: Sequence[int], rows: Iterable[Sequence[Cell]],
-               output: IO[bytes]) -> int:
-    """One sheet, write-only (streamed, not built as cell objects), frozen under its bold header row."""
+               output: IO[bytes], preamble: Sequence[Sequence[Cell]] = ()) -> int:
+    """One sheet, write-only (streamed, not built as cell objects), frozen under its bold header row; `preamble`
+    rows (a document's own facts, such as a statement's figures) come above the header."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(sheet_name)
-    sheet.freeze_panes = "A2"
+    sheet.freeze_panes = f"A{len(preamble) + 2}"
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
+    for cells in preamble:
+        sheet.append([xlsx_cell(sheet, cell) for cell in cells])
     sheet.append(header_cells(sheet, headers))
     count = 0
     for count, cells in enumerate(rows, start=1):

@@ -1,4 +1,4 @@
-"""Public verification of decision letters: whoever holds a letter (a hospital's finance office, an auditor, a
+"""Public verification of decision letters and settlement statements: whoever holds a letter or a statement (a hospital's finance office, an auditor, a
 court) can confirm at /verify/<code> that the bureau issued it and whether it is still the current version.
 
 Public on purpose and therefore rate-limited like the login: the codes are 64 random bits, but a limit keeps
@@ -11,7 +11,8 @@ from flask import Blueprint, current_app, render_template
 
 from review.auth import public
 from review.extensions import limiter
-from review.services.letters import verify_code
+from review.services import settlements
+from review.services.letters import canonical_code, verify_code
 
 bp = Blueprint("verify", __name__)
 
@@ -25,8 +26,11 @@ def _rate_limit() -> str:
 @limiter.limit(_rate_limit)
 def verify(code: str) -> object:
     letter = verify_code(code[:100])
-    if letter is None:
-        return render_template("verify.html", letter=None, code=code[:100]), 404
-    response = current_app.make_response(render_template("verify.html", letter=letter, code=letter.code))
+    canonical = canonical_code(code[:100])
+    statement = settlements.verify_code(canonical) if letter is None and canonical else None
+    if letter is None and statement is None:
+        return render_template("verify.html", letter=None, statement=None, code=code[:100]), 404
+    response = current_app.make_response(render_template("verify.html", letter=letter, statement=statement,
+                                                         code=(letter or statement).code))
     response.headers["Cache-Control"] = "no-store"  # a later appeal decision must show at once
     return response
