@@ -198,3 +198,4 @@ def submit_records(item_id: int) -> object:
 from review.hospital import imports  # noqa: E402,F401  (registers the case-file routes on this blueprint)
 from review.hospital import tokens  # noqa: E402,F401  (registers the token routes)
 from review.hospital.appeals import AppealForm  # noqa: E402  (registers the appeal route)
+from review.hospital import statements  # noqa: E402,F401  (registers the settlement statement routes)

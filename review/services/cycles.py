@@ -18,7 +18,7 @@ from review import clock
 from review.extensions import db
 from review.messages import problem_text
 from review.models import Case, Cycle, CycleVolume, Hospital, Region, ReviewItem
-from review.services import activity, catalogue, holidays
+from review.services import activity, catalogue, holidays, periods
 from review.services.context import Actor, NotFound, ValidationFailed
 from workflows.states import ItemKind, Role
 from workflows.workdays import CalendarMissing
@@ -174,6 +174,7 @@ def create_cycle(actor: Actor, region_id: int, code: str, application_opens: dat
         "code": code, "status": status, "policy_version": policy.version, "catalogue_scheme": scheme,
         **{name: value.isoformat() for name, value in dates.items()}})  # type: ignore[union-attr]
     _count(actor, cycle, replace_overrides=False)
+    periods.ensure(region.id, code)  # its money's period, open before anything is posted (or corrected late) in it
     db.session.commit()
     return cycle
 

@@ -27,7 +27,7 @@ from sqlalchemy import Select, or_, update
 
 from review.extensions import db
 from review.messages import problem_text
-from review.models import (Account, AccountingPeriod, Case, Decision, Hospital, JournalEntry, JournalLine,
+from review.models import (Account, AccountingPeriod, Case, Cycle, Decision, Hospital, JournalEntry, JournalLine,
                            PeriodBalance, Region, ReviewItem, Settlement, SettlementLine, SettlementRun)
 from review.models.types import utcnow
 from review.services import activity, jobs, letterheads
@@ -289,16 +289,51 @@ def issue(actor: Actor, settlement_id: int) -> Settlement:
 
 
 def _settle_items(actor: Actor, settlement: Settlement) -> int:
-    """Items in `issued` whose issued version is the decision a line of this statement books move to `settled`;
-    one under appeal, or whose current version a later period books, waits for that statement."""
+    """Items in `issued` whose issued version is the decision a line of this statement books move to `settled`,
+    and so do the hospital's items of the period's cycle decided with no money moving (they have no line); an item
+    under appeal, or whose current version a later period books, waits for that statement."""
     items = db.session.scalars(
         db.select(ReviewItem).join(SettlementLine, SettlementLine.item_id == ReviewItem.id)
         .join(Decision, (Decision.id == SettlementLine.decision_id) & (Decision.version == ReviewItem.issued_version))
         .where(SettlementLine.settlement_id == settlement.id, ReviewItem.state == State.ISSUED.value,
                Decision.status == "issued").order_by(ReviewItem.id).with_for_update(of=ReviewItem)).unique().all()
-    for item in items:
+    unpaid = db.session.scalars(_without_money(settlement).with_for_update(of=ReviewItem)).all()
+    for item in (*items, *unpaid):
         move(item, Action.SETTLE, actor, {"settlement_id": settlement.id, "ref": settlement.statement_ref_zh})
-    return len(items)
+    return len(items) + len(unpaid)
+
+
+def _without_money(settlement: Settlement, states: Sequence[str] = (State.ISSUED.value,)) -> Select:
+    """The hospital's items of the period's cycle whose current decision moves no money, in `states`."""
+    return (db.select(ReviewItem)
+            .join(Cycle, Cycle.id == ReviewItem.cycle_id)
+            .join(AccountingPeriod, (AccountingPeriod.region_id == Cycle.region_id)
+                  & (AccountingPeriod.code == Cycle.code))
+            .join(Decision, (Decision.item_id == ReviewItem.id) & (Decision.version == ReviewItem.issued_version)
+                  & (Decision.status == "issued"))
+            .where(AccountingPeriod.id == settlement.period_id, ReviewItem.hospital_id == settlement.hospital_id,
+                   ReviewItem.state.in_(states), Decision.amount_fen == 0)
+            .order_by(ReviewItem.id))
+
+
+@dataclass(frozen=True)
+class UnpaidDecision:
+    case_no: str
+    drg: str
+    version: int
+    outcome: str
+    letter_ref_zh: str | None
+    letter_ref_en: str | None
+
+
+def decisions_without_money(settlement: Settlement) -> list[UnpaidDecision]:
+    """What the statement lists below its lines: the period's decisions for the hospital that changed no payment,
+    which it settles too (or, once issued, settled)."""
+    states = (State.ISSUED.value,) if settlement.state == "draft" else (State.ISSUED.value, State.SETTLED.value)
+    query = _without_money(settlement, states).join(Case, Case.id == ReviewItem.case_id).with_only_columns(
+        Case.case_no, db.func.coalesce(Decision.drg_after, Decision.drg), Decision.version, Decision.outcome,
+        Decision.letter_ref_zh, Decision.letter_ref_en)
+    return [UnpaidDecision(*row) for row in db.session.execute(query).all()]
 
 
 def issue_many(actor: Actor, period_id: int) -> int:

@@ -20,7 +20,8 @@ from review.models import AccountingPeriod, Hospital, Region, Settlement
 from review.pdf import html_to_pdf
 from review.services import letterheads
 from review.services.letters import local_date, page_counter_css, qr_svg, verify_url
-from review.services.settlements import StatementLine, statement_lines
+from review.services.settlements import (StatementLine, UnpaidDecision, decisions_without_money,
+                                        statement_lines)
 from review.spreadsheets import Cell, money, write_xlsx
 
 HEADERS = (_l("Kind"), _l("Case number"), _l("DRG"), _l("Decision version"), _l("Letter reference"),
@@ -50,6 +51,7 @@ def statement_context(settlement: Settlement, locale: str) -> dict[str, object]:
         "statement_ref": settlement.statement_ref_zh if zh else settlement.statement_ref_en,
         "issue_date": local_date(settlement.issued_at, region.timezone),
         "lines": statement_lines(settlement), "line_ref": lambda line: _letter_ref(line, zh),
+        "unpaid": decisions_without_money(settlement),
         "bureau": head.bureau_name_zh if zh else head.bureau_name_en,
         "bureau_address": head.address_zh if zh else head.address_en, "bureau_contact": head.contact,
         "legal_basis": head.documents(zh), "page_counter": Markup(page_counter_css()),
@@ -57,7 +59,7 @@ def statement_context(settlement: Settlement, locale: str) -> dict[str, object]:
     }
 
 
-def _letter_ref(line: StatementLine, zh: bool) -> str:
+def _letter_ref(line: StatementLine | UnpaidDecision, zh: bool) -> str:
     return (line.letter_ref_zh if zh else line.letter_ref_en) or ""
 
 

@@ -108,3 +108,4 @@ from review.staff import admin  # noqa: E402,F401  (registers the administration
 from review.staff import letterheads  # noqa: E402,F401  (registers the letterhead page)
 from review.staff import appeals as appeal_routes  # noqa: E402,F401  (appeals, corrections; `appeals` is the service)
 from review.staff import ledger as ledger_routes  # noqa: E402,F401  (ledger pages; `ledger` is the service)
+from review.staff import settlements as settlement_routes  # noqa: E402,F401  (statements; `settlements` is the service)

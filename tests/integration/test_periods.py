@@ -101,3 +101,18 @@ def test_the_operator_closes_and_verifies_from_the_command_line(app, world: Worl
     db.session.commit()
     broken = runner.invoke(args=["ledger", "verify", "2026Q3"])
     assert broken.exit_code == 1 and "no longer give the hash" in broken.output
+
+
+def test_a_new_cycle_opens_its_period_so_late_adjustments_have_somewhere_to_go(world: World) -> None:
+    from review.services import cycles
+
+    ledger.post(_plan("k:1", 100), "2026Q3", None, None)
+    db.session.commit()
+    periods.close(world.actors["staff"], "T01", "2026Q3")
+    with pytest.raises(ServiceError, match="no open period"):
+        ledger.post(_plan("k:2", 100), "2026Q3", None, None)
+    db.session.rollback()
+    cycles.create_cycle(world.actors["staff"], world.region_id, "2026Q4", None, None, None, None, None)
+    assert _period("2026Q4").state == "open"
+    late = ledger.post(_plan("k:2", 100), "2026Q3", None, None)
+    assert (late.period, late.corrects_period_id) == ("2026Q4", _period("2026Q3").id)

@@ -310,10 +310,13 @@ def test_the_quarter_settles_to_the_fen(world: World) -> None:
     _issue_statement(world, again["H3"])
     statements = _check_statements(quarter, "2026Q3", {}, None)
     assert len({s.statement_ref_zh for s in statements.values()}) == len(statements)  # a 文号 each
-    settled = {name for name, item_id in quarter.items.items()
-               if any(d.item_id == item_id for d in quarter.due["2026Q3"])}
-    assert set(unsettled.values()) == {"issued"}
-    assert _item_states(quarter) == {name: "settled" if name in settled else "issued" for name in quarter.items}
+    moved_no_money = {name for name, item_id in quarter.items.items()
+                      if not any(d.item_id == item_id for d in quarter.due["2026Q3"])}
+    assert moved_no_money and set(unsettled.values()) == {"issued"}
+    # every item of the quarter settles with its hospital's statement, those whose decision moved no money too
+    assert set(_item_states(quarter).values()) == {"settled"}
+    unpaid = {d.case_no for s in statements.values() for d in settlements.decisions_without_money(s)}
+    assert unpaid == {db.session.get(ReviewItem, quarter.items[name]).case.case_no for name in moved_no_money}
 
     # A late correction of H1's partly approved case, settled in Q3: refused while no period is open ...
     partial = db.session.scalars(db.select(Decision).where(Decision.item_id == quarter.items["partial"])).one()
