@@ -42,6 +42,7 @@ def _page(statement: Settlement, form: DisputeForm | None = None) -> str:
     lines = settlements.statement_lines(statement)
     named = {line.item_id: line.case_no for line in lines if line.item_id in statement.disputed_item_ids}
     return render_template("hospital/statement.html", statement=statement, lines=lines, named=named,
+                           unpaid=settlements.decisions_without_money(statement),
                            dispute_form=form or _dispute_form(lines), form=ConfirmForm())
 
 

@@ -111,7 +111,8 @@ def settlement(settlement_id: int) -> object:
     current = {decision.item_id: decision for decision in db.session.scalars(db.select(Decision).where(
         Decision.item_id.in_([item.id for item in disputed]), Decision.status == "issued"))} if disputed else {}
     return render_template("staff/settlement.html", statement=statement, lines=settlements.statement_lines(statement),
-                           decision_of=decision_of, disputed=disputed, current=current, form=ConfirmForm())
+                           unpaid=settlements.decisions_without_money(statement), decision_of=decision_of,
+                           disputed=disputed, current=current, form=ConfirmForm())
 
 
 @bp.route("/settlements/<int:settlement_id>/issue", methods=["POST"])

@@ -10,10 +10,11 @@ from openpyxl import load_workbook
 
 from review.extensions import db
 from review.models import AccountingPeriod, Decision, Hospital, ReviewItem, Settlement
-from review.services import periods
+from review.services import decisions, periods
 from tests.e2e.test_ledger_pages import _issued
 from tests.e2e.test_walkthrough import login
 from tests.factories import World
+from tests.integration.test_decision_queue import APPROVE, PARTIAL, REJECT, make_decisions
 from tests.pdftext import pdf_text
 from workflows.money import format_fen
 
@@ -21,10 +22,15 @@ DISPUTE = "The supplement for our ICU case is 4,500 yuan short of the panel outc
 
 
 def _closed(world: World) -> tuple[AccountingPeriod, dict[str, Decision]]:
-    """H1's full approval and H2's partial approval issued in 2026Q3, and the period closed by the office."""
-    h1, h2 = _issued(world)
+    """H1's full approval and rejection and H2's partial approval issued in 2026Q3, and the period closed by the
+    office. The rejection moves no money: it has no line, and the statement lists and settles it all the same."""
+    ids = make_decisions(world, [("hosp1", "ZY2026082001", APPROVE), ("hosp2", "ZY2026082002", PARTIAL),
+                                 ("hosp1", "ZY2026082003", REJECT)])
+    for decision_id in ids:
+        decisions.open_reasons(world.actors["staff"], decision_id)
+        decisions.issue(world.actors["staff"], decision_id)
     period = periods.close(world.actors["staff"], "T01", "2026Q3")
-    return period, {"H1": h1, "H2": h2}
+    return period, dict(zip(("H1", "H2", "rejected"), (db.session.get(Decision, d) for d in ids)))
 
 
 def _rows(page: str) -> dict[str, str]:
@@ -53,7 +59,8 @@ def test_the_office_draws_a_closed_period_s_drafts_and_issues_one(client, world:
     assert 'id="run-done"' in page and "2 of 2 hospitals" in page and 'id="job-progress"' not in page
     rows = _rows(page)
     assert set(rows) == {"H1", "H2"} and all('data-state="draft"' in row for row in rows.values())
-    for code, decision in decided.items():  # one supplement each, nothing carried in: closing = the amount
+    for code in ("H1", "H2"):  # one supplement each, nothing carried in: closing = the amount
+        decision = decided[code]
         assert decision.amount_fen > 0
         assert re.findall(r'<td class="num amount">(?:<strong>)?([-\d,.]+)', rows[code]) == [
             format_fen(0), format_fen(decision.amount_fen), format_fen(0), format_fen(0),
@@ -68,12 +75,17 @@ def test_the_office_draws_a_closed_period_s_drafts_and_issues_one(client, world:
     case_no = db.session.get(ReviewItem, decided["H1"].item_id).case.case_no
     assert case_no in detail and f'href="/staff/decisions/{decided["H1"].id}"' in detail
     assert decided["H1"].letter_ref_en in detail and format_fen(decided["H1"].amount_fen) in detail
+    rejected = db.session.get(ReviewItem, decided["rejected"].item_id)
+    unpaid = re.search(r'<table class="data compact" id="unpaid">(.*?)</table>', detail, re.S)
+    assert decided["rejected"].amount_fen == 0 and unpaid and rejected.case.case_no in unpaid.group(1)
+    assert decided["rejected"].letter_ref_en in unpaid.group(1) and case_no not in unpaid.group(1)
 
     issued = client.post(f"/staff/settlements/{h1.id}/issue", follow_redirects=True).text
     h1 = _statement("H1")
     assert h1.state == "issued" and f"Statement issued as {h1.statement_ref_en}" in issued
     assert 'data-state="issued"' in issued and 'id="issue-statement"' not in issued
     assert db.session.get(ReviewItem, decided["H1"].item_id).state == "settled"
+    assert db.session.get(ReviewItem, rejected.id).state == "settled"
     only_drafts = client.get(f"/staff/settlements?period={period.id}&state=draft").text
     assert set(_rows(only_drafts)) == {"H2"}
 
