@@ -91,7 +91,7 @@ def rows(actor: Actor, wanted: ledger_pages.JournalFilter) -> Iterator[list[Cell
         yield [
             Cell(entry.id), Cell(local_time(entry.posted_at, zone), MINUTE), Cell(entry.period), Cell(corrects),
             Cell(hospital.code), Cell(hospital.name_zh if zh else hospital.name_en),
-            Cell(str(labels.LEDGER_KIND[ledger_pages.kind_of(entry, hospital_fen)])),
+            Cell(str(labels.LEDGER_KIND[ledger_pages.kind_of(entry, hospital_fen, decision)])),
             money(-hospital_fen),
             Cell(case_no), Cell(decision.version if decision else None), Cell(letter_ref),
             Cell(entry.idempotency_key), Cell(entry.reverses_entry_id),

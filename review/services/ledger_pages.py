@@ -12,10 +12,11 @@ from sqlalchemy import Select
 from review.extensions import db
 from review.models import Account, AccountingPeriod, Decision, Hospital, JournalEntry, JournalLine, ReviewItem
 from review.services.context import Actor
+from workflows.settlement import LINE_KINDS, due_to_hospital, line_kind
 from workflows.states import Role
 
-KINDS = ("supplement", "recovery", "reversal")
-"""What an entry does, as the journal filter offers it: derived from its key and its hospital line."""
+KINDS = LINE_KINDS
+"""What an entry does, as the journal filter offers it: `workflows.settlement.line_kind`, the statements' rule."""
 
 
 @dataclass(frozen=True)
@@ -53,16 +54,20 @@ def journal(actor: Actor, wanted: JournalFilter) -> Select:
         query = query.where(Hospital.id == wanted.hospital_id)
     if wanted.period_id:
         query = query.where(JournalEntry.period_id == wanted.period_id)
+    not_reversal = JournalEntry.reverses_entry_id.is_(None)
+    by_office = Decision.basis == "correction"
     if wanted.kind == "reversal":
         query = query.where(JournalEntry.reverses_entry_id.is_not(None))
+    elif wanted.kind == "correction":
+        query = query.where(not_reversal, by_office)
     elif wanted.kind in ("supplement", "recovery"):
         # the hospital line is negative when the fund pays it (supplement), positive when it pays back
         sign = JournalLine.amount_fen < 0 if wanted.kind == "supplement" else JournalLine.amount_fen > 0
-        query = query.where(JournalEntry.reverses_entry_id.is_(None), sign)
+        query = query.where(not_reversal, db.or_(Decision.basis.is_(None), ~by_office), sign)
     return query
 
 
-def kind_of(entry: JournalEntry, hospital_line_fen: int) -> str:
-    if entry.reverses_entry_id is not None:
-        return "reversal"
-    return "supplement" if hospital_line_fen < 0 else "recovery"
+def kind_of(entry: JournalEntry, hospital_line_fen: int, decision: Decision | None) -> str:
+    return line_kind(reverses_an_entry=entry.reverses_entry_id is not None,
+                     correction=decision is not None and decision.basis == "correction",
+                     due_fen=due_to_hospital(hospital_line_fen))

@@ -90,6 +90,7 @@ DATA_COLUMNS = {
     "review_items": ("reason", "withdrawn_reason"), "assignments": ("recusal_reason",),
     "decisions": ("verification_code", "letter_ref_zh", "letter_ref_en", "drg", "drg_after"),
     "scoresheets": ("rationale", "corrected_principal_dx", "corrected_principal_procedure"),
+    "journal_entries": ("idempotency_key",),  # a key names what it books (decision:5:v1), shown as it is stored
 }
 """The free text, names and codes people typed or the catalogue holds: shown as they were written, in any script.
 Coded columns (states, kinds, roles, holiday names from the package) are deliberately absent: they need labels."""
