@@ -70,7 +70,9 @@ def draw_drafts(period_id: int) -> object:
     except ServiceError as refusal:
         flash(str(refusal.message), "error")
     else:
-        flash(_("Drafts of %(period)s requested for %(n)s hospitals.", period=period.code, n=run.total), "success")
+        flash(ngettext("Drafts of %(period)s requested for %(num)s hospital.",
+                       "Drafts of %(period)s requested for %(num)s hospitals.", run.total, period=period.code),
+              "success")
     return redirect(url_for("staff.settlement_list", period=period.id))
 
 
