@@ -20,7 +20,7 @@ from review.models import AccountingPeriod, Decision, Region, ReviewItem, Settle
 from review.pagination import paginate
 from review.services import ledger_pages, settlements, statements
 from review.services.context import NotFound, ServiceError
-from review.services.letters import letter_locales
+from review.services.letters import letter_locales, stored_locale
 from review.shared_routes import LANG_ALIASES
 from review.staff.forms import ConfirmForm
 from review.staff.routes import OFFICE, READERS, bp
@@ -134,11 +134,17 @@ def _reference(statement: Settlement) -> str:
     return (statement.statement_ref_zh if zh else statement.statement_ref_en) or ""
 
 
+def _reader_locale() -> str:
+    """The catalogue's code (`en`, `zh_CN`) of the reader's language: Babel spells zh_CN as zh_Hans_CN."""
+    language = get_locale().language  # type: ignore[union-attr]
+    return next((code for code in letter_locales() if code.split("_")[0] == language), stored_locale())
+
+
 def statement_file(statement: Settlement, ext: str) -> object:
     """The statement as PDF or XLSX in the reader's language, or with `?lang=` the other one (as letters are
     offered); for the office's and the hospital's download routes alike, after their own scoped `get`."""
     asked = request.args.get("lang", "")
-    locale = LANG_ALIASES.get(asked, asked) or str(get_locale())
+    locale = LANG_ALIASES.get(asked, asked) or _reader_locale()
     if locale not in letter_locales():
         raise NotFound(_l("There is no statement in this language."))
     body = statements.statement_pdf(statement, locale) if ext == "pdf" else statements.statement_xlsx(statement,

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
+from flask_babel import refresh
 from openpyxl import load_workbook
 
 from review.extensions import db
@@ -13,6 +15,7 @@ from review.models import AccountingPeriod, Decision, Hospital, ReviewItem, Sett
 from review.services import decisions, periods
 from tests.e2e.test_ledger_pages import _issued
 from tests.e2e.test_walkthrough import login
+from tests.e2e.test_zh_walk import html_text, known_values, latin_runs
 from tests.factories import World
 from tests.integration.test_decision_queue import APPROVE, PARTIAL, REJECT, make_decisions
 from tests.pdftext import pdf_text
@@ -220,3 +223,26 @@ def test_a_statement_downloads_in_either_language_for_its_readers_only(client, w
     draft = client.get(f"/staff/settlements/{h2.id}/statement.xlsx")
     assert draft.status_code == 200 and db.session.get(ReviewItem, decided["H2"].item_id).case.case_no in \
         _workbook_text(draft.data)
+
+
+@pytest.mark.parametrize("app", ["sqlite"], indirect=True)
+def test_the_pages_the_walk_cannot_reach_read_in_chinese(app, client, world: World) -> None:  # type: ignore[no-untyped-def]
+    """The zh walk's quarter has one statement, issued and disputed; a draft, the office's run, the hospital's
+    answer form and a refused dispute are read here the same way (tests/e2e/test_zh_walk.py)."""
+    period, _decided = _closed(world)
+    login(client, "staff")
+    _draw(client, period)
+    h1, h2 = _statement("H1"), _statement("H2")
+    client.post(f"/staff/settlements/{h1.id}/issue", follow_redirects=True)  # its message read in English
+    client.post("/lang/zh_CN")
+    refresh()  # the test's app context outlives each request, and Babel keeps the first request's locale in it
+    pages = {url: client.get(url) for url in ("/staff/settlements", f"/staff/settlements?period={period.id}&state=draft",
+                                              f"/staff/settlements/{h2.id}")}
+    login(client, "hosp1")
+    pages[f"/hospital/statements/{h1.id}"] = client.get(f"/hospital/statements/{h1.id}")
+    pages["refused dispute"] = client.post(f"/hospital/statements/{h1.id}/dispute", data={"reason": "太短"})
+    assert [response.status_code for response in pages.values()] == [200, 200, 200, 200, 422]
+    assert "太短" in pages["refused dispute"].text and 'id="reason-errors"' in pages["refused dispute"].text
+    known = known_values()
+    leaks = {(url, run) for url, response in pages.items() for run in latin_runs(html_text(response.text), known)}
+    assert sorted(leaks) == [], "\n".join(f"{url}\t{run}" for url, run in sorted(leaks))

@@ -26,9 +26,9 @@ from sqlalchemy import String, Text
 
 from review.extensions import db
 from review.intake.template import EXAMPLE as IMPORT_EXAMPLE
-from review.models import Assignment, Cycle, Decision, Job, ReviewItem, Scoresheet
-from review.services import (cases, decisions, documents, experts, exports, holidays, intake, jobs, recusal,
-                             reviews, sampling, users)
+from review.models import Assignment, Cycle, Decision, Job, ReviewItem, Scoresheet, Settlement
+from review.services import (cases, decisions, documents, experts, exports, holidays, intake, jobs, periods,
+                             recusal, reviews, sampling, settlements, users)
 from review.services.experts import EXAMPLE as EXPERT_EXAMPLE
 from review.services.experts import ConflictInput
 from review.services.hospitals import EXAMPLE as HOSPITAL_EXAMPLE
@@ -249,6 +249,20 @@ def _expert_name(world: World, expert_id: int) -> str:
     return next(name for name, known in world.experts.items() if known == expert_id)
 
 
+def _statement(world: World, disputed_item_id: int) -> tuple[int, int]:
+    """The quarter closed and H1's statement (the only hospital whose money moved) drawn, issued and disputed,
+    naming `disputed_item_id`. Returns (the statement, the draft run)."""
+    cycle = db.session.get(Cycle, world.cycle_id)
+    periods.close(world.actors["staff"], "T01", cycle.code)
+    run = settlements.start_drafts(world.actors["staff"], "T01", cycle.code)
+    statement = db.session.scalars(db.select(Settlement.id).where(
+        Settlement.hospital_id == world.hospitals["H1"])).one()
+    settlements.issue(world.actors["staff"], statement)
+    settlements.dispute(world.actors["hosp1"], statement, "ICU 病例的补付金额少于专家组的结论，请核对。",
+                        [disputed_item_id])
+    return statement, run.id
+
+
 def build_walk(world: World) -> Walk:
     """A cycle with something on every screen: an issued approval (hospital1_objects), a partial approval and a
     rejection issued, a decision proposed, an application returned, an application in review with a recusal and a
@@ -313,6 +327,7 @@ def build_walk(world: World) -> Walk:
     experts.add_relation(admin, "cardiology", "critical_care")
     invited = users.create_with_invitation(admin, UserInput(username="newclerk", display_name="New Clerk",
                                                             role="hospital", hospital_id=world.hospitals["H1"]))
+    statement, draft_run = _statement(world, approved_item.id)
 
     issued = [hospital_ids["decision_id"], partial, rejected, record_review.id]
     h1_items = [approved_item.id, returned.id, in_review.id, sampled.id, split.id]
@@ -322,13 +337,13 @@ def build_walk(world: World) -> Walk:
               "item_id": h1_items,
               "job_id": [run.id], "expert_id": [expert1], "hospital_id": [world.hospitals["H1"]],
               "plan_id": [plan.id], "region_id": [world.region_id], "user_id": [invited.user_id, world.users["hosp1"]],
-              "exports": export_ids}
+              "exports": export_ids, "settlement_id": [statement], "run_id": [draft_run]}
     evidence = hospital_ids["document_id"]
     return Walk(
         ids={"hospital": {"item_id": h1_items, "case_id": [approved_item.case_id, sampled_case.id],
                           "job_id": [hospital_ids["job_id"], failed_import.id, stopped_import.id], "document_id": [evidence],
                           "decision_id": [hospital_ids["decision_id"], partial, record_review.id],
-                          "token_id": [hospital_ids["token_id"]]},
+                          "token_id": [hospital_ids["token_id"]], "settlement_id": [statement]},
              "expert": {"assignment_id": list(expert_assignments), "document_id": [evidence]},
              "staff": office, "admin": office, "auditor": office},
         words={"fmt": ["csv", "xlsx"], "token": [invited.token],
