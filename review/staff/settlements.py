@@ -28,14 +28,15 @@ from review.web import record_id
 from workflows.problems import Problem
 
 DOWNLOADS = {"pdf": "application/pdf", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-"""The statement's files: the signed PDF and the workbook of the same figures and lines."""
+"""The statement's files: the PDF with its 文号 and verification code, and the workbook of the same figures."""
 
 
 def _chosen(periods: list[AccountingPeriod]) -> AccountingPeriod | None:
     """The period asked for, else the newest closed one (the one a statement can be drawn from), else the newest."""
     wanted = request.args.get("period", type=record_id)
-    return (next((p for p in periods if p.id == wanted), None) or next((p for p in periods if p.state == "closed"),
-                                                                         None) or (periods[0] if periods else None))
+    asked = next((p for p in periods if p.id == wanted), None)
+    closed = next((p for p in periods if p.state == "closed"), None)
+    return asked or closed or (periods[0] if periods else None)
 
 
 @bp.route("/settlements")
@@ -147,8 +148,8 @@ def statement_file(statement: Settlement, ext: str) -> object:
     locale = LANG_ALIASES.get(asked, asked) or _reader_locale()
     if locale not in letter_locales():
         raise NotFound(_l("There is no statement in this language."))
-    body = statements.statement_pdf(statement, locale) if ext == "pdf" else statements.statement_xlsx(statement,
-                                                                                                       locale)
+    write = statements.statement_pdf if ext == "pdf" else statements.statement_xlsx
+    body = write(statement, locale)
     return send_file(io.BytesIO(body), mimetype=DOWNLOADS[ext], as_attachment=True,
                      download_name=statements.statement_filename(statement, locale, ext), max_age=0)
 
