@@ -97,8 +97,8 @@ def issue_all_settlements(period_id: int) -> object:
         flash(ngettext("%(num)s statement issued.", "%(num)s statements issued.", issued), "success")
         left = settlements.state_counts(period.id).get("draft", 0)
         if left:
-            flash(ngettext("%(num)s draft could not be issued; open it to see why.",
-                           "%(num)s drafts could not be issued; open them to see why.", left), "warning")
+            flash(ngettext("%(num)s draft could not be issued; issue it from its page to see why.",
+                           "%(num)s drafts could not be issued; issue each from its page to see why.", left), "warning")
     return redirect(url_for("staff.settlement_list", period=period.id))
 
 

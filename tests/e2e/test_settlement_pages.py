@@ -236,8 +236,8 @@ def test_the_pages_the_walk_cannot_reach_read_in_chinese(app, client, world: Wor
     client.post(f"/staff/settlements/{h1.id}/issue", follow_redirects=True)  # its message read in English
     client.post("/lang/zh_CN")
     refresh()  # the test's app context outlives each request, and Babel keeps the first request's locale in it
-    pages = {url: client.get(url) for url in ("/staff/settlements", f"/staff/settlements?period={period.id}&state=draft",
-                                              f"/staff/settlements/{h2.id}")}
+    office = ("/staff/settlements", f"/staff/settlements?period={period.id}&state=draft", f"/staff/settlements/{h2.id}")
+    pages = {url: client.get(url) for url in office}
     login(client, "hosp1")
     pages[f"/hospital/statements/{h1.id}"] = client.get(f"/hospital/statements/{h1.id}")
     pages["refused dispute"] = client.post(f"/hospital/statements/{h1.id}/dispute", data={"reason": "太短"})
