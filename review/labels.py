@@ -248,7 +248,7 @@ SETTLEMENT_STEP = {
 
 RUN_STATUS = {
     "queued": _l("Queued"),
-    "running": _l("Running"),
+    "running": _l("In progress"),
     "done": _l("Done"),
     "failed": _l("Failed"),
 }

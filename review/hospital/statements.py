@@ -31,19 +31,19 @@ class DisputeForm(FlaskForm):
     """Choices are the statement's cases, set by the view; the service refuses any other."""
 
 
-def _dispute_form(lines: list[settlements.StatementLine]) -> DisputeForm:
+def _dispute_form(statement: Settlement) -> DisputeForm:
     form = DisputeForm()
-    cases = {line.item_id: line.case_no for line in lines if line.item_id is not None}
-    form.items.choices = [(item_id, case_no or f"#{item_id}") for item_id, case_no in sorted(cases.items())]
+    form.items.choices = list(settlements.statement_cases(statement).items())
     return form
 
 
 def _page(statement: Settlement, form: DisputeForm | None = None) -> str:
-    lines = settlements.statement_lines(statement)
-    named = {line.item_id: line.case_no for line in lines if line.item_id in statement.disputed_item_ids}
-    return render_template("hospital/statement.html", statement=statement, lines=lines, named=named,
+    cases = settlements.statement_cases(statement)
+    named = {item_id: case_no for item_id, case_no in cases.items() if item_id in statement.disputed_item_ids}
+    return render_template("hospital/statement.html", statement=statement,
+                           lines=settlements.statement_lines(statement), named=named,
                            unpaid=settlements.decisions_without_money(statement),
-                           dispute_form=form or _dispute_form(lines), form=ConfirmForm())
+                           dispute_form=form or _dispute_form(statement), form=ConfirmForm())
 
 
 @bp.route("/statements")
@@ -78,7 +78,7 @@ def dispute_statement(settlement_id: int) -> object:
     """A dispute the service refuses (no reason, a case not on the statement) comes back on its fields."""
     actor = current_actor()
     statement = settlements.get(actor, settlement_id)
-    form = _dispute_form(settlements.statement_lines(statement))
+    form = _dispute_form(statement)
     if not form.validate_on_submit():
         if "csrf_token" in form.errors:
             flash(_("The form expired; please try again."), "error")

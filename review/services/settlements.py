@@ -318,6 +318,7 @@ def _without_money(settlement: Settlement, states: Sequence[str] = (State.ISSUED
 
 @dataclass(frozen=True)
 class UnpaidDecision:
+    item_id: int
     case_no: str
     drg: str
     version: int
@@ -331,7 +332,7 @@ def decisions_without_money(settlement: Settlement) -> list[UnpaidDecision]:
     which it settles too (or, once issued, settled)."""
     states = (State.ISSUED.value,) if settlement.state == "draft" else (State.ISSUED.value, State.SETTLED.value)
     query = _without_money(settlement, states).join(Case, Case.id == ReviewItem.case_id).with_only_columns(
-        Case.case_no, db.func.coalesce(Decision.drg_after, Decision.drg), Decision.version, Decision.outcome,
+        ReviewItem.id, Case.case_no, db.func.coalesce(Decision.drg_after, Decision.drg), Decision.version, Decision.outcome,
         Decision.letter_ref_zh, Decision.letter_ref_en)
     return [UnpaidDecision(*row) for row in db.session.execute(query).all()]
 
@@ -363,7 +364,8 @@ def acknowledge(actor: Actor, settlement_id: int) -> Settlement:
 
 
 def dispute(actor: Actor, settlement_id: int, reason: str, item_ids: Iterable[int] = ()) -> Settlement:
-    """A dispute names why, and may name the statement's items it concerns (others' items are refused)."""
+    """A dispute names why, and may name the statement's cases it concerns (`statement_cases`; any other item is
+    refused)."""
     actor.require(Role.HOSPITAL)
     reason = (reason or "").strip()
     if not REASON_MIN <= len(reason) <= REASON_MAX:
@@ -371,9 +373,7 @@ def dispute(actor: Actor, settlement_id: int, reason: str, item_ids: Iterable[in
                                                   min=REASON_MIN, max=REASON_MAX))]})
     settlement = _locked(actor, settlement_id)
     wanted = sorted(set(item_ids))
-    on_statement = set(db.session.scalars(db.select(SettlementLine.item_id).where(
-        SettlementLine.settlement_id == settlement.id, SettlementLine.item_id.is_not(None))))
-    if not set(wanted) <= on_statement:
+    if not set(wanted) <= set(statement_cases(settlement)):
         raise ValidationFailed({"items": [str(_l("Name only cases on this statement."))]})
     state = _step(settlement, SettlementAction.DISPUTE, actor)
     settlement.dispute_reason, settlement.disputed_item_ids = reason, wanted
@@ -437,6 +437,7 @@ class StatementLine:
     kind: str
     amount_fen: int
     entry_id: int
+    decision_id: int | None
     item_id: int | None
     case_no: str | None
     drg: str | None
@@ -450,7 +451,8 @@ class StatementLine:
 def statement_lines(settlement: Settlement) -> list[StatementLine]:
     corrected = db.aliased(AccountingPeriod)
     rows = db.session.execute(
-        db.select(SettlementLine.kind, SettlementLine.amount_fen, SettlementLine.entry_id, SettlementLine.item_id,
+        db.select(SettlementLine.kind, SettlementLine.amount_fen, SettlementLine.entry_id, SettlementLine.decision_id,
+                  SettlementLine.item_id,
                   Case.case_no, db.func.coalesce(Decision.drg_after, Decision.drg), Decision.version,
                   Decision.letter_ref_zh, Decision.letter_ref_en, corrected.code, ReviewItem.state)
         .outerjoin(Decision, Decision.id == SettlementLine.decision_id)
@@ -459,6 +461,15 @@ def statement_lines(settlement: Settlement) -> list[StatementLine]:
         .outerjoin(corrected, corrected.id == SettlementLine.corrects_period_id)
         .where(SettlementLine.settlement_id == settlement.id).order_by(SettlementLine.entry_id)).all()
     return [StatementLine(*row) for row in rows]
+
+
+def statement_cases(settlement: Settlement) -> dict[int, str]:
+    """The cases a statement concerns, item id → case number: those of its lines and the decisions it settles that
+    moved no money; what a dispute may name."""
+    cases = {line.item_id: line.case_no or f"#{line.item_id}" for line in statement_lines(settlement)
+             if line.item_id is not None}
+    cases.update((unpaid.item_id, unpaid.case_no) for unpaid in decisions_without_money(settlement))
+    return dict(sorted(cases.items()))
 
 
 @dataclass(frozen=True)

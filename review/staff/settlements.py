@@ -108,13 +108,12 @@ def settlement(settlement_id: int) -> object:
     """One statement: figures and lines, each line's decision; a dispute's reason and the items it names, each
     with the item page where the office corrects it (or the appeal under way shows)."""
     statement = settlements.get(current_actor(), settlement_id)
-    decision_of = {line.entry_id: line.decision_id for line in statement.lines}
     disputed = db.session.scalars(db.select(ReviewItem).where(ReviewItem.id.in_(statement.disputed_item_ids))
                                   .order_by(ReviewItem.id)).all() if statement.disputed_item_ids else []
     current = {decision.item_id: decision for decision in db.session.scalars(db.select(Decision).where(
         Decision.item_id.in_([item.id for item in disputed]), Decision.status == "issued"))} if disputed else {}
     return render_template("staff/settlement.html", statement=statement, lines=settlements.statement_lines(statement),
-                           unpaid=settlements.decisions_without_money(statement), decision_of=decision_of,
+                           unpaid=settlements.decisions_without_money(statement),
                            disputed=disputed, current=current, form=ConfirmForm())
 
 

@@ -350,6 +350,14 @@ def test_the_quarter_settles_to_the_fen(world: World) -> None:
     assert {h: s.opening_fen for h, s in q4.items()} == {h: s.closing_fen for h, s in statements.items()}
     _issue_statement(world, q4["H1"])
     assert _item_states(quarter)["partial"] == "settled"
+    # H1 disputes its rejected case: it has no line, yet the statement settled it, so the dispute may name it
+    h1 = _statements("2026Q3")["H1"]
+    assert quarter.items["rejected"] in settlements.statement_cases(h1)
+    with pytest.raises(ServiceError):  # another hospital's case is not on H1's statement
+        settlements.dispute(world.actors["hosp1"], h1.id, DISPUTE, [quarter.items["approved"]])
+    db.session.rollback()
+    disputed = settlements.dispute(world.actors["hosp1"], h1.id, DISPUTE, [quarter.items["rejected"]])
+    assert (disputed.state, disputed.disputed_item_ids) == ("disputed", [quarter.items["rejected"]])
 
 
 def _draft_statement(world: World) -> Settlement:
