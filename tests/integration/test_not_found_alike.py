@@ -8,8 +8,8 @@ import re
 from flask import Flask
 
 from review.extensions import db
-from review.models import User
-from review.services import api_tokens
+from review.models import Settlement, User
+from review.services import api_tokens, periods, settlements
 from review.services.context import HIDDEN
 from tests.e2e.test_walkthrough import login
 from tests.factories import World
@@ -31,6 +31,10 @@ def _normalised(body: bytes, object_id: int) -> bytes:
 
 def test_foreign_and_missing_ids_get_the_same_404(app: Flask, world: World) -> None:
     hospital_ids, expert_ids = hospital1_objects(world)
+    periods.close(world.actors["staff"], "T01", "2026Q3")  # H1's issued statement of the quarter
+    settlements.start_drafts(world.actors["staff"], "T01", "2026Q3")
+    statement = db.session.scalars(db.select(Settlement.id).where(Settlement.hospital_id == world.hospitals["H1"])).one()
+    hospital_ids["settlement_id"] = settlements.issue(world.actors["staff"], statement).id
     db.session.get(User, world.users["hosp2"]).hospital_admin = True  # so token routes reach the lookup
     db.session.commit()
     hospital, expert, api = app.test_client(), app.test_client(), app.test_client()
