@@ -8,10 +8,13 @@ from decimal import Decimal
 
 import pytest
 from flask.testing import FlaskClient
+from flask_babel import force_locale
 from openpyxl import load_workbook
+from sqlalchemy import text
 
 from review.extensions import db
-from review.models import Decision, Job, Settlement, SettlementLine, SettlementRun
+from review.messages import stored_problem_text
+from review.models import Account, Decision, Job, JournalEntry, Settlement, SettlementLine, SettlementRun
 from review.services import periods, settlements, statements
 from review.services.context import ServiceError
 from review.spreadsheets import yuan
@@ -89,3 +92,24 @@ def test_a_second_run_writes_nothing_twice_and_a_draft_reads_as_not_issued(world
     draft = db.session.scalars(db.select(Settlement)).one()
     text = pdf_text(statements.statement_pdf(draft, "en"))
     assert "Draft: not issued" in text and "no legal effect" in text
+
+
+def test_drafts_that_disagree_with_the_close_are_not_written_and_the_run_says_whose(world: World) -> None:
+    """Someone who can lift the ledger's guards moves a hospital's account inside the closed period: the drafts
+    would no longer end at the balance the close stored, so the run fails naming the hospital and writes nothing."""
+    decision = issued_decision(world)
+    staff = world.actors["staff"]
+    periods.close(staff, "T01", "2026Q3")
+    entry_id = db.session.scalar(db.select(JournalEntry.id).where(JournalEntry.decision_id == decision.id))
+    accounts = dict(db.session.execute(db.select(Account.code, Account.id)).all())
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL session_replication_role = replica"))
+    for account, amount in (("hospital:H1", -100), ("fund:T01", 100)):  # a balanced pair, slipped in after the close
+        db.session.execute(text("INSERT INTO journal_lines (entry_id, account_id, amount_fen) VALUES (:e, :a, :x)"),
+                           {"e": entry_id, "a": accounts[account], "x": amount})
+    db.session.commit()
+    run = db.session.get(SettlementRun, settlements.start_drafts(staff, "T01", "2026Q3").id)
+    assert run.status == "failed" and db.session.scalar(db.select(db.func.count(Settlement.id))) == 0
+    with force_locale("en"):
+        why = stored_problem_text(run.message)
+    assert "H1" in why and "2026Q3" in why and "no statement was written" in why
