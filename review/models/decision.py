@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from review.extensions import db
@@ -11,9 +11,11 @@ from review.models.review_item import Document, ReviewItem
 from review.models.types import Fen, UTCDateTime, utcnow
 
 
-DECISION_STATES = ("proposed", "awaiting_approval", "issued", "superseded")
+DECISION_STATES = ("proposed", "awaiting_approval", "issued", "superseded", "discarded")
 """`awaiting_approval`: a correction waiting for a second member of the office; `superseded`: an issued version a
-later issued version replaced (it keeps its letter, 文号 and verification code)."""
+later issued version replaced (it keeps its letter, 文号 and verification code); `discarded`: a correction that was
+rejected by another member of the office or withdrawn by its proposer (final; it posted nothing, and its row stays
+for the audit without counting as a version of the item, so its number is given to the next version)."""
 BASES = ("panel", "appeal", "correction")
 """What made the version: the first panel, the appeal panel, or the office correcting a clerical error."""
 ISSUED_OR_SUPERSEDED = ("issued", "superseded")
@@ -22,13 +24,19 @@ ISSUED_OR_SUPERSEDED = ("issued", "superseded")
 class Decision(db.Model):
     __tablename__ = "decisions"
     __table_args__ = (
-        UniqueConstraint("item_id", "version"),
+        # a discarded correction keeps the number it was proposed under, which the next version takes again
+        Index("uq_decisions_item_version", "item_id", "version", unique=True,
+              sqlite_where=text("status <> 'discarded'"), postgresql_where=text("status <> 'discarded'")),
         CheckConstraint(f"status IN {DECISION_STATES!r}", name="status"),
         CheckConstraint(f"basis IN {BASES!r}", name="basis"),
         # a correction is proposed by one member of the office with a reason and approved by another
         CheckConstraint("(basis = 'correction') = (correction_reason IS NOT NULL AND proposed_by_id IS NOT NULL)",
                         name="correction_reason"),
         CheckConstraint("status <> 'awaiting_approval' OR basis = 'correction'", name="awaiting_approval"),
+        # only a correction is discarded, and always with who, when and why
+        CheckConstraint("(status = 'discarded') = (discarded_at IS NOT NULL) AND (discarded_at IS NULL) = "
+                        "(discarded_by_id IS NULL) AND (discarded_at IS NULL) = (discarded_reason IS NULL) AND "
+                        "(status <> 'discarded' OR basis = 'correction')", name="discarded"),
         CheckConstraint("outcome IN ('approved', 'partially_approved', 'rejected', 'confirmed', 'regrouped', "
                         "'admission_unjustified')", name="outcome"),
         CheckConstraint("(drg_after IS NULL) = (drg_payment_after_fen IS NULL)", name="regrouped_payment"),
@@ -49,6 +57,10 @@ class Decision(db.Model):
     correction_reason: Mapped[str | None] = mapped_column(Text)
     proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     """The office member who proposed a correction; the approver (issued_by_id) must be someone else."""
+    discarded_reason: Mapped[str | None] = mapped_column(Text)
+    discarded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    """Who ended a pending correction: its proposer withdrew it, anyone else in the office rejected it."""
+    discarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[str] = mapped_column(String(24))
     approvals: Mapped[int]
     panel_size: Mapped[int]
