@@ -14,7 +14,8 @@ from celery import Task, shared_task
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from review.services import activity, assignment_runs, calendar, exports, intake, jobs, letters, settlements
+from review.services import (activity, assignment_runs, calendar, exports, intake, jobs, letters, settlements,
+                             statements)
 
 
 def job_task(kind: str, name: str, label: object, *, give_up: Callable[..., None] | None = None,
@@ -57,6 +58,11 @@ def run_export(job_id: int) -> None:
           revive=settlements.revive)
 def draw_settlements(run_id: int) -> None:
     settlements.run_drafts(run_id)
+
+
+@job_task("statement", "review.render_statement", _l("Settlement statement"))
+def render_statement(settlement_id: int) -> None:
+    statements.render_statement(settlement_id)
 
 
 @job_task("calendar", "review.run_calendar_day", _l("Quarterly calendar"))

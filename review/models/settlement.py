@@ -93,6 +93,9 @@ class Settlement(db.Model):
     statement_ref_en: Mapped[str | None] = mapped_column(String(80))
     """The 文号 as printed, fixed at issue (series `statement` of the region's counter)."""
     verification_code: Mapped[str | None] = mapped_column(String(32), unique=True)
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
+    """The official copy (PDF, in LETTER_LOCALE), rendered once by a job after the issue and kept, so a later
+    letterhead edit never changes what the issued statement says."""
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     dispute_reason: Mapped[str | None] = mapped_column(Text)

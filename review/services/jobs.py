@@ -19,6 +19,7 @@ its letter, and with Redis down an issued decision never got its letter. The rul
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -35,6 +36,7 @@ from sqlalchemy import Connection, Select, event, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction
 
+from review.documents import StoredFile
 from review.extensions import db
 from review.models import Document, ExportJob, Job
 from review.models.types import utcnow
@@ -331,6 +333,19 @@ def unrecorded_file(kind: str, *args: object) -> str | None:
     purpose = _purpose(kind, args)
     files = db.session.scalar(db.select(Job.files).where(Job.id == lease.job_id)) or []
     return next((entry["sha256"] for entry in reversed(files) if entry["purpose"] == purpose), None)
+
+
+def rendered_once(kind: str, object_id: int, render: Callable[[], bytes]) -> tuple[StoredFile, bool]:
+    """The PDF of `kind` and `object_id` in the store, and whether it was adopted: the file an earlier run of this
+    job stored and did not live to record, when it is intact; else `render()`, noted on the job before it reaches
+    the store, so a kill before the caller's record is committed leaves a file the next run finds."""
+    sha256 = unrecorded_file(kind, object_id)
+    path = store().path_for(sha256 or "")
+    if sha256 is not None and path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha256:
+        return StoredFile(sha256=sha256, size_bytes=path.stat().st_size, content_type="application/pdf"), True
+    pdf = render()
+    note_file(hashlib.sha256(pdf).hexdigest(), kind, object_id)
+    return store().put_bytes(pdf, max_bytes=len(pdf) + 1), False
 
 
 def _remove_unrecorded_files(job: Job) -> None:

@@ -11,7 +11,6 @@ decision?" for anyone holding a copy, without a login, and so shows only what th
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,7 +24,6 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from review import clock, labels
-from review.documents import StoredFile
 from review.messages import rule_text
 from review.extensions import db
 from review.models import Appeal, Decision, Document, ReviewItem
@@ -34,7 +32,7 @@ from review.pdf import html_to_pdf
 from review.services import activity, jobs, letterheads
 from review.services.catalogue import catalogue_entry
 from review.services.context import SYSTEM
-from review.services.documents import LETTER_TYPE, store
+from review.services.documents import LETTER_TYPE
 from workflows.consensus import is_majority
 from workflows.money import format_fen
 from workflows.states import ItemKind
@@ -309,8 +307,8 @@ def render_letter(decision_id: int) -> int | None:
         return None
     if decision.letter_document_id is not None:
         return decision.letter_document_id
-    adopted = _unrecorded_letter(decision_id)
-    stored = adopted or _render_and_store(decision)
+    stored, adopted = jobs.rendered_once("letter", decision.id,
+                                         lambda: html_to_pdf(letter_html(decision, stored_locale())))
     document = Document(hospital_id=decision.item.hospital_id, item_id=decision.item_id, doc_type=LETTER_TYPE,
                         filename=letter_filename(decision), content_type=stored.content_type,
                         size_bytes=stored.size_bytes, sha256=stored.sha256)
@@ -318,26 +316,9 @@ def render_letter(decision_id: int) -> int | None:
     db.session.flush()
     decision.letter_document_id = document.id
     activity.record(SYSTEM, "letter.rendered", "decision", decision.id, decision.item.hospital_id,
-                    {"document_id": document.id, "sha256": stored.sha256, "adopted": adopted is not None})
+                    {"document_id": document.id, "sha256": stored.sha256, "adopted": adopted})
     db.session.commit()
     return document.id
-
-
-def _render_and_store(decision: Decision) -> StoredFile:
-    """The PDF is noted on the running job before it reaches the store, so a kill before the Document row is
-    committed leaves a file the next run finds."""
-    pdf = html_to_pdf(letter_html(decision, stored_locale()))
-    jobs.note_file(hashlib.sha256(pdf).hexdigest(), "letter", decision.id)
-    return store().put_bytes(pdf, max_bytes=len(pdf) + 1)
-
-
-def _unrecorded_letter(decision_id: int) -> StoredFile | None:
-    """The PDF an earlier run of this job stored for the decision and did not live to record, if it is intact."""
-    sha256 = jobs.unrecorded_file("letter", decision_id)
-    path = store().path_for(sha256 or "")
-    if sha256 is None or not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != sha256:
-        return None
-    return StoredFile(sha256=sha256, size_bytes=path.stat().st_size, content_type="application/pdf")
 
 
 @dataclass(frozen=True)

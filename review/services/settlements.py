@@ -9,7 +9,8 @@ hospital and closed period, issued by the office and answered by the hospital.
   stored (`PeriodBalance`) before anything is written: a statement that disagrees with the ledger is a bug, and
   the run fails naming the hospital rather than print it.
 - **Issue** gives the statement its 文号 (series `statement` of the region's counter, gap-free) and verification
-  code, and settles the items whose current decision it carries (`issued → settled`).
+  code, settles the items whose current decision it carries (`issued → settled`), and writes the job that stores
+  its official copy (review/services/statements.py).
 - **Answer**: the hospital acknowledges or disputes once, a dispute with a reason and the items it names; what it
   names is put right by an appeal (while the letter's deadline runs) or by the office's correction, and the next
   period's statement carries the new version.
@@ -284,6 +285,9 @@ def issue(actor: Actor, settlement_id: int) -> Settlement:
         "period": period.code, "ref": ref_zh, "closing_fen": settlement.closing_fen, "items_settled": settled})
     notify(kind="statement_issued", dedupe_key=f"statement-issued:{settlement.id}",
            hospital_id=settlement.hospital_id, period=period.code, ref=ref_zh, statement=settlement.id)
+    from review.tasks import render_statement  # here: the task module imports this one
+
+    jobs.enqueue(render_statement, settlement.id, actor=actor)  # the official copy, committed with the issue
     db.session.commit()
     return settlement
 

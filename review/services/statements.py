@@ -1,13 +1,16 @@
 """A settlement statement as the hospital holds it: the PDF (bilingual, 文号, verification) and the XLSX workbook.
 
 Both are drawn from the statement's stored figures and lines, which never change once written (the period is
-closed and the lines are append-only), so a copy rendered today says what the issued statement said. The PDF
+closed and the lines are append-only). The official copy (the PDF in LETTER_LOCALE) is rendered once after the
+issue, by a job, and kept, as a decision letter is: the issuer's name and legal basis come from the letterhead,
+which an administrator may edit later; the other language and the workbook are rendered on demand. The PDF
 shares the frame of the bureau's official documents with the decision letters (templates/pdf/official*.html);
 the workbook is written by review/spreadsheets.py, so no cell a hospital wrote can run as a formula.
 """
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from flask import render_template
 from flask_babel import force_locale
@@ -16,14 +19,17 @@ from markupsafe import Markup
 
 from review import labels
 from review.extensions import db
-from review.models import AccountingPeriod, Hospital, Region, Settlement
+from review.models import AccountingPeriod, Document, Hospital, Region, Settlement
 from review.pdf import html_to_pdf
-from review.services import letterheads
-from review.services.letters import local_date, page_counter_css, qr_svg, verify_url
+from review.services import activity, jobs, letterheads
+from review.services.context import SYSTEM
+from review.services.documents import store
+from review.services.letters import local_date, page_counter_css, qr_svg, stored_locale, verify_url
 from review.services.settlements import (StatementLine, UnpaidDecision, decisions_without_money,
                                         statement_lines)
 from review.spreadsheets import Cell, money, write_xlsx
 
+STATEMENT_TYPE = "settlement_statement"
 HEADERS = (_l("Kind"), _l("Case number"), _l("DRG"), _l("Decision version"), _l("Letter reference"),
            _l("Corrects period"), _l("Amount due to the hospital (yuan)"), _l("Journal entry"))
 _WIDTHS = (14, 22, 10, 10, 26, 12, 18, 10)
@@ -101,6 +107,38 @@ def _figure_rows(settlement: Settlement, zh: bool) -> list[list[Cell]]:
             [Cell(str(_l("Verification code"))), Cell(settlement.verification_code or "")],
             *([Cell(str(label)), money(fen)] for label, fen in figures),
             []]
+
+
+def render_statement(settlement_id: int) -> int | None:
+    """Store the issued statement's official copy once (the job after the issue); idempotent like letters: a
+    second run finds it, a run after a kill adopts the PDF its predecessor stored."""
+    settlement = db.session.scalars(db.select(Settlement).where(Settlement.id == settlement_id)
+                                    .with_for_update()).first()
+    if settlement is None or settlement.state == "draft":
+        return None
+    if settlement.document_id is not None:
+        return settlement.document_id
+    locale = stored_locale()
+    stored, adopted = jobs.rendered_once("statement", settlement.id, lambda: statement_pdf(settlement, locale))
+    document = Document(hospital_id=settlement.hospital_id, item_id=None, doc_type=STATEMENT_TYPE,
+                        filename=statement_filename(settlement, locale, "pdf"), content_type=stored.content_type,
+                        size_bytes=stored.size_bytes, sha256=stored.sha256)
+    db.session.add(document)
+    db.session.flush()
+    settlement.document_id = document.id
+    activity.record(SYSTEM, "settlement.rendered", "settlement", settlement.id, settlement.hospital_id,
+                    {"document_id": document.id, "sha256": stored.sha256, "adopted": adopted})
+    db.session.commit()
+    return document.id
+
+
+def official_copy(settlement: Settlement) -> Path | None:
+    """The stored official copy's file, once rendered (None before its job has run)."""
+    if settlement.document_id is None:
+        return None
+    sha256 = db.session.scalar(db.select(Document.sha256).where(Document.id == settlement.document_id))
+    path = store().path_for(sha256 or "")
+    return path if sha256 and path.is_file() else None
 
 
 def statement_filename(settlement: Settlement, locale: str, extension: str) -> str:

@@ -147,10 +147,13 @@ def statement_file(statement: Settlement, ext: str) -> object:
     locale = LANG_ALIASES.get(asked, asked) or _reader_locale()
     if locale not in letter_locales():
         raise NotFound(_l("There is no statement in this language."))
+    name = statements.statement_filename(statement, locale, ext)
+    official = statements.official_copy(statement) if ext == "pdf" and locale == stored_locale() else None
+    if official is not None:  # the copy kept at issue: what the statement said, whatever was edited since
+        return send_file(official, mimetype=DOWNLOADS[ext], as_attachment=True, download_name=name, max_age=0)
     write = statements.statement_pdf if ext == "pdf" else statements.statement_xlsx
-    body = write(statement, locale)
-    return send_file(io.BytesIO(body), mimetype=DOWNLOADS[ext], as_attachment=True,
-                     download_name=statements.statement_filename(statement, locale, ext), max_age=0)
+    return send_file(io.BytesIO(write(statement, locale)), mimetype=DOWNLOADS[ext], as_attachment=True,
+                     download_name=name, max_age=0)
 
 
 @bp.route("/settlements/<int:settlement_id>/statement.pdf", defaults={"ext": "pdf"})

@@ -26,6 +26,7 @@ from review.models.types import utcnow
 from review.pdf import html_to_pdf
 from review.services import activity, assignment_runs, decisions, exports, intake, jobs, letters
 from review.services.context import SYSTEM
+from review.services.documents import store
 from review.tasks import render_letter, run_calendar, run_import
 from tests.e2e.test_walkthrough import login
 from tests.integration.test_application_path import _apply
@@ -83,8 +84,7 @@ def actions(prefix: str) -> list[str]:
 
 
 def stored_files(app: Flask) -> set[str]:
-    store = letters.store().root
-    return {p.name for p in store.rglob("*") if p.is_file() and "imports" not in p.parts}
+    return {p.name for p in store().root.rglob("*") if p.is_file() and "imports" not in p.parts}
 
 
 def test_a_decision_issued_while_redis_is_down_gets_its_letter_from_the_sweeper(world, app) -> None:  # type: ignore[no-untyped-def]
@@ -206,7 +206,7 @@ def test_a_letter_stored_but_not_recorded_is_adopted_not_rendered_again(world, a
     # the worker rendered and stored the PDF, noted it, and was killed before the Document row was committed
     decision = db.session.get(Decision, decision_id)
     pdf = html_to_pdf(letters.letter_html(decision, letters.stored_locale())) + b"\n% the dead worker's copy\n"
-    orphan = letters.store().put_bytes(pdf, max_bytes=len(pdf) + 1).sha256
+    orphan = store().put_bytes(pdf, max_bytes=len(pdf) + 1).sha256
     job = outbox("letter", decision_id)
     job.files = [{"purpose": f"letter:{decision_id}", "sha256": orphan}]
     killed_while_running(job)
@@ -226,7 +226,7 @@ def test_a_file_left_by_a_dead_run_is_removed_when_the_job_ends(world, app) -> N
     with broker(app, LOST):
         export = exports.start(world.actors["staff"], world.cycle_id, "decisions_csv")
     partial = b"\xef\xbb\xbfHospital code,the dead worker's half-written table"
-    orphan = letters.store().put_stream(io.BytesIO(partial), len(partial) + 1, sniffer=lambda head: "text/csv").sha256
+    orphan = store().put_stream(io.BytesIO(partial), len(partial) + 1, sniffer=lambda head: "text/csv").sha256
     job = outbox("export", export.id)
     job.files = [{"purpose": f"export:{export.id}", "sha256": orphan}]
     killed_while_running(job)

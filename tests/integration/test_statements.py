@@ -3,7 +3,9 @@
 verification page; and the draft run as a job (progress, written once, refused on an open period)."""
 from __future__ import annotations
 
+import hashlib
 import io
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -14,10 +16,12 @@ from sqlalchemy import text
 
 from review.extensions import db
 from review.messages import stored_problem_text
-from review.models import Account, Decision, Job, JournalEntry, Settlement, SettlementLine, SettlementRun
-from review.services import periods, settlements, statements
+from review.models import (Account, Decision, Document, Job, JournalEntry, Region, Settlement, SettlementLine,
+                           SettlementRun)
+from review.services import letterheads, periods, settlements, statements
 from review.services.context import ServiceError
 from review.spreadsheets import yuan
+from tests.e2e.test_walkthrough import login
 from tests.factories import World
 from tests.integration.test_appeals import issued_decision
 from tests.pdftext import pdf_text
@@ -113,3 +117,23 @@ def test_drafts_that_disagree_with_the_close_are_not_written_and_the_run_says_wh
     with force_locale("en"):
         why = stored_problem_text(run.message)
     assert "H1" in why and "2026Q3" in why and "no statement was written" in why
+
+
+def test_the_issued_statement_is_kept_as_issued_whatever_the_letterhead_says_later(world: World,
+                                                                                  client: FlaskClient) -> None:
+    settlement, _decision = _statement(world)
+    settlement = db.session.get(Settlement, settlement.id, populate_existing=True)
+    assert settlement.document_id is not None  # the job after the issue stored the official copy
+    assert db.session.scalar(db.select(Job.state).where(Job.kind == "statement")) == "done"
+    kept = db.session.get(Document, settlement.document_id)
+    region = db.session.get(Region, world.region_id)
+    head = letterheads.letterhead_for(region)
+    letterheads.save(world.actors["admin"], region.id, replace(head, bureau_name_zh="新名称医疗保障局",
+                                                              bureau_name_en="Renamed Medical Insurance Bureau"))
+    login(client, "staff")
+    official = client.get(f"/staff/settlements/{settlement.id}/statement.pdf?lang=zh_CN")
+    assert official.status_code == 200 and hashlib.sha256(official.data).hexdigest() == kept.sha256
+    assert "新名称" not in pdf_text(official.data)
+    english = client.get(f"/staff/settlements/{settlement.id}/statement.pdf?lang=en")  # rendered now, not kept
+    assert "Renamed Medical Insurance Bureau" in " ".join(pdf_text(english.data).split())
+    assert statements.render_statement(settlement.id) == kept.id  # a second run of the job adds nothing

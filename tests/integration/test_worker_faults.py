@@ -31,7 +31,8 @@ from review import create_app
 from review.config import PROJECT_ROOT, TestConfig
 from review.extensions import db
 from review.models import ActivityLog, AssignmentJob, AssignmentRun, Case, Decision, Document, ImportJob, Job
-from review.services import assignment_runs, decisions, intake, jobs, letters
+from review.services import assignment_runs, decisions, intake, jobs
+from review.services.documents import store
 from tests.conftest import PG_URL, REDIS_URL, empty_postgresql, make_config
 from tests.factories import World, build_world
 from tests.integration.test_application_path import _apply
@@ -231,7 +232,7 @@ def test_a_pool_child_killed_after_storing_the_letter_pdf_leaves_one_letter_and_
             decisions.issue(world.actors["staff"], decision_id)
             wait_until_blocked(rig, lock, "INSERT INTO documents")  # the PDF is in the store, not yet recorded
             (noted,) = [entry["sha256"] for entry in job_of("letter", decision_id).files]
-            assert letters.store().path_for(noted).is_file()
+            assert store().path_for(noted).is_file()
             db.session.rollback()
             kill_pool_child(worker)
         # the pool starts a new child and Redis hands the message back (acks_late, reject_on_worker_lost)
