@@ -161,10 +161,11 @@ def sheet_input(form: ScoresheetForm) -> reviews.SheetInput:
 
 
 def _pending(record: Assignment) -> bool:
-    """The expert still owes a scoresheet on an item under review. These are also the conditions under which the
-    recusal service accepts a step-down, so the recusal panel is offered exactly when it can succeed."""
+    """The expert still owes a scoresheet while the seat's round is at work (the first panel, or the appeal panel
+    during the appeal). These are also the conditions under which the recusal service accepts a step-down, so the
+    recusal panel is offered exactly when it can succeed, on either round."""
     submitted = record.scoresheet is not None and record.scoresheet.status == "submitted"
-    return record.item.state in PANEL_AT_WORK and not submitted
+    return State(record.item.state) in reviews.OPEN_FOR_ROUND[record.round] and not submitted
 
 
 @bp.route("/assignments/<int:assignment_id>", methods=["GET", "POST"])

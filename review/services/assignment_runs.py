@@ -36,6 +36,9 @@ from workflows.states import Action, ItemKind, Role, State
 ASSIGNABLE = {ItemKind.APPLICATION.value: State.QUEUED.value, ItemKind.SAMPLED_RECORD.value: State.RECORDS_RECEIVED.value}
 """The state in which each kind of item waits for its panel."""
 
+ROUND_OF_KIND = {"draw": 1, "appeal": 2}
+"""Which round's seats a cycle run of each job kind fills: the first panels, or the appeal panels."""
+
 
 def library_versions() -> dict[str, str]:
     return {"ortools": ortools.__version__, "numpy": numpy.__version__, "python": platform.python_version()}
@@ -65,20 +68,24 @@ def qualified_experts(cycle: Cycle) -> list[Expert]:
     return [expert for expert, level in rows if qualifies(expert.title, level, min_title, levels)]
 
 
-def build_problem(cycle: Cycle, items: list[ReviewItem], *, appeal: bool = False) -> Problem:
-    """The solver's whole input, read from the database as it is now. For an appeal panel nobody is locked in and
-    every expert who ever sat on the item (seated or recused) is excluded: the first panel never re-reviews its
-    own decision; conflicts, qualification, caps and loads are as for a first panel."""
+def build_problem(cycle: Cycle, items: list[ReviewItem], *, round_: int = 1) -> Problem:
+    """The solver's whole input, read from the database as it is now, for seats in `round_`. The item's active
+    seats of that round are locked in and every other expert who ever sat on the item (stepped down, or seated in
+    the other round) is excluded: an appeal panel (round 2) never seats anyone of the first panel, and a
+    replacement on either panel never brings back who stepped down. Conflicts, qualification, caps and loads are
+    the same for both rounds."""
     item_ids = [item.id for item in items]
     mdc = dict(db.session.execute(db.select(Case.id, DrgCatalogue.mdc).join(DrgCatalogue, DrgCatalogue.drg == Case.drg)
                                   .where(DrgCatalogue.scheme == cycle.catalogue_scheme,
                                          Case.id.in_({item.case_id for item in items}))).all()) if items else {}
     seated: dict[int, set[int]] = {}
-    recused: dict[int, set[int]] = {}
+    excluded: dict[int, set[int]] = {}
     if item_ids:
-        for item_id, expert_id, status in db.session.execute(db.select(
-                Assignment.item_id, Assignment.expert_id, Assignment.status).where(Assignment.item_id.in_(item_ids))):
-            (seated if status == "active" else recused).setdefault(item_id, set()).add(expert_id)
+        for item_id, expert_id, status, seat_round in db.session.execute(db.select(
+                Assignment.item_id, Assignment.expert_id, Assignment.status, Assignment.round).where(
+                Assignment.item_id.in_(item_ids))):
+            locked = status == "active" and seat_round == round_
+            (seated if locked else excluded).setdefault(item_id, set()).add(expert_id)
     loads = dict(db.session.execute(db.select(Assignment.expert_id, db.func.count()).join(ReviewItem).where(
         ReviewItem.cycle_id == cycle.id, Assignment.status == "active").group_by(Assignment.expert_id)).all())
     experts = qualified_experts(cycle)
@@ -86,10 +93,8 @@ def build_problem(cycle: Cycle, items: list[ReviewItem], *, appeal: bool = False
     conflicts = {(c.expert_id, c.hospital_id) for c in db.session.scalars(db.select(ExpertConflict))
                  if c.expert_id in expert_ids and c.overlaps(cycle.quarter_start, cycle.review_deadline)}
     def spec(item: ReviewItem) -> ItemSpec:
-        panel, excluded = frozenset(seated.get(item.id, ())), frozenset(recused.get(item.id, ()))
-        if appeal:
-            panel, excluded = frozenset(), panel | excluded
-        return ItemSpec(item.id, item.hospital_id, specialty_for_mdc(mdc.get(item.case_id)), panel, excluded)
+        return ItemSpec(item.id, item.hospital_id, specialty_for_mdc(mdc.get(item.case_id)),
+                        frozenset(seated.get(item.id, ())), frozenset(excluded.get(item.id, ())))
 
     return Problem(
         items=tuple(spec(item) for item in items),
@@ -180,7 +185,7 @@ def execute(job_id: int) -> int | None:
     _progress(job, "snapshot", 10)
     try:
         cycle = job.cycle
-        problem = build_problem(cycle, assignable_items(cycle, kind=job.kind), appeal=job.kind == "appeal")
+        problem = build_problem(cycle, assignable_items(cycle, kind=job.kind), round_=ROUND_OF_KIND[job.kind])
         seed = draw_seed(job.published_value, cycle, problem.input_hash(), job.kind)
         _progress(job, "solving", 40)
         run, solution = record_run(cycle, job.kind, job.published_value, seed, problem, config_for(cycle),
@@ -261,9 +266,9 @@ def apply(actor: Actor, job_id: int) -> AssignmentJob:
     if job.status != "done" or job.run is None:
         raise ServiceError(_l("This assignment run has no result to apply."))
     run = job.run
-    appeal = job.kind == "appeal"
+    round_ = ROUND_OF_KIND[job.kind]
     items = assignable_items(job.cycle, for_update=True, kind=job.kind)
-    if build_problem(job.cycle, items, appeal=appeal).input_hash() != run.input_hash:
+    if build_problem(job.cycle, items, round_=round_).input_hash() != run.input_hash:
         raise ServiceError(_l("The items awaiting a panel or the expert pool changed after this run was computed; "
                               "start a new run."))
     seats = seats_by_item(run)
@@ -271,9 +276,9 @@ def apply(actor: Actor, job_id: int) -> AssignmentJob:
     for item in items:
         if item.id not in seats:
             continue
-        place(item, run, seats[item.id], 2 if appeal else 1)
+        place(item, run, seats[item.id], round_)
         seated.update(expert_id for expert_id, _ in seats[item.id])
-        if appeal:
+        if round_ == 2:
             start_appeal_review(actor, item, run.id, len(seats[item.id]))
         else:
             item.panel_seed = run.seed

@@ -18,7 +18,8 @@ from review.services import activity
 from review.services.context import SYSTEM
 from review.services.items import move
 from review.services.notifications import notify
-from workflows.states import PANEL_AT_WORK, Action, ItemKind, State
+from review.services.reviews import OPEN_FOR_ROUND
+from workflows.states import Action, ItemKind, State
 
 REMINDER_DAYS = 3
 
@@ -95,17 +96,28 @@ def _records(cycle: Cycle, today: date, report: CalendarReport) -> None:
         _once(cycle, "record_upload_deadline_passed", report)
 
 
+def _reminder_key(cycle: Cycle, expert_id: int, round_: int) -> str:
+    """One reminder per expert, cycle and round: a reminder about a first panel never stands in for one about an
+    appeal panel seated later (round 1 keeps the key it always had, so nothing already sent is sent again)."""
+    key = f"review-reminder:{cycle.id}:{expert_id}"
+    return key if round_ == 1 else f"{key}:round{round_}"
+
+
 def _review_reminders(cycle: Cycle, today: date, report: CalendarReport) -> None:
+    """Remind every expert who owes a sheet on a panel at work, first or appeal, in the days before the cycle's
+    review deadline: the one deadline the assignment notice and the expert's page give for both rounds."""
     deadline = cycle.review_deadline
     if not deadline - timedelta(days=REMINDER_DAYS) <= today <= deadline:
         return
-    open_sheets = db.select(Assignment.expert_id, db.func.count(Assignment.id)).join(ReviewItem).outerjoin(
-        Scoresheet, Scoresheet.assignment_id == Assignment.id).where(
-        ReviewItem.cycle_id == cycle.id, Assignment.status == "active",
-        ReviewItem.state.in_(PANEL_AT_WORK),
-        db.or_(Scoresheet.id.is_(None), Scoresheet.status != "submitted")).group_by(Assignment.expert_id)
-    for expert_id, count in db.session.execute(open_sheets).all():
+    at_work = db.or_(*((Assignment.round == round_) & ReviewItem.state.in_(states)
+                       for round_, states in OPEN_FOR_ROUND.items()))
+    open_sheets = db.select(Assignment.round, Assignment.expert_id, db.func.count(Assignment.id)).join(
+        ReviewItem).outerjoin(Scoresheet, Scoresheet.assignment_id == Assignment.id).where(
+        ReviewItem.cycle_id == cycle.id, Assignment.status == "active", at_work,
+        db.or_(Scoresheet.id.is_(None), Scoresheet.status != "submitted")).group_by(
+        Assignment.round, Assignment.expert_id).order_by(Assignment.round, Assignment.expert_id)
+    for round_, expert_id, count in db.session.execute(open_sheets).all():
         user_id = db.session.scalar(db.select(User.id).where(User.expert_id == expert_id))
-        if user_id and notify(kind="review_reminder", dedupe_key=f"review-reminder:{cycle.id}:{expert_id}",
+        if user_id and notify(kind="review_reminder", dedupe_key=_reminder_key(cycle, expert_id, round_),
                               user_id=user_id, cycle=cycle.code, count=count, deadline=deadline.isoformat()):
             report.reminders += 1
