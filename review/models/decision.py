@@ -95,3 +95,10 @@ class Decision(db.Model):
 
     item: Mapped[ReviewItem] = relationship(foreign_keys=[item_id])
     letter: Mapped[Document | None] = relationship()
+
+
+def next_version(item_id: int) -> int:
+    """The number the item's next version takes (a panel's, an appeal's or a correction's): a discarded correction is
+    no version, so its number is given again and the versions a hospital reads run 1, 2, 3 without a gap."""
+    return 1 + (db.session.scalar(db.select(db.func.max(Decision.version)).where(
+        Decision.item_id == item_id, Decision.status != "discarded")) or 0)

@@ -14,6 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from review.extensions import db
 from review.models import Appeal, Assignment, Decision, ReviewItem, Scoresheet, User
+from review.models.decision import next_version
 from review.models.types import utcnow
 from review.services import activity
 from review.services.context import HIDDEN, SYSTEM, Actor, NotFound, ServiceError, ValidationFailed
@@ -201,8 +202,7 @@ def _submitted_sheets(item: ReviewItem) -> list[Scoresheet]:
 
 def _new_decision(item: ReviewItem, **values: object) -> Decision:
     case = item.case
-    version = 1 + (db.session.scalar(db.select(db.func.max(Decision.version)).where(
-        Decision.item_id == item.id)) or 0)
+    version = next_version(item.id)
     appeal = current_round(item) == 2
     decision = Decision(item_id=item.id, version=version, panel_size=item.cycle.policy.panel_size,
                         basis="appeal" if appeal else "panel",

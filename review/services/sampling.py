@@ -148,8 +148,9 @@ def extrapolation(actor: Actor, plan_id: int) -> Report:
     reviewed: dict[str, list[ReviewedRecord]] = {s["name"]: [] for s in plan.strata}
     rows = db.session.execute(db.select(ReviewItem.stratum, Case.drg_payment_fen, Decision.amount_fen)
                               .join(Case, Case.id == ReviewItem.case_id)
-                              .join(Decision, (Decision.item_id == ReviewItem.id)
-                                    & (Decision.version == ReviewItem.issued_version))
+                              .join(Decision, (Decision.item_id == ReviewItem.id)  # a discarded correction
+                                    & (Decision.version == ReviewItem.issued_version)  # shares its number
+                                    & (Decision.status != "discarded"))
                               .where(ReviewItem.sampling_plan_id == plan.id))
     for stratum, paid, amount in rows:
         reviewed[stratum].append(ReviewedRecord(paid_fen=paid, overpaid_fen=-amount))  # a recovery is negative

@@ -1,7 +1,9 @@
 """The office's side of appeals and corrections (issue 13 §1–§2): a cycle's appeals with their states and the
 appeal panel run (the assignment run pages show and apply it), a correction proposed from the item page, and the
-approval queue where a second member of the office issues it."""
+approval queue where a second member of the office issues or rejects it and its proposer may withdraw it."""
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -17,7 +19,7 @@ from review.forms import attach_errors
 from review.messages import problem_text
 from review.models import Cycle
 from review.services import appeals, assignment_runs, corrections
-from review.services.context import ValidationFailed
+from review.services.context import Actor, ValidationFailed
 from review.services.decisions import get_decision
 from review.staff.forms import ConfirmForm, DrawForm
 from review.staff.routes import OFFICE, READERS, bp
@@ -40,6 +42,25 @@ class CorrectionForm(FlaskForm):
                                                                                             _signed_yuan])
     reason = TextAreaField(_l("The clerical error and its correction"),
                            validators=[DataRequired(), Length(min=corrections.REASON_MIN, max=2000)])
+
+
+class DiscardForm(FlaskForm):
+    """Why a pending correction is rejected (by another member of the office) or withdrawn (by its proposer)."""
+
+    reason = TextAreaField(_l("Reason (kept in the register)"),
+                           validators=[DataRequired(), Length(min=corrections.REASON_MIN, max=2000)])
+
+
+def discard_form(decision_id: int) -> DiscardForm:
+    """One form per row of the queue, its fields named after the correction so their ids stay unique on the page."""
+    return DiscardForm(prefix=f"correction-{decision_id}")
+
+
+def _flash_errors(errors: dict[str, list[str]]) -> None:
+    """Form and service errors alike, flashed: these forms sit in a list or a folded section, not on their own page."""
+    for messages in errors.values():
+        for message in messages:
+            flash(str(message), "error")
 
 
 @bp.context_processor
@@ -89,17 +110,13 @@ def propose_correction(decision_id: int) -> object:
     form = CorrectionForm()
     back = url_for("staff.item", item_id=get_decision(current_actor(), decision_id).item_id)
     if not form.validate_on_submit():
-        for messages in form.errors.values():
-            for message in messages:
-                flash(str(message), "error")
+        _flash_errors(form.errors)
         return redirect(back)
     try:
         corrections.propose(current_actor(), decision_id, form.amount.parsed_fen,  # type: ignore[attr-defined]
                             form.reason.data or "")
     except ValidationFailed as failure:
-        for messages in failure.errors.values():
-            for message in messages:
-                flash(message, "error")
+        _flash_errors(failure.errors)
         return redirect(back)
     flash(_("Correction proposed: another member of the review office approves it on the corrections queue."),
           "success")
@@ -110,7 +127,7 @@ def propose_correction(decision_id: int) -> object:
 @roles_required(*READERS)
 def corrections_queue() -> object:
     return render_template("staff/corrections.html", waiting=corrections.awaiting(current_actor()),
-                           form=ConfirmForm())
+                           form=ConfirmForm(), discard_form=discard_form)
 
 
 @bp.route("/corrections/<int:decision_id>/approve", methods=["POST"])
@@ -122,3 +139,34 @@ def approve_correction(decision_id: int) -> object:
         return redirect(url_for("staff.item", item_id=decision.item_id))
     flash(_("The form expired; please try again."), "error")
     return redirect(url_for("staff.corrections_queue"))
+
+
+def _discard(decision_id: int, end: Callable[[Actor, int, str], object], done: str) -> object:
+    """Reject or withdraw a pending correction with the reason from its row's form, then back to the queue."""
+    form = discard_form(decision_id)
+    if not form.validate_on_submit():
+        _flash_errors(form.errors)
+    else:
+        try:
+            end(current_actor(), decision_id, form.reason.data or "")
+        except ValidationFailed as failure:
+            _flash_errors(failure.errors)
+        else:
+            flash(done, "success")
+    return redirect(url_for("staff.corrections_queue"))
+
+
+@bp.route("/corrections/<int:decision_id>/reject", methods=["POST"])
+@roles_required(*OFFICE)
+def reject_correction(decision_id: int) -> object:
+    """Another member of the office refuses the correction: nothing is issued, and the item may be corrected anew."""
+    return _discard(decision_id, corrections.reject,
+                    _("Correction rejected: nothing was issued, and the decision can be corrected again."))
+
+
+@bp.route("/corrections/<int:decision_id>/withdraw", methods=["POST"])
+@roles_required(*OFFICE)
+def withdraw_correction(decision_id: int) -> object:
+    """The proposer takes the correction back: nothing is issued, and the item may be corrected anew."""
+    return _discard(decision_id, corrections.withdraw,
+                    _("Correction withdrawn: nothing was issued, and the decision can be corrected again."))

@@ -45,17 +45,18 @@ def index() -> object:
 def item(item_id: int) -> object:
     actor = current_actor()
     review_item = get_item(actor, item_id)
-    item_decisions = db.session.scalars(db.select(Decision).where(Decision.item_id == review_item.id)
-                                        .order_by(Decision.version)).all()
+    item_decisions = db.session.scalars(db.select(Decision).where(  # a discarded correction is no version
+        Decision.item_id == review_item.id, Decision.status != "discarded").order_by(Decision.version)).all()
     # The panel as the office must see it: who was drawn and by which run, who stepped down and why, and
     # whether seats are open (a replacement found nobody free) so someone can fill them once the pool allows.
     run_ids = {a.run_id for a in review_item.assignments if a.run_id is not None}
     run_kinds = dict(db.session.execute(db.select(AssignmentRun.id, AssignmentRun.kind).where(
         AssignmentRun.id.in_(run_ids))).all()) if run_ids else {}
     panel_size = review_item.cycle.policy.panel_size
-    seated = sum(a.status == "active" for a in review_item.assignments)
+    sitting = reviews.current_round(review_item)  # the appeal panel once it sits, else the first panel
+    seated = sum(a.status == "active" and a.round == sitting for a in review_item.assignments)
     open_seats = (max(0, panel_size - seated)
-                  if review_item.state in PANEL_AT_WORK else 0)
+                  if State(review_item.state) in reviews.OPEN_FOR_ROUND[sitting] else 0)
     return render_template("staff/item.html", item=review_item, decisions=item_decisions,
                            documents=item_documents(actor, review_item.id), form=ConfirmForm(),
                            override_form=OverrideForm(), run_kinds=run_kinds, panel_size=panel_size,

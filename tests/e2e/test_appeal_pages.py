@@ -84,3 +84,48 @@ def test_a_correction_is_proposed_on_the_item_page_and_approved_by_another(clien
     db.session.expire_all()
     assert db.session.get(Decision, correction.id).status == "issued"
     assert db.session.get(Decision, first.id).status == "superseded"
+
+
+def test_a_pending_correction_is_withdrawn_by_its_proposer_and_rejected_by_another(client, world: World) -> None:  # type: ignore[no-untyped-def]
+    first = issued_decision(world)
+    login(client, "staff")
+    wrong = {"amount": "99999.00", "reason": "The deduction was keyed twice by mistake."}
+    assert client.post(f"/staff/decisions/{first.id}/correct", data=wrong).status_code == 302
+    mine = db.session.scalars(db.select(Decision).where(Decision.status == "awaiting_approval")).one()
+    field = f"correction-{mine.id}-reason"
+    queue = client.get("/staff/corrections").text
+    assert "Withdraw the correction" in queue and f'name="{field}"' in queue
+    assert "Reject the correction" not in queue  # the proposer withdraws; rejecting is for the others
+    short = client.post(f"/staff/corrections/{mine.id}/withdraw", data={field: "Oops"})
+    assert short.status_code == 302 and "between 10 and 2000" in client.get(short.headers["Location"]).text
+    db.session.expire_all()
+    assert db.session.get(Decision, mine.id).status == "awaiting_approval"
+    done = client.post(f"/staff/corrections/{mine.id}/withdraw", data={field: "Wrong amount: I keyed the total."})
+    queue = client.get(done.headers["Location"]).text
+    assert "Correction withdrawn" in queue and "No corrections are waiting." in queue
+    db.session.expire_all()
+    assert db.session.get(Decision, mine.id).discarded_reason == "Wrong amount: I keyed the total."
+    item_page = client.get(f"/staff/items/{first.item_id}").text
+    assert "Version 2" not in item_page and "Version 1" in item_page  # a discarded proposal is no version
+    assert "The correction becomes version 2" in item_page  # and the decision can be corrected again
+
+    assert client.post(f"/staff/decisions/{first.id}/correct", data=wrong).status_code == 302
+    theirs = db.session.scalars(db.select(Decision).where(Decision.status == "awaiting_approval")).one()
+    field = f"correction-{theirs.id}-reason"
+    login(client, "auditor")  # auditors read the queue and act on nothing
+    queue = client.get("/staff/corrections").text
+    assert f'data-decision="{theirs.id}"' in queue and "Reject the correction" not in queue
+    assert client.post(f"/staff/corrections/{theirs.id}/reject", data={field: "An auditor has no say."}
+                       ).status_code == 403
+    login(client, "admin")
+    queue = client.get("/staff/corrections").text
+    assert "Reject the correction" in queue and "Approve and issue" in queue and "Withdraw the correction" not in queue
+    refused = client.post(f"/staff/corrections/{theirs.id}/withdraw", data={field: "Withdrawing on their behalf."},
+                          headers={"Referer": "/staff/corrections"})
+    assert refused.status_code == 303 and "reject it instead" in client.get("/staff/corrections").text
+    rejected = client.post(f"/staff/corrections/{theirs.id}/reject", data={field: "Ten times the panel's amount."})
+    assert "Correction rejected" in client.get(rejected.headers["Location"]).text
+    db.session.expire_all()
+    assert (db.session.get(Decision, theirs.id).status, db.session.get(Decision, first.id).status) == (
+        "discarded", "issued")
+    assert "Version 2" not in client.get(f"/staff/items/{first.item_id}").text
