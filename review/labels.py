@@ -34,6 +34,7 @@ STATUS = {
     "issued": _l("Issued"),
     "superseded": _l("Superseded by a later version"),
     "awaiting_approval": _l("Correction awaiting approval"),
+    "discarded": _l("Correction rejected or withdrawn"),
     "open": _l("In progress"),
     "uploaded": _l("Uploaded, not started"),
     "queued": _l("Waiting to start"),

@@ -171,6 +171,8 @@ def issue(actor: Actor, decision_id: int) -> Decision:
     decision = locked_decision(decision_id)
     if decision.status == "awaiting_approval":
         raise ServiceError(problem_text(Problem("correction.needs_approval", decision_id=decision.id)))
+    if decision.status == "discarded":
+        raise ServiceError(_l("This correction was rejected or withdrawn; it cannot be issued."))
     if decision.status != "proposed":
         raise ServiceError(_l("This decision has already been issued."))
     if not _opened(actor, decision.id):

@@ -8,12 +8,12 @@ from review.auth import current_actor, roles_required
 from review.extensions import db
 from review.models import ActivityLog, AssignmentRun, Cycle, Decision, Hospital, ReviewItem
 from review.pagination import paginate
-from review.services import applications, decisions
+from review.services import applications, decisions, reviews
 from review.services.documents import item_documents
 from review.services.items import get_item
 from review.staff.forms import ConfirmForm, OverrideForm
 from review.web import record_id
-from workflows.states import PANEL_AT_WORK, State
+from workflows.states import State
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 OFFICE = ("staff", "admin")

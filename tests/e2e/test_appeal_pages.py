@@ -108,6 +108,8 @@ def test_a_pending_correction_is_withdrawn_by_its_proposer_and_rejected_by_anoth
     item_page = client.get(f"/staff/items/{first.item_id}").text
     assert "Version 2" not in item_page and "Version 1" in item_page  # a discarded proposal is no version
     assert "The correction becomes version 2" in item_page  # and the decision can be corrected again
+    ended = client.get(f"/staff/decisions/{mine.id}").text  # its own page says why, and offers no issue
+    assert "rejected or withdrawn and is never issued: Wrong amount" in ended and "Issue this decision" not in ended
 
     assert client.post(f"/staff/decisions/{first.id}/correct", data=wrong).status_code == 302
     theirs = db.session.scalars(db.select(Decision).where(Decision.status == "awaiting_approval")).one()

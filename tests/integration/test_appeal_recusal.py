@@ -124,7 +124,7 @@ def test_an_appeal_seat_goes_to_someone_who_never_sat_and_only_the_appeal_panel_
     assert leaving.expert_id not in {r.expert.id for r in reasons.experts}
 
 
-def test_with_only_the_first_panel_free_the_appeal_seat_waits_for_the_office(world: World) -> None:
+def test_with_only_the_first_panel_free_the_appeal_seat_waits_for_the_office(world: World, client) -> None:  # type: ignore[no-untyped-def]
     item = _appeal_under_review(world, 3)
     first_panel = _first_panel(item.id)
     assert all(db.session.get(Expert, expert_id).active for expert_id in first_panel)  # qualified and free
@@ -137,6 +137,8 @@ def test_with_only_the_first_panel_free_the_appeal_seat_waits_for_the_office(wor
     empty_run = db.session.get(AssignmentRun, unfilled.object_id)
     assert empty_run.kind == "replacement" and assignment_runs.verify(empty_run.id).ok
     assert recusal.fill_item(world.actors["staff"], item.id) == []  # still nobody who never sat on it
+    login(client, "staff")  # the office's item page counts the appeal panel's seats, not the first panel's
+    assert "1 seat of this item's panel is open: 2 of 3 experts are seated." in client.get(f"/staff/items/{item.id}").text
 
     late = add_expert(world, "expert_late", "H3", title="chief_physician")
     placed = recusal.fill_item(world.actors["staff"], item.id)
