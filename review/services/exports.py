@@ -220,7 +220,7 @@ def revive(job_id: int) -> None:
 def _advance(job: ExportJob, done: int, total: int) -> None:
     """Committed at once, so the page polling the status sees it; 100 is kept for the stored result."""
     job.done, job.total = done, max(total, done)
-    job.progress = min(99, done * 100 // total) if total else 99
+    job.progress = jobs.percent_done(done, total)
     db.session.commit()
 
 

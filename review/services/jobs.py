@@ -335,6 +335,11 @@ def unrecorded_file(kind: str, *args: object) -> str | None:
     return next((entry["sha256"] for entry in reversed(files) if entry["purpose"] == purpose), None)
 
 
+def percent_done(done: int, total: int) -> int:
+    """A kind's progress as its page shows it while it runs; 100 is kept for the finished result."""
+    return min(99, done * 100 // total) if total else 99
+
+
 def rendered_once(kind: str, object_id: int, render: Callable[[], bytes]) -> tuple[StoredFile, bool]:
     """The PDF of `kind` and `object_id` in the store, and whether it was adopted: the file an earlier run of this
     job stored and did not live to record, when it is intact; else `render()`, noted on the job before it reaches

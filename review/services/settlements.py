@@ -221,7 +221,7 @@ def _claim(run_id: int) -> bool:
 
 def _advance(run: SettlementRun, done: int, total: int) -> None:
     run.done, run.total = done, max(total, done)
-    run.progress = min(99, done * 100 // total) if total else 99
+    run.progress = jobs.percent_done(done, total)
     db.session.commit()
 
 
