@@ -20,6 +20,7 @@ from review.pdf import STATIC_ROOT, RefusedURL, StaticOnlyFetcher, html_to_pdf
 from review.services import decisions, letters, sampling
 from review.services.catalogue import catalogue_entry
 from review.services.context import SYSTEM
+from review.services.documents import store
 from review.services.items import move
 from tests.e2e.test_walkthrough import login
 from tests.factories import BASE_RATE_FEN, seat_panels
@@ -174,7 +175,7 @@ def test_stored_letter_is_rendered_once_in_the_letter_locale(world, app) -> None
     db.session.refresh(decision)
     first = decision.letter_document_id
     assert first is not None and letters.render_letter(decision.id) == first
-    stored = letters.store().path_for(decision.letter.sha256).read_bytes()
+    stored = store().path_for(decision.letter.sha256).read_bytes()
     assert app.config.get("LETTER_LOCALE", "zh_CN") == "zh_CN"
     assert "测试统筹区" in pdf_text(stored)
 
