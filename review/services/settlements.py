@@ -3,7 +3,8 @@ hospital and closed period, issued by the office and answered by the hospital.
 
 - **Drafts** are drawn from a closed period only (its entries are fixed by the close and by the database), by a
   background job through the one job runner, with progress committed per batch of hospitals. A hospital gets a
-  draft when its account has a balance stored at the close (it moved, or it carried a balance in). A draft is
+  draft when its account has a balance stored at the close (it moved, or it carried a balance in), or when its
+  decisions of the period's cycle moved no money (a nil statement that settles them). A draft is
   written once: a second run makes only the drafts still missing, so a redelivered job never writes twice.
 - **Figures** come from the pure rules in workflows/settlement.py and are checked against the balance the close
   stored (`PeriodBalance`) before anything is written: a statement that disagrees with the ledger is a bug, and
@@ -63,13 +64,19 @@ def _period(region_code: str, period_code: str) -> AccountingPeriod:
     return period
 
 
-def _accounts_with_balance(period_id: int) -> list[tuple[int, int, int]]:
-    """(hospital id, account id, closing balance) of every hospital account the close stored, by hospital code."""
-    return [tuple(row) for row in db.session.execute(  # type: ignore[misc]
+def _hospitals_to_draw(period: AccountingPeriod) -> list[tuple[int, int | None, int]]:
+    """(hospital id, account id, closing balance) of every hospital the period's statements are for, by hospital
+    code: each account the close stored a balance for, and each hospital whose decisions of the period's cycle all
+    moved no money (no account, balance 0): its statement lists and settles them."""
+    with_balance = {row[0]: (row[1], row[2]) for row in db.session.execute(
         db.select(Account.hospital_id, Account.id, PeriodBalance.closing_fen)
         .join(PeriodBalance, PeriodBalance.account_id == Account.id)
-        .join(Hospital, Hospital.id == Account.hospital_id)
-        .where(PeriodBalance.period_id == period_id, Account.kind == "hospital").order_by(Hospital.code)).all()]
+        .where(PeriodBalance.period_id == period.id, Account.kind == "hospital"))}
+    unpaid = set(db.session.scalars(_decided_without_money(period).with_only_columns(ReviewItem.hospital_id)
+                                    .distinct().order_by(None)))
+    codes = dict(db.session.execute(db.select(Hospital.id, Hospital.code).where(
+        Hospital.id.in_(set(with_balance) | unpaid))).all())
+    return [(hospital_id, *with_balance.get(hospital_id, (None, 0))) for hospital_id in sorted(codes, key=codes.get)]
 
 
 def start_drafts(actor: Actor, region_code: str, period_code: str) -> SettlementRun:
@@ -83,7 +90,7 @@ def start_drafts(actor: Actor, region_code: str, period_code: str) -> Settlement
         SettlementRun.period_id == period.id, SettlementRun.status.in_(("queued", "running")))).first()
     if going is not None:
         return going
-    run = SettlementRun(period_id=period.id, total=len(_accounts_with_balance(period.id)),
+    run = SettlementRun(period_id=period.id, total=len(_hospitals_to_draw(period)),
                         created_by_id=actor.user_id)
     db.session.add(run)
     db.session.flush()
@@ -146,13 +153,13 @@ def run_drafts(run_id: int) -> None:
     assert run is not None
     period = db.session.get(AccountingPeriod, run.period_id)
     assert period is not None
-    accounts = _accounts_with_balance(period.id)
+    accounts = _hospitals_to_draw(period)
     done_already = set(db.session.scalars(db.select(Settlement.hospital_id)
                                           .where(Settlement.period_id == period.id)))
     lines, openings = _period_lines(period.id), _openings(period)
     todo = [row for row in accounts if row[0] not in done_already]
     try:
-        drafts = [_draft(period, hospital_id, account_id, closing, openings.get(account_id, 0), lines[account_id])
+        drafts = [_draft(period, hospital_id, closing, openings.get(account_id, 0), lines.get(account_id, []))
                   for hospital_id, account_id, closing in todo]
     except DraftsRefused as refused:
         _fail(run_id, refused.problem)
@@ -179,7 +186,7 @@ class _Draft:
     lines: list[_EntryLine]
 
 
-def _draft(period: AccountingPeriod, hospital_id: int, account_id: int, closing_balance: int, opening_balance: int,
+def _draft(period: AccountingPeriod, hospital_id: int, closing_balance: int, opening_balance: int,
            lines: list[_EntryLine]) -> _Draft:
     figures = statement_figures(due_to_hospital(opening_balance), ((line.kind, line.due_fen) for line in lines))
     if figures.closing_fen != due_to_hospital(closing_balance):
@@ -309,14 +316,19 @@ def _settle_items(actor: Actor, settlement: Settlement) -> int:
 
 def _without_money(settlement: Settlement, states: Sequence[str] = (State.ISSUED.value,)) -> Select:
     """The hospital's items of the period's cycle whose current decision moves no money, in `states`."""
+    period = db.session.get(AccountingPeriod, settlement.period_id)
+    assert period is not None
+    return _decided_without_money(period, states).where(ReviewItem.hospital_id == settlement.hospital_id)
+
+
+def _decided_without_money(period: AccountingPeriod, states: Sequence[str] = (State.ISSUED.value,)) -> Select:
+    """The items of the period's cycle (same region, same code) whose current decision moves no money."""
     return (db.select(ReviewItem)
             .join(Cycle, Cycle.id == ReviewItem.cycle_id)
-            .join(AccountingPeriod, (AccountingPeriod.region_id == Cycle.region_id)
-                  & (AccountingPeriod.code == Cycle.code))
             .join(Decision, (Decision.item_id == ReviewItem.id) & (Decision.version == ReviewItem.issued_version)
                   & (Decision.status == "issued"))
-            .where(AccountingPeriod.id == settlement.period_id, ReviewItem.hospital_id == settlement.hospital_id,
-                   ReviewItem.state.in_(states), Decision.amount_fen == 0)
+            .where(Cycle.region_id == period.region_id, Cycle.code == period.code, ReviewItem.state.in_(states),
+                   Decision.amount_fen == 0)
             .order_by(ReviewItem.id))
 
 

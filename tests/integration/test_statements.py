@@ -16,14 +16,15 @@ from sqlalchemy import text
 
 from review.extensions import db
 from review.messages import stored_problem_text
-from review.models import (Account, Decision, Document, Job, JournalEntry, Region, Settlement, SettlementLine,
-                           SettlementRun)
-from review.services import letterheads, periods, settlements, statements
+from review.models import (Account, Decision, Document, Job, JournalEntry, Region, ReviewItem, Settlement,
+                           SettlementLine, SettlementRun)
+from review.services import decisions, letterheads, periods, settlements, statements
 from review.services.context import ServiceError
 from review.spreadsheets import yuan
 from tests.e2e.test_walkthrough import login
-from tests.factories import World
+from tests.factories import World, seat_panels
 from tests.integration.test_appeals import issued_decision
+from tests.integration.test_application_path import _apply, _review
 from tests.pdftext import pdf_text
 
 
@@ -137,3 +138,23 @@ def test_the_issued_statement_is_kept_as_issued_whatever_the_letterhead_says_lat
     english = client.get(f"/staff/settlements/{settlement.id}/statement.pdf?lang=en")  # rendered now, not kept
     assert "Renamed Medical Insurance Bureau" in " ".join(pdf_text(english.data).split())
     assert statements.render_statement(settlement.id) == kept.id  # a second run of the job adds nothing
+
+
+def test_a_hospital_whose_decisions_moved_no_money_gets_a_nil_statement_that_settles_them(world: World) -> None:
+    item = _apply(world)
+    seat_panels(world)
+    db.session.refresh(item)
+    rejected = _review(world, item, [("reject", 0)] * 3)
+    decisions.open_reasons(world.actors["staff"], rejected.id)
+    decisions.issue(world.actors["staff"], rejected.id)
+    assert db.session.scalar(db.select(db.func.count(JournalEntry.id))) == 0  # nothing posted
+    periods.ensure(world.region_id, "2026Q3")  # the period its cycle opens (the world's cycle is made directly)
+    db.session.commit()
+    periods.close(world.actors["staff"], "T01", "2026Q3")
+    run = settlements.start_drafts(world.actors["staff"], "T01", "2026Q3")
+    draft = db.session.scalars(db.select(Settlement)).one()
+    assert (db.session.get(SettlementRun, run.id).total, draft.hospital_id) == (1, world.hospitals["H1"])
+    assert (draft.opening_fen, draft.closing_fen, draft.line_count) == (0, 0, 0)
+    assert [d.case_no for d in settlements.decisions_without_money(draft)] == [item.case.case_no]
+    settlements.issue(world.actors["staff"], draft.id)
+    assert db.session.get(ReviewItem, item.id, populate_existing=True).state == "settled"
