@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import Select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from review.clock import utcnow
@@ -47,11 +48,23 @@ def ensure(region_id: int, code: str) -> None:
                        .on_conflict_do_nothing(index_elements=["region_id", "code"]))
 
 
+def _by_region_code(region_code: str, code: str) -> Select:
+    """The period found through its region's code, in one statement."""
+    return (db.select(AccountingPeriod).join(Region, Region.id == AccountingPeriod.region_id)
+            .where(Region.code == region_code, AccountingPeriod.code == code))
+
+
+def find(region_code: str, code: str) -> AccountingPeriod:
+    """The region's period `code`, or NotFound worded with the period."""
+    period = db.session.scalars(_by_region_code(region_code, code)).first()
+    if period is None:
+        raise NotFound(problem_text(Problem("ledger.period_unknown", period=code)))
+    return period
+
+
 def _locked_by_region_code(region_code: str, code: str) -> AccountingPeriod | None:
-    """The period row, shared-locked, found through the region's code in one statement (posting is hot)."""
-    return db.session.scalars(db.select(AccountingPeriod).join(Region, Region.id == AccountingPeriod.region_id)
-                              .where(Region.code == region_code, AccountingPeriod.code == code)
-                              .with_for_update(read=True, of=AccountingPeriod)
+    """The period row, shared-locked (posting is hot: one statement)."""
+    return db.session.scalars(_by_region_code(region_code, code).with_for_update(read=True, of=AccountingPeriod)
                               .execution_options(populate_existing=True)).first()
 
 

@@ -32,13 +32,13 @@ from review.messages import problem_text
 from review.models import (Account, AccountingPeriod, Case, Cycle, Decision, Hospital, JournalEntry, JournalLine,
                            PeriodBalance, Region, ReviewItem, Settlement, SettlementLine, SettlementRun)
 from review.models.types import utcnow
-from review.services import activity, jobs, letterheads
+from review.services import activity, jobs, letterheads, periods
 from review.services.context import SYSTEM, Actor, NotFound, ServiceError, ValidationFailed
 from review.services.cycles import region_today
 from review.services.items import move
 from review.services.notifications import notify
 from workflows.problems import Problem, ProblemError
-from workflows.settlement import due_to_hospital, line_kind, statement_figures
+from workflows.settlement import StatementFigures, due_to_hospital, line_kind, statement_figures
 from workflows.states import (Action, Role, SettlementAction, SettlementState, SettlementStepRefused, State,
                               settlement_transition)
 
@@ -54,14 +54,6 @@ class DraftsRefused(ProblemError):
 
 
 # --- drafts ------------------------------------------------------------------------------------------------
-
-
-def _period(region_code: str, period_code: str) -> AccountingPeriod:
-    period = db.session.scalars(db.select(AccountingPeriod).join(Region, Region.id == AccountingPeriod.region_id)
-                                .where(Region.code == region_code, AccountingPeriod.code == period_code)).first()
-    if period is None:
-        raise NotFound(problem_text(Problem("ledger.period_unknown", period=period_code)))
-    return period
 
 
 def _hospitals_to_draw(period: AccountingPeriod) -> list[tuple[int, int | None, int]]:
@@ -83,7 +75,7 @@ def start_drafts(actor: Actor, region_code: str, period_code: str) -> Settlement
     """Ask for the period's drafts: refused unless the period is closed; a run still going is returned instead of
     starting a second. The job is written with the request and sent after it commits."""
     actor.require(*OFFICE)
-    period = _period(region_code, period_code)
+    period = periods.find(region_code, period_code)
     if period.state != "closed":
         raise ServiceError(problem_text(Problem("settlement.period_not_closed", period=period.code)))
     going = db.session.scalars(db.select(SettlementRun).where(
@@ -178,11 +170,7 @@ def run_drafts(run_id: int) -> None:
 class _Draft:
     period_id: int
     hospital_id: int
-    opening_fen: int
-    supplements_fen: int
-    recoveries_fen: int
-    adjustments_fen: int
-    closing_fen: int
+    figures: StatementFigures
     lines: list[_EntryLine]
 
 
@@ -193,17 +181,17 @@ def _draft(period: AccountingPeriod, hospital_id: int, closing_balance: int, ope
         hospital_code = db.session.scalar(db.select(Hospital.code).where(Hospital.id == hospital_id)) or ""
         raise DraftsRefused("settlement.figures_disagree", hospital=hospital_code, period=period.code,
                             statement_fen=figures.closing_fen, ledger_fen=due_to_hospital(closing_balance))
-    return _Draft(period.id, hospital_id, figures.opening_fen, figures.supplements_fen, figures.recoveries_fen,
-                  figures.adjustments_fen, figures.closing_fen, lines)
+    return _Draft(period.id, hospital_id, figures, lines)
 
 
 def _write(run_id: int, drafts: Sequence[_Draft]) -> None:
     """A batch of drafts and their lines in two bulk inserts (the caller commits with the progress)."""
     now = utcnow()
     ids = db.session.scalars(db.insert(Settlement).returning(Settlement.id, sort_by_parameter_order=True), [
-        {"period_id": d.period_id, "hospital_id": d.hospital_id, "state": "draft", "opening_fen": d.opening_fen,
-         "supplements_fen": d.supplements_fen, "recoveries_fen": d.recoveries_fen,
-         "adjustments_fen": d.adjustments_fen, "closing_fen": d.closing_fen, "line_count": len(d.lines),
+        {"period_id": d.period_id, "hospital_id": d.hospital_id, "state": "draft",
+         "opening_fen": d.figures.opening_fen, "supplements_fen": d.figures.supplements_fen,
+         "recoveries_fen": d.figures.recoveries_fen, "adjustments_fen": d.figures.adjustments_fen,
+         "closing_fen": d.figures.closing_fen, "line_count": len(d.lines),
          "run_id": run_id, "generated_at": now, "disputed_item_ids": []} for d in drafts]).all()
     rows = [{"settlement_id": settlement_id, "entry_id": line.entry_id, "decision_id": line.decision_id,
              "item_id": line.item_id, "kind": line.kind, "amount_fen": line.due_fen,
