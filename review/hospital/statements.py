@@ -31,19 +31,18 @@ class DisputeForm(FlaskForm):
     """Choices are the statement's cases, set by the view; the service refuses any other."""
 
 
-def _dispute_form(statement: Settlement) -> DisputeForm:
+def _dispute_form(cases: dict[int, str]) -> DisputeForm:
     form = DisputeForm()
-    form.items.choices = list(settlements.statement_cases(statement).items())
+    form.items.choices = list(cases.items())
     return form
 
 
 def _page(statement: Settlement, form: DisputeForm | None = None) -> str:
-    cases = settlements.statement_cases(statement)
+    lines, unpaid = settlements.statement_lines(statement), settlements.decisions_without_money(statement)
+    cases = settlements.cases_of(lines, unpaid)
     named = {item_id: case_no for item_id, case_no in cases.items() if item_id in statement.disputed_item_ids}
-    return render_template("hospital/statement.html", statement=statement,
-                           lines=settlements.statement_lines(statement), named=named,
-                           unpaid=settlements.decisions_without_money(statement),
-                           dispute_form=form or _dispute_form(statement), form=ConfirmForm())
+    return render_template("hospital/statement.html", statement=statement, lines=lines, named=named,
+                           unpaid=unpaid, dispute_form=form or _dispute_form(cases), form=ConfirmForm())
 
 
 @bp.route("/statements")
@@ -78,7 +77,7 @@ def dispute_statement(settlement_id: int) -> object:
     """A dispute the service refuses (no reason, a case not on the statement) comes back on its fields."""
     actor = current_actor()
     statement = settlements.get(actor, settlement_id)
-    form = _dispute_form(statement)
+    form = _dispute_form(settlements.statement_cases(statement))
     if not form.validate_on_submit():
         if "csrf_token" in form.errors:
             flash(_("The form expired; please try again."), "error")

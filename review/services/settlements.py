@@ -468,11 +468,14 @@ def statement_lines(settlement: Settlement) -> list[StatementLine]:
 
 
 def statement_cases(settlement: Settlement) -> dict[int, str]:
-    """The cases a statement concerns, item id → case number: those of its lines and the decisions it settles that
-    moved no money; what a dispute may name."""
-    cases = {line.item_id: line.case_no or f"#{line.item_id}" for line in statement_lines(settlement)
-             if line.item_id is not None}
-    cases.update((unpaid.item_id, unpaid.case_no) for unpaid in decisions_without_money(settlement))
+    """The cases a statement concerns, item id → case number: what a dispute may name."""
+    return cases_of(statement_lines(settlement), decisions_without_money(settlement))
+
+
+def cases_of(lines: Iterable[StatementLine], unpaid: Iterable[UnpaidDecision]) -> dict[int, str]:
+    """The cases of a statement's lines and of the decisions it settles that moved no money, by item id."""
+    cases = {line.item_id: line.case_no or f"#{line.item_id}" for line in lines if line.item_id is not None}
+    cases.update((decision.item_id, decision.case_no) for decision in unpaid)
     return dict(sorted(cases.items()))
 
 
