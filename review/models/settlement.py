@@ -19,9 +19,10 @@ from review.models.immutable import make_append_only
 from review.models.organisation import Hospital
 from review.models.periods import AccountingPeriod
 from review.models.types import Fen, UTCDateTime, utcnow
+from workflows.settlement import LINE_KINDS
+from workflows.states import SettlementState
 
-SETTLEMENT_STATES = ("draft", "issued", "acknowledged", "disputed")
-LINE_KINDS = ("supplement", "recovery", "reversal", "correction")
+SETTLEMENT_STATES = tuple(state.value for state in SettlementState)
 RUN_STATES = ("queued", "running", "done", "failed")
 
 
