@@ -1,9 +1,10 @@
-"""Public verification of decision letters and settlement statements: whoever holds a letter or a statement (a hospital's finance office, an auditor, a
-court) can confirm at /verify/<code> that the bureau issued it and whether it is still the current version.
+"""Public verification of decision letters and settlement statements: whoever holds one (a hospital's finance
+office, an auditor, a court) can confirm at /verify/<code> that the bureau issued it and, for a letter, whether it
+is still the current version.
 
 Public on purpose and therefore rate-limited like the login: the codes are 64 random bits, but a limit keeps
-anyone from sweeping the space or scraping the register through this page. The page shows only the letter's own
-facts; an unknown code and a proposed (not yet issued) decision get the same 404, so nothing unissued leaks.
+anyone from sweeping the space or scraping the register through this page. The page shows only the document's
+own facts; an unknown code and a proposed (not yet issued) decision get the same 404, so nothing unissued leaks.
 """
 from __future__ import annotations
 
