@@ -109,7 +109,7 @@ def register_web(app: Flask) -> None:
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         if request.is_secure:  # over plain HTTP the header is ignored by browsers and would only mislead
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if current_user.is_authenticated:
+        if request.endpoint != "static" and current_user.is_authenticated:  # static files hold no one's data
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 

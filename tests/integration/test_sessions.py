@@ -52,6 +52,20 @@ def test_cookie_copied_before_logout_is_refused_after_it(app: Flask, world) -> N
     assert _sent_to_login(app, thief)
 
 
+@pytest.mark.parametrize("late", ["/static/favicon.svg", "/static/css/app.css"])
+def test_a_file_late_from_before_logout_leaves_the_next_login_alone(app: Flask, world, late: str) -> None:  # type: ignore[no-untyped-def]
+    """A page's favicon sent with the old cookie and answered after the login page must not answer with a
+    cookie of its own, or the browser drops the login form's CSRF session and refuses the login (a CI flake)."""
+    client = _logged_in(app)
+    stale = client.get_cookie("session").value
+    client.post("/logout")
+    straggler = app.test_client()
+    straggler.set_cookie("session", stale)
+    with app.app_context():
+        answer = straggler.get(late)
+    assert answer.status_code == 200 and "Set-Cookie" not in answer.headers
+
+
 def test_idle_session_ends_after_the_idle_window(app: Flask, world) -> None:  # type: ignore[no-untyped-def]
     client = _logged_in(app)
     with time_machine.travel(utcnow() + timedelta(minutes=31), tick=False):  # clock-ok: frozen
