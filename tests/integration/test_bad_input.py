@@ -151,9 +151,8 @@ def test_upload_names_cleaned_and_refusals_leave_no_file(app: Flask, client: Fla
     assert page.status_code == 303 and len(stored_blobs(app)) == 1
 
 
+@pytest.mark.postgresql_only("SQLite runs one writer at a time; the race needs PostgreSQL's concurrent transactions")
 def test_concurrent_uploads_cannot_pass_the_file_cap(app: Flask, world: World) -> None:
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite runs one writer at a time; the race needs PostgreSQL's concurrent transactions")
     app.config["UPLOAD_MAX_FILES_PER_ITEM"] = 3
     item_id = applied_item(world)
     uploaders = 8

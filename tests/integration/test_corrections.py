@@ -82,9 +82,8 @@ def _post_reversal(url: str, upload_dir: str, entry_id: int, lines: list[tuple[s
 
 
 @pytest.mark.wall_clock
+@pytest.mark.postgresql_only("SQLite serialises every writer: there is no concurrent posting to check")
 def test_one_reversal_however_many_processes_post_it(app, world: World, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite serialises every writer: there is no concurrent posting to check")
     first = issued_decision(world)
     entry = db.session.scalars(db.select(JournalEntry).where(JournalEntry.decision_id == first.id)).one()
     lines = [(line.account.code, line.amount_fen) for line in entry.lines]

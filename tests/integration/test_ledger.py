@@ -71,10 +71,9 @@ def test_a_key_posts_once(world) -> None:  # type: ignore[no-untyped-def]
     assert _balances() == {"fund:T01": 700, "hospital:H1": -700}
 
 
+@pytest.mark.postgresql_only("SQLite runs one writer at a time: a second posting waits for the file, not the key")
 def test_a_key_posted_twice_at_once_gives_one_entry(app: Flask, world) -> None:  # type: ignore[no-untyped-def]
     """The second of two sessions posting one key waits for the first and gets its entry, not a unique violation."""
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite runs one writer at a time: a second posting waits for the database file, not the key")
     ledger.post(_plan("k:0", 1), "2026Q3", None, None)  # the accounts exist: what races is the key
     db.session.commit()
     first = ledger.post(_plan("k:1", 100), "2026Q3", None, None)  # not committed yet

@@ -53,9 +53,8 @@ def _post_all(url: str, upload_dir: str, worker: int, start: Barrier) -> None:
 
 
 @pytest.mark.wall_clock
+@pytest.mark.postgresql_only("SQLite serialises every writer: there is no concurrent posting to check")
 def test_concurrent_postings_keep_every_balance_exact(app, world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite serialises every writer: there is no concurrent posting to check")
     url = db.engine.url.render_as_string(hide_password=False)
     db.session.remove()
     context = multiprocessing.get_context("spawn")

@@ -47,10 +47,9 @@ def _raw_lines(entry_id: int, amounts: tuple[int, ...]) -> None:
                            {"e": entry_id, "code": code, "m": amount})
 
 
+@pytest.mark.postgresql_only(NO_DEFERRED_TRIGGERS)
 @pytest.mark.parametrize("amounts", [(500, -400), (500,), ()], ids=["not-zero", "one-line", "no-lines"])
 def test_an_unbalanced_entry_is_refused_at_commit(world, amounts: tuple[int, ...]) -> None:  # type: ignore[no-untyped-def]
-    if _on_sqlite():
-        pytest.skip(NO_DEFERRED_TRIGGERS)
     _post()
     _raw_lines(_raw_entry("raw:1"), amounts)  # each statement is accepted: the check waits for the commit
     with pytest.raises(IntegrityError, match="an entry needs at least 2 lines summing to 0"):
@@ -69,9 +68,8 @@ def test_lines_may_follow_their_entry_within_the_transaction(world) -> None:  # 
     assert len(db.session.get(JournalEntry, entry_id).lines) == 4
 
 
+@pytest.mark.postgresql_only(NO_DEFERRED_TRIGGERS)
 def test_lines_cannot_be_added_to_an_entry_posted_earlier(world) -> None:  # type: ignore[no-untyped-def]
-    if _on_sqlite():
-        pytest.skip(NO_DEFERRED_TRIGGERS)
     entry = _post()
     with pytest.raises(IntegrityError, match="posted by an earlier transaction"):
         _raw_lines(entry.id, (100, -100))  # balanced, and still refused: a committed entry's lines are final

@@ -38,8 +38,9 @@ def _specs(n: int) -> list[tuple[str, str, list[tuple[str, int]]]]:
 
 def _numbers() -> list[tuple[int, int, int]]:
     db.session.expire_all()
-    return sorted(db.session.execute(db.select(Decision.letter_region_id, Decision.letter_year, Decision.letter_number)
-                                     .where(Decision.letter_number.is_not(None))).tuples())
+    rows = db.session.execute(db.select(Decision.letter_region_id, Decision.letter_year, Decision.letter_number)
+                              .where(Decision.letter_number.is_not(None)))
+    return sorted(tuple(row) for row in rows)
 
 
 def _gap_free(numbers: list[tuple[int, int, int]]) -> bool:
@@ -117,9 +118,8 @@ def _issue_all(url: str, upload_dir: str, staff_user_id: int, ids: list[int], re
 
 
 @pytest.mark.wall_clock
+@pytest.mark.postgresql_only("SQLite serialises every writer: there is no concurrent issue to check")
 def test_two_concurrent_issuers_draw_unique_gap_free_numbers(app, world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite serialises every writer: there is no concurrent issue to check")
     ids = open_all(world, make_decisions(world, _specs(6)))
     staff_id = world.actors["staff"].user_id
     url = db.engine.url.render_as_string(hide_password=False)

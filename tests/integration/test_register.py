@@ -306,16 +306,14 @@ def test_the_application_role_appends_but_cannot_rewrite(backend: str, tmp_path:
     empty_postgresql(PG_URL)
 
 
+@pytest.mark.postgresql_only("roles are PostgreSQL's")
 def test_grants_name_what_to_run_when_the_role_is_missing(app: Flask) -> None:
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("roles are PostgreSQL's")
     result = app.test_cli_runner().invoke(args=["grants", "apply", "--role", "no_such_role"])
     assert result.exit_code == 1 and "CREATE ROLE no_such_role LOGIN" in result.output
 
 
+@pytest.mark.postgresql_only("SQLite serialises every writer")
 def test_writers_on_two_chains_do_not_wait_for_each_other(app: Flask, world: World) -> None:
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite serialises every writer")
     hospital = world.hospitals["H1"]
     with db.session.begin_nested():  # in a savepoint the row is written at once: T01's head stays locked
         activity.record(world.actors["staff"], "test.open", "hospital", hospital, hospital)
@@ -364,9 +362,8 @@ def _write(url: str, upload_dir: str, hospital_id: int, start: Barrier) -> None:
 
 
 @pytest.mark.wall_clock
+@pytest.mark.postgresql_only("SQLite serialises every writer")
 def test_concurrent_writers_never_fork_a_chain(app: Flask, world: World, tmp_path: Path) -> None:
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite serialises every writer")
     url = db.engine.url.render_as_string(hide_password=False)
     before = db.session.scalar(db.select(db.func.count()).where(ActivityLog.chain == "T01"))
     db.session.remove()
