@@ -5,7 +5,8 @@ from review.services.documents import EVIDENCE_TYPES
 from review.web import MAX_RECORD_ID
 from workflows.eligibility import Rule
 from workflows.intake import COLUMNS
-from workflows.states import ItemKind, State
+from workflows.settlement import LINE_KINDS
+from workflows.states import ItemKind, SettlementState, State
 
 MAX_CASES = 5000
 
@@ -69,6 +70,94 @@ def _case_schema() -> dict:
     properties["total_cost"]["description"] += "; in yuan, e.g. 400000.00"
     return {"type": "object", "properties": properties, "additionalProperties": False,
             "required": [column.key for column in COLUMNS if column.required]}
+
+
+def _statement_schemas() -> dict:
+    """The settlement statement as GET /statements lists it and GET /statements/{id} gives it whole."""
+    text, nullable_text = {"type": "string"}, {"type": "string", "nullable": True}
+    money = {f"{name}_{unit}": {"type": "integer" if unit == "fen" else "string"}
+             for name in ("opening", "supplements", "recoveries", "adjustments", "closing") for unit in ("fen", "yuan")}
+    summary = {
+        "id": {"type": "integer"}, "period": {"type": "string", "example": "2026Q3"},
+        "state": {"type": "string", "enum": [state.value for state in SettlementState if state != "draft"]},
+        "statement_ref_zh": {**text, "description": "the statement's 文号"}, "statement_ref_en": text,
+        "issued_at": {"type": "string", "format": "date-time"},
+        "answered_at": {"type": "string", "format": "date-time", "nullable": True,
+                        "description": "when the hospital acknowledged or disputed it"},
+        **money, "line_count": {"type": "integer"}, "verification_code": text, "url": text,
+    }
+    line = {
+        "kind": {"type": "string", "enum": list(LINE_KINDS)}, "amount_fen": {"type": "integer"}, "amount_yuan": text,
+        "entry_id": {"type": "integer"}, "decision_id": {"type": "integer", "nullable": True},
+        "decision_version": {"type": "integer", "nullable": True}, "item_id": {"type": "integer", "nullable": True},
+        "case_no": nullable_text, "drg": nullable_text, "letter_ref_zh": nullable_text, "letter_ref_en": nullable_text,
+        "corrects_period": {**nullable_text, "description": "a late adjustment: the closed period it corrects"},
+        "decision_url": nullable_text,
+    }
+    unpaid = {"item_id": {"type": "integer"}, "case_no": text, "drg": text, "decision_version": {"type": "integer"},
+              "outcome": text, "letter_ref_zh": nullable_text, "letter_ref_en": nullable_text}
+    return {
+        "StatementSummary": {"type": "object", "properties": summary},
+        "StatementLine": {"type": "object", "properties": line},
+        "Statement": {"type": "object", "properties": {
+            **summary, "lines": {"type": "array", "items": _ref("StatementLine")},
+            "decisions_without_money": {"type": "array", "description": "the period's decisions that changed no "
+                                        "payment, which the statement settles too",
+                                        "items": {"type": "object", "properties": unpaid}},
+            "dispute": {"type": "object", "nullable": True, "properties": {
+                "reason": text, "item_ids": {"type": "array", "items": {"type": "integer"}}}},
+            "pdf_url": text, "xlsx_url": text}},
+        "StatementPage": {"type": "object", "properties": {
+            "statements": {"type": "array", "items": _ref("StatementSummary")}, "page": {"type": "integer"},
+            "per_page": {"type": "integer"}, "total": {"type": "integer"}, "pages": {"type": "integer"}}},
+    }
+
+
+def _statement_paths(secured: list[dict]) -> dict:
+    one = [_id("settlement_id")]
+    answered = {"200": {"description": "The statement as it now stands", "content": _json(_ref("Statement"))}}
+    lang = {"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["en", "zh_CN"]},
+            "description": "the other language's version; by default the request's (Accept-Language)"}
+
+    def download(kind: str, media: str) -> dict:
+        return {"get": {
+            "summary": f"The statement as {kind} (the PDF is the copy kept at issue)",
+            "operationId": f"getStatement{kind.title()}", "security": secured, "parameters": [*one, lang],
+            "responses": {"200": {"description": f"The statement ({kind})",
+                                  "content": {media: {"schema": {"type": "string", "format": "binary"}}}},
+                          **_errors("401", "404")}}}
+
+    return {
+        "/statements": {"get": {
+            "summary": "The hospital's issued settlement statements, newest period first, 100 per page",
+            "operationId": "listStatements", "security": secured,
+            "parameters": [{"name": "page", "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_RECORD_ID}}],
+            "responses": {"200": {"description": "A page of statements", "content": _json(_ref("StatementPage"))},
+                          **_errors("400", "401")}}},
+        "/statements/{settlement_id}": {"get": {
+            "summary": "One statement with its lines", "operationId": "getStatement", "security": secured,
+            "parameters": one,
+            "responses": {"200": {"description": "The statement", "content": _json(_ref("Statement"))},
+                          **_errors("401", "404")}}},
+        "/statements/{settlement_id}/statement.pdf": download("pdf", "application/pdf"),
+        "/statements/{settlement_id}/statement.xlsx": download(
+            "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        "/statements/{settlement_id}/acknowledge": {"post": {
+            "summary": "Acknowledge an issued statement (once; an answered statement is refused with 409)",
+            "operationId": "acknowledgeStatement", "security": secured, "parameters": [*one, IDEMPOTENCY_KEY],
+            "responses": {**answered, **_errors("401", "404", "409", "422")}}},
+        "/statements/{settlement_id}/dispute": {"post": {
+            "summary": "Dispute an issued statement with a reason, naming the statement's cases it concerns if "
+                       "any; each can then be appealed while its letter's deadline runs",
+            "operationId": "disputeStatement", "security": secured, "parameters": [*one, IDEMPOTENCY_KEY],
+            "requestBody": {"required": True, "content": _json({
+                "type": "object", "required": ["reason"],
+                "properties": {"reason": {"type": "string", "minLength": 10, "maxLength": 2000},
+                               "item_ids": {"type": "array", "items": {"type": "integer"},
+                                            "description": "item ids of cases on this statement"}}})},
+            "responses": {**answered, **_errors("400", "401", "404", "409", "413", "422")}}},
+    }
 
 
 def build_document(server_url: str = "/api/v1") -> dict:
@@ -179,6 +268,7 @@ def build_document(server_url: str = "/api/v1") -> dict:
                 "letter_url": {"type": "string"},
             },
         },
+        **_statement_schemas(),
     }
     secured = [{"bearerAuth": []}]
     paths = {
@@ -277,6 +367,7 @@ def build_document(server_url: str = "/api/v1") -> dict:
                 **_errors("401", "404"),
             },
         }},
+        **_statement_paths(secured),
         "/openapi.json": {"get": {
             "summary": "This document", "operationId": "getOpenApi", "security": [],
             "responses": {"200": {"description": "OpenAPI 3.0.3", "content": _json({"type": "object"})}},

@@ -523,3 +523,6 @@ def _json_internal_error(error: HTTPException) -> Response:
     """An unexpected failure outside a view's own handling; whatever it wrote is rolled back."""
     db.session.rollback()
     return http_error_response(error)
+
+
+from review.api import statements  # noqa: E402,F401  (registers the settlement statement routes)

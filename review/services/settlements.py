@@ -33,7 +33,7 @@ from review.models import (Account, AccountingPeriod, Case, Cycle, Decision, Hos
                            PeriodBalance, Region, ReviewItem, Settlement, SettlementLine, SettlementRun)
 from review.models.types import utcnow
 from review.services import activity, jobs, letterheads, periods
-from review.services.context import SYSTEM, Actor, NotFound, ServiceError, ValidationFailed
+from review.services.context import HIDDEN, SYSTEM, Actor, NotFound, ServiceError, ValidationFailed
 from review.services.cycles import region_today
 from review.services.items import move
 from review.services.notifications import notify
@@ -256,7 +256,7 @@ def _locked(actor: Actor, settlement_id: int) -> Settlement:
     settlement = db.session.scalars(scoped(actor, db.select(Settlement).where(Settlement.id == settlement_id))
                                     .with_for_update()).first()
     if settlement is None:
-        raise NotFound(_l("No such statement."))
+        raise NotFound(HIDDEN)
     return settlement
 
 
@@ -420,7 +420,7 @@ def listing(actor: Actor, period_id: int | None = None, state: str = "") -> Sele
 def get(actor: Actor, settlement_id: int) -> Settlement:
     settlement = db.session.scalars(scoped(actor, db.select(Settlement).where(Settlement.id == settlement_id))).first()
     if settlement is None:
-        raise NotFound(_l("No such statement."))
+        raise NotFound(HIDDEN)
     return settlement
 
 
