@@ -53,6 +53,9 @@ class PolicySnapshot:
     panel_hospital_levels: tuple[str, ...] = ("tertiary",)
     panel_one_per_hospital: bool = False
     appeal_days: int = 10
+    appeal_review_days: int = 15
+    """Working days an appeal panel has from being seated to its sheets: appeals come after the decisions, when the
+    cycle's review deadline has usually passed, so an appeal carries a deadline of its own."""
     payment_method: str = "fee_for_service"
     fixed_loss_threshold_fen: Fen = 0
     min_reviewed_for_extrapolation: int = 30
@@ -134,7 +137,7 @@ _READERS: dict[str, Any] = {
     "newborn_weight_grams": int, "newborn_cost_multiple": lambda raw: Decimal(str(raw)),
     "new_technology_codes": lambda raw: frozenset(str(code) for code in raw),
     "panel_size": int, "panel_min_title": str, "panel_hospital_levels": lambda raw: tuple(str(level) for level in raw),
-    "panel_one_per_hospital": _flag, "appeal_days": int, "payment_method": str, "fixed_loss_threshold_fen": int,
+    "panel_one_per_hospital": _flag, "appeal_days": int, "appeal_review_days": int, "payment_method": str, "fixed_loss_threshold_fen": int,
     "min_reviewed_for_extrapolation": int, "max_case_cost_fen": int,
     "blocking_code_edits": lambda raw: frozenset(str(kind) for kind in raw),
     "scoresheets": dict, "required_evidence": _evidence,

@@ -14,7 +14,7 @@ from review.auth import current_actor, roles_required
 from review.expert.forms import ChairRulingForm, RecusalForm, ScoresheetForm
 from review.extensions import db
 from review.forms import attach_errors
-from review.models import Assignment, Cycle, ReviewItem, Scoresheet
+from review.models import Appeal, Assignment, Cycle, ReviewItem, Scoresheet
 from review.pagination import paginate
 from review.redaction import redacted
 from review.services import appeals, average_costs, documents, notifications, recusal, reviews
@@ -38,7 +38,8 @@ INBOX_FILTERS = ("open", "submitted", "all")
 
 @dataclass(frozen=True)
 class Due:
-    """How the review deadline stands for one assignment, in the region's calendar days."""
+    """How the seat's deadline stands (the cycle's review deadline, or its appeal's), in the region's calendar
+    days."""
 
     deadline: date
     days_left: int
@@ -92,16 +93,20 @@ def index() -> object:
         query = query.where(Scoresheet.status == "submitted")
     query = query.options(selectinload(Assignment.item).selectinload(ReviewItem.case),
                           selectinload(Assignment.item).selectinload(ReviewItem.cycle).selectinload(Cycle.region),
-                          selectinload(Assignment.scoresheet)).order_by(Cycle.review_deadline, ReviewItem.id)
+                          selectinload(Assignment.scoresheet))
+    appeal = (Appeal.item_id == ReviewItem.id) & (Assignment.round == 2)  # an appeal seat's own deadline first
+    query = query.outerjoin(Appeal, appeal).order_by(db.func.coalesce(Appeal.review_due_on, Cycle.review_deadline),
+                                                     ReviewItem.id)
     page = paginate(query)
     today: dict[int, date] = {}  # deadlines are calendar days in each region's own time zone
     due: dict[int, Due] = {}
+    deadlines = reviews.review_due(page.items)
     for record in page.items:
         cycle = record.item.cycle
         if cycle.region_id not in today:
             today[cycle.region_id] = region_today(cycle.region)
-        due[record.id] = Due(cycle.review_deadline, (cycle.review_deadline - today[cycle.region_id]).days,
-                             _pending(record))
+        deadline = deadlines[record.id]
+        due[record.id] = Due(deadline, (deadline - today[cycle.region_id]).days, _pending(record))
     return render_template("expert/index.html", page=page, show=show, filters=INBOX_FILTERS, due=due,
                            counts=_inbox_counts(actor.expert_id),
                            notices=notifications.for_user(actor.user_id))  # type: ignore[arg-type]
@@ -111,7 +116,8 @@ def _render_assignment(actor: Actor, record: Assignment, form: ScoresheetForm, r
                        status: int = 200) -> tuple[str, int]:
     cycle = record.item.cycle
     pending = _pending(record)
-    due = Due(cycle.review_deadline, (cycle.review_deadline - region_today(cycle.region)).days, pending)
+    deadline = reviews.review_due([record])[record.id]
+    due = Due(deadline, (deadline - region_today(cycle.region)).days, pending)
     question = reviews.chair_question(actor, record.id)
     evidence = documents.item_documents(actor, record.item_id)
     ruling_form = None

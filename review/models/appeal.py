@@ -1,7 +1,7 @@
 """A hospital's appeal (复核申请) against one issued decision version, and where it stands."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -25,6 +25,8 @@ class Appeal(db.Model):
         CheckConstraint(f"state IN {APPEAL_STATES!r}", name="state"),
         CheckConstraint(f"length(grounds) >= {GROUNDS_MIN}", name="grounds"),
         CheckConstraint("(state = 'issued') = (outcome_decision_id IS NOT NULL)", name="outcome"),
+        CheckConstraint("state IN ('filed', 'withdrawn', 'refused_late') OR review_due_on IS NOT NULL",
+                        name="review_due"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"), unique=True)
@@ -35,6 +37,9 @@ class Appeal(db.Model):
     filed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     filed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     outcome_decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    review_due_on: Mapped[date | None]
+    """The appeal panel's last day for its sheets, fixed when it is seated (policy `appeal_review_days` working
+    days on); a replacement seated later keeps it. None before the panel is seated."""
 
     decision: Mapped[Decision] = relationship(foreign_keys=[decision_id])
     outcome: Mapped[Decision | None] = relationship(foreign_keys=[outcome_decision_id])

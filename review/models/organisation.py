@@ -57,6 +57,8 @@ class Policy(db.Model):
     icu_share: Mapped[Decimal] = mapped_column(Numeric(4, 2), default=DEFAULTS.icu_share)
     panel_size: Mapped[int] = mapped_column(default=DEFAULTS.panel_size)
     appeal_days: Mapped[int] = mapped_column(default=DEFAULTS.appeal_days)
+    appeal_review_days: Mapped[int] = mapped_column(default=DEFAULTS.appeal_review_days,
+                                                    server_default=str(DEFAULTS.appeal_review_days))
     payment_method: Mapped[str] = mapped_column(String(20), default=DEFAULTS.payment_method)
     fixed_loss_threshold_fen: Mapped[Fen] = mapped_column(default=DEFAULTS.fixed_loss_threshold_fen)
     high_cost_bands: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
@@ -99,6 +101,7 @@ class Policy(db.Model):
             new_technology_codes=frozenset(self.new_technology_codes or ()), panel_size=self.panel_size,
             panel_min_title=self.panel_min_title, panel_hospital_levels=tuple(self.panel_hospital_levels or ()),
             panel_one_per_hospital=self.panel_one_per_hospital, appeal_days=self.appeal_days,
+            appeal_review_days=self.appeal_review_days,
             payment_method=self.payment_method, fixed_loss_threshold_fen=self.fixed_loss_threshold_fen,
             min_reviewed_for_extrapolation=self.min_reviewed_for_extrapolation,
             max_case_cost_fen=self.max_case_cost_fen, blocking_code_edits=frozenset(self.blocking_code_edits or ()),

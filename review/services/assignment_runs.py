@@ -11,6 +11,7 @@ import platform
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date
 
 import numpy
 import ortools
@@ -22,9 +23,9 @@ from review.models import (Appeal, Assignment, AssignmentJob, AssignmentRun, Cas
                            Hospital, ReviewItem, SpecialtyRelation, User)
 from review.models.assignment_run import JOB_KINDS
 from review.models.types import utcnow
-from review.services import activity, jobs
+from review.services import activity, holidays, jobs
 from review.services.context import SYSTEM, Actor, NotFound, ServiceError
-from review.services.cycles import cycle_for_draw
+from review.services.cycles import cycle_for_draw, region_today
 from review.services.items import move
 from review.services.notifications import notify
 from workflows.assignment import (ALGORITHM_VERSION, Config, ExpertSpec, ItemSpec, Problem, Solution, canonical_hash,
@@ -246,13 +247,14 @@ def place(item: ReviewItem, run: AssignmentRun, seats: list[tuple[int, str]], ro
     return placed
 
 
-def notify_experts(run: AssignmentRun, expert_items: Counter[int]) -> None:
+def notify_experts(run: AssignmentRun, expert_items: Counter[int], deadline: date) -> None:
+    """Tell each newly seated expert how many items and by when (the cycle's review deadline, or an appeal's)."""
     users = dict(db.session.execute(db.select(User.expert_id, User.id).where(
         User.expert_id.in_(list(expert_items)))).all()) if expert_items else {}
     for expert_id, count in sorted(expert_items.items()):
         if expert_id in users:
             notify(kind="assignment", dedupe_key=f"assignment:{run.id}:{expert_id}", user_id=users[expert_id],
-                   cycle=run.cycle.code, count=count, deadline=run.cycle.review_deadline.isoformat())
+                   cycle=run.cycle.code, count=count, deadline=deadline.isoformat())
 
 
 def apply(actor: Actor, job_id: int) -> AssignmentJob:
@@ -267,6 +269,7 @@ def apply(actor: Actor, job_id: int) -> AssignmentJob:
         raise ServiceError(_l("This assignment run has no result to apply."))
     run = job.run
     round_ = ROUND_OF_KIND[job.kind]
+    deadline = job.cycle.review_deadline  # an appeal panel's is its own, the same for every panel seated today
     items = assignable_items(job.cycle, for_update=True, kind=job.kind)
     if build_problem(job.cycle, items, round_=round_).input_hash() != run.input_hash:
         raise ServiceError(_l("The items awaiting a panel or the expert pool changed after this run was computed; "
@@ -279,25 +282,29 @@ def apply(actor: Actor, job_id: int) -> AssignmentJob:
         place(item, run, seats[item.id], round_)
         seated.update(expert_id for expert_id, _ in seats[item.id])
         if round_ == 2:
-            start_appeal_review(actor, item, run.id, len(seats[item.id]))
+            deadline = start_appeal_review(actor, item, run.id, len(seats[item.id]))
         else:
             item.panel_seed = run.seed
             move(item, Action.ASSIGN, actor, {"run_id": run.id, "experts": len(seats[item.id])})
     job.applied_at, job.applied_by_id = utcnow(), actor.user_id
     activity.record(actor, "assignment_run.applied", "assignment_run", run.id, None,
                     {"job_id": job.id, "assigned_items": len(seats), "unfilled": len(run.result["unfilled"])})
-    notify_experts(run, seated)
+    notify_experts(run, seated, deadline)
     db.session.commit()
     return job
 
 
-def start_appeal_review(actor: Actor, item: ReviewItem, run_id: int, experts: int) -> None:
-    """The appeal panel is seated: the item and its appeal move on together (in the caller's transaction)."""
-    move(item, Action.START_APPEAL_REVIEW, actor, {"run_id": run_id, "experts": experts})
+def start_appeal_review(actor: Actor, item: ReviewItem, run_id: int, experts: int) -> date:
+    """The appeal panel is seated: the item and its appeal move on together (in the caller's transaction), and the
+    panel's last day is fixed, the policy's `appeal_review_days` working days from today. Returns that day."""
+    cycle = item.cycle
+    due = holidays.working_days_after(cycle.region_id, region_today(cycle.region), cycle.policy.appeal_review_days)
+    move(item, Action.START_APPEAL_REVIEW, actor, {"run_id": run_id, "experts": experts, "due_on": due.isoformat()})
     appeal = db.session.scalars(db.select(Appeal).where(Appeal.item_id == item.id, Appeal.state == "filed")).one()
-    appeal.state = "in_review"
+    appeal.state, appeal.review_due_on = "in_review", due
     activity.record(actor, "appeal.panel_seated", "appeal", appeal.id, item.hospital_id,
-                    {"run_id": run_id, "experts": experts})
+                    {"run_id": run_id, "experts": experts, "due_on": due.isoformat()})
+    return due
 
 
 # --- verification ------------------------------------------------------------------------------------

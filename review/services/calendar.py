@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
 
 from review import clock
 from review.extensions import db
-from review.models import Assignment, Cycle, CycleEvent, Region, ReviewItem, Scoresheet, User
+from review.models import Appeal, Assignment, Cycle, CycleEvent, Region, ReviewItem, Scoresheet, User
 from review.services import activity
 from review.services.context import SYSTEM
 from review.services.items import move
@@ -58,6 +59,7 @@ def run(today: date) -> CalendarReport:
         _windows(cycle, today, report)
         _records(cycle, today, report)
         _review_reminders(cycle, today, report)
+    _appeal_reminders(today, report)
     db.session.commit()
     return report
 
@@ -96,28 +98,42 @@ def _records(cycle: Cycle, today: date, report: CalendarReport) -> None:
         _once(cycle, "record_upload_deadline_passed", report)
 
 
-def _reminder_key(cycle: Cycle, expert_id: int, round_: int) -> str:
-    """One reminder per expert, cycle and round: a reminder about a first panel never stands in for one about an
-    appeal panel seated later (round 1 keeps the key it always had, so nothing already sent is sent again)."""
+def _reminder_key(cycle: Cycle, expert_id: int, round_: int, deadline: date) -> str:
+    """One reminder per expert, cycle and round, and for an appeal panel per deadline: a reminder about a first
+    panel never stands in for one about an appeal panel, nor one appeal's for another's (round 1 keeps the key it
+    always had, so nothing already sent is sent again)."""
     key = f"review-reminder:{cycle.id}:{expert_id}"
-    return key if round_ == 1 else f"{key}:round{round_}"
+    return key if round_ == 1 else f"{key}:round{round_}:{deadline.isoformat()}"
 
 
 def _review_reminders(cycle: Cycle, today: date, report: CalendarReport) -> None:
-    """Remind every expert who owes a sheet on a panel at work, first or appeal, in the days before the cycle's
-    review deadline: the one deadline the assignment notice and the expert's page give for both rounds."""
-    deadline = cycle.review_deadline
-    if not deadline - timedelta(days=REMINDER_DAYS) <= today <= deadline:
-        return
-    at_work = db.or_(*((Assignment.round == round_) & ReviewItem.state.in_(states)
-                       for round_, states in OPEN_FOR_ROUND.items()))
-    open_sheets = db.select(Assignment.round, Assignment.expert_id, db.func.count(Assignment.id)).join(
+    """Remind every expert who owes a first panel's sheet in the REMINDER_DAYS before the cycle's review deadline,
+    the one the assignment notice and the expert's page give."""
+    if today <= cycle.review_deadline <= today + timedelta(days=REMINDER_DAYS):
+        _remind(cycle, report, 1, cycle.review_deadline, db.true())
+
+
+def _appeal_reminders(today: date, report: CalendarReport) -> None:
+    """The same for appeal panels before each appeal's own deadline (fixed when its panel was seated), whatever
+    the state of its cycle: an appeal may still be under review after the quarter's cycle has closed."""
+    seated = (Appeal.state == "in_review") & Appeal.review_due_on.between(today, today + timedelta(days=REMINDER_DAYS))
+    pending = db.session.execute(db.select(ReviewItem.cycle_id, Appeal.review_due_on).join(
+        ReviewItem, ReviewItem.id == Appeal.item_id).where(seated).distinct()).all()
+    for cycle_id, due in sorted(pending):
+        _remind(db.session.get(Cycle, cycle_id), report, 2, due, ReviewItem.id.in_(
+            db.select(Appeal.item_id).where(seated, Appeal.review_due_on == due)))
+
+
+def _remind(cycle: Cycle, report: CalendarReport, round_: int, deadline: date, items: ColumnElement[bool]) -> None:
+    """Notify each expert with sheets open in `round_` on the cycle's `items`, once per the reminder's key."""
+    open_sheets = db.select(Assignment.expert_id, db.func.count(Assignment.id)).join(
         ReviewItem).outerjoin(Scoresheet, Scoresheet.assignment_id == Assignment.id).where(
-        ReviewItem.cycle_id == cycle.id, Assignment.status == "active", at_work,
+        ReviewItem.cycle_id == cycle.id, Assignment.status == "active", Assignment.round == round_,
+        ReviewItem.state.in_(OPEN_FOR_ROUND[round_]), items,
         db.or_(Scoresheet.id.is_(None), Scoresheet.status != "submitted")).group_by(
-        Assignment.round, Assignment.expert_id).order_by(Assignment.round, Assignment.expert_id)
-    for round_, expert_id, count in db.session.execute(open_sheets).all():
+        Assignment.expert_id).order_by(Assignment.expert_id)
+    for expert_id, count in db.session.execute(open_sheets).all():
         user_id = db.session.scalar(db.select(User.id).where(User.expert_id == expert_id))
-        if user_id and notify(kind="review_reminder", dedupe_key=_reminder_key(cycle, expert_id, round_),
+        if user_id and notify(kind="review_reminder", dedupe_key=_reminder_key(cycle, expert_id, round_, deadline),
                               user_id=user_id, cycle=cycle.code, count=count, deadline=deadline.isoformat()):
             report.reminders += 1

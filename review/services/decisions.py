@@ -33,7 +33,6 @@ from workflows.ledger import Line, decision_posting, reversal
 from workflows.payment import PaymentMethod, record_review_adjustment_fen, supplement_fen
 from workflows.problems import Problem
 from workflows.states import Action, ItemKind, Role
-from workflows.workdays import CalendarMissing
 
 REASONS_OPENED = "decision.reasons_opened"
 RECORD_VOTE = {
@@ -199,10 +198,7 @@ def appeal_deadline(item: ReviewItem, decision: Decision, today: date) -> date |
     if decision.basis == "appeal" or db.session.scalar(
             db.select(Appeal.id).where(Appeal.item_id == item.id).limit(1)) is not None:
         return None
-    try:
-        return holidays.working_calendar(item.cycle.region_id).add_working_days(today, item.cycle.policy.appeal_days)
-    except CalendarMissing as missing:
-        raise ServiceError(problem_text(missing.problem)) from missing
+    return holidays.working_days_after(item.cycle.region_id, today, item.cycle.policy.appeal_days)
 
 
 def publish(actor: Actor, decision: Decision, item: ReviewItem, action: Action) -> None:

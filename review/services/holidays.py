@@ -16,11 +16,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from review.extensions import db
+from review.messages import problem_text
 from review.models import Region
 from review.models.holidays import HOLIDAY_KINDS, Holiday
 from review.models.types import utcnow
 from review.services import activity
-from review.services.context import Actor, NotFound, ValidationFailed
+from review.services.context import Actor, NotFound, ServiceError, ValidationFailed
 from workflows.states import Role
 from workflows.workdays import CalendarMissing, WorkingCalendar
 
@@ -160,6 +161,16 @@ def year_days(region_id: int, year: int) -> list[Holiday]:
 
 def covered_years(region_id: int) -> list[int]:
     return sorted(working_calendar(region_id).years)
+
+
+def working_days_after(region_id: int, start: date, days: int) -> date:
+    """The day `days` working days after `start` in the region's calendar, for a deadline a document or a page
+    gives (an appeal's, an appeal panel's); a year the calendar does not cover is refused, worded, since a guessed
+    deadline binds the bureau."""
+    try:
+        return working_calendar(region_id).add_working_days(start, days)
+    except CalendarMissing as missing:
+        raise ServiceError(problem_text(missing.problem)) from missing
 
 
 def working_calendar(region_id: int) -> WorkingCalendar:

@@ -29,7 +29,7 @@ CATEGORIES = tuple(rule.value for rule in Rule)
 EDITABLE = (
     "base_rate_fen", "quota_share", "high_cost_multiple", "high_cost_bands", "long_stay_days", "icu_share",
     "newborn_weight_grams", "newborn_cost_multiple", "new_technology_codes", "panel_size", "appeal_days",
-    "payment_method", "fixed_loss_threshold_fen", "min_reviewed_for_extrapolation",
+    "appeal_review_days", "payment_method", "fixed_loss_threshold_fen", "min_reviewed_for_extrapolation",
     "panel_min_title", "panel_hospital_levels", "panel_one_per_hospital", "max_case_cost_fen", "blocking_code_edits",
     "required_evidence",
 )
@@ -215,6 +215,7 @@ def _check(values: dict[str, object]) -> dict[str, list[str]]:
     integer("long_stay_days", 1, _l("Long stay must be at least 1 day."))
     integer("newborn_weight_grams", 1, _l("The newborn weight limit must be at least 1 gram."))
     integer("appeal_days", 1, _l("The appeal window must be at least 1 day."))
+    integer("appeal_review_days", 1, _l("An appeal panel needs at least 1 working day."))
     integer("fixed_loss_threshold_fen", 0, _l("The fixed-loss threshold must be 0 yuan or more."))
     integer("min_reviewed_for_extrapolation", 1, _l("At least 1 reviewed record is needed for extrapolation."))
     integer("max_case_cost_fen", 1, _l("The highest cost of one case must be more than 0 yuan."))

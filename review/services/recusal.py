@@ -18,7 +18,7 @@ from review.services import activity
 from review.services.assignment_runs import build_problem, config_for, notify_experts, place, record_run, seats_by_item
 from review.services.context import HIDDEN, Actor, NotFound, ServiceError, ValidationFailed
 from review.services.cycles import region_today
-from review.services.reviews import OPEN_FOR_ROUND, current_round
+from review.services.reviews import OPEN_FOR_ROUND, current_round, review_due
 from workflows.assignment import seed_from
 from workflows.states import Role, State
 
@@ -94,7 +94,8 @@ def fill_open_seats(actor: Actor, item: ReviewItem, round_: int,
                                    "assignment_hash": run.assignment_hash,
                                    "new_experts": [a.expert_id for a in placed],
                                    "unfilled": run.result["unfilled"].get(str(item.id))})
-    notify_experts(run, Counter(a.expert_id for a in placed))
+    if placed:
+        notify_experts(run, Counter(a.expert_id for a in placed), review_due(placed)[placed[0].id])
     return placed
 
 

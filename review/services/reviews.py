@@ -7,7 +7,9 @@ DRG and payment the panel's coding leads to. When the panel's codes split with n
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm.exc import StaleDataError
@@ -35,6 +37,17 @@ OPEN_FOR_ROUND = {1: (State.ASSIGNED, State.IN_REVIEW), 2: (State.IN_APPEAL_REVI
 def current_round(item: ReviewItem) -> int:
     """The round whose sheets count now: 2 once an appeal panel sits, else 1."""
     return 2 if State(item.state) in (State.IN_APPEAL_REVIEW, State.APPEAL_PROPOSED) else 1
+
+
+def review_due(seats: Sequence[Assignment]) -> dict[int, date]:
+    """Each seat's last day for its sheet, by assignment id: the cycle's review deadline for a first panel, the
+    appeal's own (fixed when its panel was seated) for an appeal panel. One query for a page of seats."""
+    appealed = {seat.item_id for seat in seats if seat.round == 2}
+    appeal_due: dict[int, date] = {item_id: due for item_id, due in db.session.execute(db.select(
+        Appeal.item_id, Appeal.review_due_on).where(Appeal.item_id.in_(appealed), Appeal.review_due_on.is_not(None)))
+    } if appealed else {}
+    return {seat.id: appeal_due.get(seat.item_id, seat.item.cycle.review_deadline) if seat.round == 2
+            else seat.item.cycle.review_deadline for seat in seats}
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ POLICY_FIELDS = {
     "new_technology_codes": _l("New drugs and technologies"),
     "panel_size": _l("Panel size"),
     "appeal_days": _l("Appeal days"),
+    "appeal_review_days": _l("Appeal panel's working days"),
     "payment_method": _l("Payment method"),
     "fixed_loss_threshold_fen": _l("Fixed-loss threshold"),
     "min_reviewed_for_extrapolation": _l("Minimum reviewed records"),

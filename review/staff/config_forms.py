@@ -76,6 +76,8 @@ class PolicyForm(FlaskForm):
     panel_one_per_hospital = BooleanField(_l("At most one expert of the same hospital on an item"))
     appeal_days = IntegerField(_l("Appeal window (days after a decision is issued)"),
                                validators=[InputRequired(), NumberRange(min=1, max=365)])
+    appeal_review_days = IntegerField(_l("Appeal panel's time (working days from being seated)"),
+                                      validators=[InputRequired(), NumberRange(min=1, max=365)])
     payment_method = SelectField(_l("Payment method"), choices=choices(PAYMENT_METHOD), validators=[DataRequired()])
     fixed_loss_threshold = StringField(_l("Fixed-loss threshold (yuan, CMS outlier method)"),
                                        validators=[DataRequired(), Length(max=30)])
@@ -104,6 +106,7 @@ class PolicyForm(FlaskForm):
         self.panel_hospital_levels.data = list(policy.panel_hospital_levels or [])
         self.panel_one_per_hospital.data = bool(policy.panel_one_per_hospital)
         self.appeal_days.data = policy.appeal_days
+        self.appeal_review_days.data = policy.appeal_review_days
         self.payment_method.data = policy.payment_method
         self.fixed_loss_threshold.data = format_fen(policy.fixed_loss_threshold_fen).replace(",", "")
         self.min_reviewed_for_extrapolation.data = policy.min_reviewed_for_extrapolation
@@ -150,6 +153,7 @@ class PolicyForm(FlaskForm):
         values.update(
             long_stay_days=self.long_stay_days.data, newborn_weight_grams=self.newborn_weight_grams.data,
             panel_size=self.panel_size.data, appeal_days=self.appeal_days.data,
+            appeal_review_days=self.appeal_review_days.data,
             payment_method=self.payment_method.data, panel_min_title=self.panel_min_title.data,
             panel_hospital_levels=list(self.panel_hospital_levels.data or []),
             panel_one_per_hospital=bool(self.panel_one_per_hospital.data),

@@ -13,8 +13,8 @@ from tests.factories import clear_calendar
 POLICY_FORM = {
     "base_rate": "19000.00", "quota_share": "4.5", "high_cost_multiple": "3", "high_cost_bands": "1.0 5\n2.0 4",
     "long_stay_days": "60", "icu_share": "60", "newborn_weight_grams": "1500", "newborn_cost_multiple": "2.5",
-    "new_technology_codes": "02703DZ", "panel_size": "5", "appeal_days": "10", "payment_method": "fee_for_service",
-    "fixed_loss_threshold": "0", "min_reviewed_for_extrapolation": "30", "note": "Raise the base rate",
+    "new_technology_codes": "02703DZ", "panel_size": "5", "appeal_days": "10", "appeal_review_days": "15",
+    "payment_method": "fee_for_service", "fixed_loss_threshold": "0", "min_reviewed_for_extrapolation": "30", "note": "Raise the base rate",
     "panel_min_title": "deputy_chief_physician", "panel_hospital_levels": ["tertiary", "secondary"],
 }
 PAGES = ("/staff/policy", "/staff/cycles", "/staff/average-costs")

@@ -2,17 +2,18 @@
 
 The replacement is a run of its own for round 2 that excludes everyone who ever sat on the item (the first panel,
 who stepped down from it, who stepped down from the appeal panel); the appeal panel's majority, never the first
-panel's sheets, decides; the calendar reminds an appeal panel's experts who still owe a sheet, apart from any
-first-panel reminder of theirs.
+panel's sheets, decides; an appeal panel has its own deadline, fixed when it is seated, and the calendar reminds
+its experts who still owe a sheet before it, apart from any first-panel reminder of theirs.
 """
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import date, timedelta
 
 import pytest
 
 from review.extensions import db
-from review.models import (ActivityLog, Assignment, AssignmentRun, Cycle, Decision, Expert, Notification,
+from review.models import (ActivityLog, Appeal, Assignment, AssignmentRun, Cycle, Decision, Expert, Notification,
                            ReviewItem)
 from review.services import appeals, assignment_runs, calendar, decisions, recusal, reviews
 from review.services.calendar import REMINDER_DAYS
@@ -20,6 +21,7 @@ from review.services.context import ServiceError
 from tests.e2e.test_walkthrough import login
 from tests.factories import World, seat_panels
 from tests.integration.test_appeals import GROUNDS, more_experts, seat_appeal_panel
+from tests.integration.test_dates import nth_working_day_after
 from tests.integration.test_recusal import REASON, _apply, _name_of, add_expert
 from workflows.assignment import Problem
 
@@ -185,18 +187,49 @@ def test_the_step_down_form_is_offered_on_an_appeal_seat_and_works(world: World,
     assert db.session.get(Assignment, seat.id).status == "recused" and len(_active(item.id, 2)) == 3
 
 
+def _appeal_due(item: ReviewItem) -> date:
+    """The appeal panel's own last day, checked against a count of working days made apart from the service."""
+    appeal = db.session.scalars(db.select(Appeal).where(Appeal.item_id == item.id)).one()
+    policy = db.session.get(Cycle, item.cycle_id).policy
+    assert appeal.review_due_on == nth_working_day_after(calendar.today_in_region(), policy.appeal_review_days)
+    assert appeal.review_due_on < item.cycle.review_deadline - timedelta(days=REMINDER_DAYS)  # the world's dates
+    return appeal.review_due_on
+
+
+def test_an_appeal_panel_has_its_own_deadline_on_the_notice_and_the_page(world: World, client) -> None:  # type: ignore[no-untyped-def]
+    item = _appeal_under_review(world, 3)
+    due = _appeal_due(item)
+    seat = _active(item.id, 2)[0]
+    user_id = world.actors[_name_of(world, seat.expert_id)].user_id
+    notice = db.session.scalars(db.select(Notification).where(Notification.kind == "assignment",
+                                                              Notification.user_id == user_id)).one()
+    assert notice.params["deadline"] == due.isoformat()
+    login(client, _name_of(world, seat.expert_id))
+    days = (due - calendar.today_in_region()).days
+    assert f"Review deadline <span class=\"nowrap\">{due.isoformat()}</span>" in client.get(
+        f"/expert/assignments/{seat.id}").text
+    row = re.search(rf'<tr data-item="{item.id}"[^>]*>(.*?)</tr>', client.get("/expert/").text, re.S)
+    assert row and f"{days} days left" in row.group(1)
+    shown = f"<dt>Appeal panel's deadline</dt><dd><span class=\"nowrap\">{due.isoformat()}</span></dd>"
+    for username, url in (("hosp1", f"/hospital/items/{item.id}"), ("staff", f"/staff/items/{item.id}")):
+        login(client, username)
+        assert shown in client.get(url).text.replace("&#39;", "'"), username
+
+
 def test_the_calendar_reminds_the_appeal_panel_experts_who_owe_a_sheet(world: World) -> None:
     item = _appeal_under_review(world, 3)
     done, *owing = _active(item.id, 2)
     _submit(world, done, 0)
-    deadline = db.session.get(Cycle, world.cycle_id).review_deadline
-    assert calendar.run(deadline - timedelta(days=REMINDER_DAYS + 1)).reminders == 0  # not yet in the window
-    assert calendar.run(deadline - timedelta(days=REMINDER_DAYS)).reminders == len(owing)
+    due = _appeal_due(item)
+    assert calendar.run(due - timedelta(days=REMINDER_DAYS + 1)).reminders == 0  # not yet in the window
+    assert calendar.run(due - timedelta(days=REMINDER_DAYS)).reminders == len(owing)
     notices = list(db.session.scalars(db.select(Notification).where(Notification.kind == "review_reminder")))
     assert sorted(n.user_id for n in notices) == sorted(world.actors[_name_of(world, a.expert_id)].user_id
                                                          for a in owing)
-    assert all((n.params["count"], n.params["deadline"]) == (1, deadline.isoformat()) for n in notices)
-    assert calendar.run(deadline - timedelta(days=1)).reminders == 0  # reminded once
+    assert all((n.params["count"], n.params["deadline"]) == (1, due.isoformat()) for n in notices)
+    assert calendar.run(due - timedelta(days=1)).reminders == 0  # reminded once
+    deadline = db.session.get(Cycle, world.cycle_id).review_deadline
+    assert calendar.run(deadline - timedelta(days=1)).reminders == 0  # the cycle's deadline is not theirs
 
 
 def test_an_expert_on_a_first_panel_and_an_appeal_panel_is_reminded_of_each(world: World) -> None:
@@ -215,13 +248,15 @@ def test_an_expert_on_a_first_panel_and_an_appeal_panel_is_reminded_of_each(worl
     db.session.commit()
     assert {a.expert_id for a in _active(later.id, 1)} == first_panel
 
+    due = _appeal_due(item)
+    assert calendar.run(due - timedelta(days=1)).reminders == len(appeal_panel)  # before the appeal's own day
     deadline = db.session.get(Cycle, world.cycle_id).review_deadline
-    report = calendar.run(deadline - timedelta(days=1))
-    assert report.reminders == len(first_panel) + len(appeal_panel)  # one per expert and round
+    assert calendar.run(deadline - timedelta(days=1)).reminders == len(first_panel)  # before the cycle's
     user_of = {expert_id: world.actors[_name_of(world, expert_id)].user_id for expert_id in first_panel | appeal_panel}
     notices = list(db.session.scalars(db.select(Notification).where(
         Notification.kind == "review_reminder", Notification.user_id == user_of[both])))
-    assert len(notices) == 2 and all(n.params["count"] == 1 for n in notices)
+    assert sorted(n.params["deadline"] for n in notices) == [due.isoformat(), deadline.isoformat()]
+    assert all(n.params["count"] == 1 for n in notices)
     expert3 = db.session.scalars(db.select(Notification).where(
         Notification.kind == "review_reminder", Notification.user_id == user_of[world.experts["expert3"]])).one()
     assert expert3.dedupe_key == f"review-reminder:{world.cycle_id}:{world.experts['expert3']}"  # as before

@@ -217,7 +217,7 @@ def test_numeric_form_fields_never_get_a_500(app: Flask, world: World, target: s
     role, url, base, fields = {
         "case": ("hosp1", "/hospital/cases/new", CASE_FORM, ["age", "icu_days", "birth_weight", "total_cost"]),
         "policy": ("admin", "/staff/policy", POLICY_FORM,
-                   ["long_stay_days", "newborn_weight_grams", "panel_size", "appeal_days", "base_rate",
+                   ["long_stay_days", "newborn_weight_grams", "panel_size", "appeal_days", "appeal_review_days", "base_rate",
                     "min_reviewed_for_extrapolation", "quota_share", "high_cost_multiple", "icu_share",
                     "newborn_cost_multiple", "fixed_loss_threshold", "max_case_cost"]),
         "volumes": ("staff", f"/staff/cycles/{world.cycle_id}/volumes", {}, [f"volume-{world.hospitals['H1']}"]),

@@ -22,7 +22,7 @@ snapshots = st.builds(
     new_technology_codes=st.frozensets(st.text("0123456789ABCDEFXZ", min_size=7, max_size=7), max_size=5),
     panel_size=st.sampled_from([3, 5, 7]), panel_hospital_levels=st.lists(
         st.sampled_from(["tertiary", "secondary", "primary"]), min_size=1, max_size=3, unique=True).map(tuple),
-    panel_one_per_hospital=st.booleans(), appeal_days=st.integers(1, 60),
+    panel_one_per_hospital=st.booleans(), appeal_days=st.integers(1, 60), appeal_review_days=st.integers(1, 60),
     payment_method=st.sampled_from(policy.PAYMENT_METHODS), max_case_cost_fen=st.integers(1, 2**50),
     blocking_code_edits=st.frozensets(st.sampled_from(["invalid_code", "sex_conflict", "age_conflict"])),
     required_evidence=st.dictionaries(st.sampled_from(["high_cost", "long_stay", "newborn"]), st.lists(
