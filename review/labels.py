@@ -260,4 +260,9 @@ PERIOD_STATE = {
     "closing": _l("Closing"),
     "closed": _l("Closed"),
 }
-"""An accounting period's state (review/models/periods.py)."""
+"""An accounting period's state (workflows/states.py PeriodState)."""
+
+PERIOD_STEP = {
+    "begin_close": _l("start closing"),
+    "close": _l("close"),
+}

@@ -227,6 +227,10 @@ PROBLEM_TEXT = {
                                     "%(decision_fen)s yuan."),
     "ledger.period_unknown": _l("There is no accounting period %(period)s."),
     "ledger.period_closed": _l("Period %(period)s is already closed."),
+    "ledger.period_step_impossible": _l("Period %(period)s is “%(period_state)s”: the step “%(period_step)s” is not "
+                                        "possible now."),
+    "ledger.period_step_not_for_role": _l("The step “%(period_step)s” on period %(period)s is not for the role "
+                                          "%(role)s."),
     "ledger.period_not_closed": _l("Period %(period)s is not closed, so there is nothing to verify."),
     "ledger.period_hash_differs": _l("Period %(period)s: its entries no longer give the hash recorded at the close "
                                      "(%(entries)s entries now, %(recorded)s at the close)."),
@@ -289,7 +293,8 @@ SAMPLING_SETTINGS = {
 # Parameters that hold a coded value are shown by their label.
 CODED_PARAMS = {"kind": labels.ITEM_KIND, "state": labels.STATE, "action": labels.ACTION, "role": labels.ROLE,
                 "field": FIELD_LABELS, "setting": SAMPLING_SETTINGS, "doc_types": labels.DOC_TYPE,
-                "statement_state": labels.SETTLEMENT_STATE, "step": labels.SETTLEMENT_STEP}
+                "statement_state": labels.SETTLEMENT_STATE, "step": labels.SETTLEMENT_STEP,
+                "period_state": labels.PERIOD_STATE, "period_step": labels.PERIOD_STEP}
 
 _COLUMNS = {column.key: column for column in COLUMNS}
 

@@ -230,3 +230,40 @@ def settlement_transition(current: SettlementState, action: SettlementAction, ro
         raise SettlementStepRefused("settlement.step_not_for_role", statement_state=current.value,
                                     step=action.value, role=role.value)
     return new_state
+
+
+class PeriodState(StrEnum):
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class PeriodAction(StrEnum):
+    BEGIN_CLOSE = "begin_close"
+    CLOSE = "close"
+
+
+PERIOD_TRANSITIONS: dict[tuple[PeriodState, PeriodAction], tuple[PeriodState, frozenset[Role]]] = {
+    (PeriodState.OPEN, PeriodAction.BEGIN_CLOSE): (PeriodState.CLOSING, _SYSTEM_OR_OFFICE),
+    (PeriodState.CLOSING, PeriodAction.CLOSE): (PeriodState.CLOSED, _SYSTEM_OR_OFFICE),
+}
+"""An accounting period (DESIGN §10.3): `closing` refuses new entries while the close reconciles and hashes (the
+database's trigger reads it), `closed` for good. The office closes from its pages, an operator from the CLI."""
+
+
+class PeriodStepRefused(ProblemError):
+    """A refused step of an accounting period: not from this state, or not for this role."""
+
+
+def period_transition(current: PeriodState, action: PeriodAction, role: Role, period: str) -> PeriodState:
+    entry = PERIOD_TRANSITIONS.get((current, action))
+    if entry is None and current == PeriodState.CLOSED:
+        raise PeriodStepRefused("ledger.period_closed", period=period)
+    if entry is None:
+        raise PeriodStepRefused("ledger.period_step_impossible", period=period, period_state=current.value,
+                                period_step=action.value)
+    new_state, roles = entry
+    if role not in roles:
+        raise PeriodStepRefused("ledger.period_step_not_for_role", period=period, period_step=action.value,
+                                role=role.value)
+    return new_state

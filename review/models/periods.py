@@ -1,6 +1,6 @@
 """Accounting periods of the ledger (DESIGN §10.3): `open → closing → closed`, one per region and quarter.
 
-A period is named after the cycle whose money it books (a quarter's code, e.g. 2026Q3) and opened when its first
+The lifecycle is the core's (workflows/states.py PERIOD_TRANSITIONS). A period is named after the cycle whose money it books (a quarter's code, e.g. 2026Q3) and opened when its first
 entry is posted or its cycle is created. The database refuses an entry in a period that is not open (trigger on
 `journal_entries`, both databases); a late adjustment to a closed period is booked in the region's current open
 period with `corrects_period_id` naming the one it corrects. Closing stores each account's movement and closing
@@ -17,15 +17,16 @@ from review.extensions import db
 from review.models.immutable import create_with, make_append_only
 from review.models.ledger import JournalEntry
 from review.models.types import Fen, UTCDateTime, utcnow
+from workflows.states import PeriodState
 
-STATES = ("open", "closing", "closed")
+PERIOD_STATES = tuple(state.value for state in PeriodState)
 
 
 class AccountingPeriod(db.Model):
     __tablename__ = "accounting_periods"
     __table_args__ = (
         UniqueConstraint("region_id", "code"),
-        CheckConstraint("state IN ('open', 'closing', 'closed')", name="state"),
+        CheckConstraint(f"state IN {PERIOD_STATES!r}", name="state"),
         CheckConstraint("(state = 'closed') = (closed_at IS NOT NULL AND entries_hash IS NOT NULL)", name="closed"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -21,7 +21,7 @@ from review.services import activity
 from review.services.context import Actor, NotFound, ServiceError
 from workflows.ledger import ClosedEntry, Line, closing_balances, period_digest
 from workflows.problems import Problem
-from workflows.states import Role
+from workflows.states import PeriodAction, PeriodState, PeriodStepRefused, Role, period_transition
 
 GENESIS = "0" * 64
 
@@ -136,6 +136,14 @@ def _problems(period: AccountingPeriod, entries: list[ClosedEntry]) -> list[Prob
     return found
 
 
+def _step(period: AccountingPeriod, action: PeriodAction, actor: Actor) -> str:
+    """The state `action` takes the period to, or the core's refusal worded."""
+    try:
+        return period_transition(PeriodState(period.state), action, actor.role, period.code).value
+    except PeriodStepRefused as refused:
+        raise ServiceError(problem_text(refused.problem)) from refused
+
+
 def close(actor: Actor, region_code: str, code: str) -> AccountingPeriod:
     """Close a period once: reconcile, store each account's movement and closing balance, chain the hash.
     A refusal names what is wrong and changes nothing; the period stays open. The office closes from its pages,
@@ -146,9 +154,7 @@ def close(actor: Actor, region_code: str, code: str) -> AccountingPeriod:
         AccountingPeriod.region_id == region_id, AccountingPeriod.code == code).with_for_update()).first()
     if period is None:
         raise NotFound(problem_text(Problem("ledger.period_unknown", period=code)))
-    if period.state == "closed":
-        raise ServiceError(problem_text(Problem("ledger.period_closed", period=code)))
-    period.state = "closing"  # refused to new entries from here (the database reads it)
+    period.state = _step(period, PeriodAction.BEGIN_CLOSE, actor)  # the database refuses new entries from here
     db.session.flush()
     entries = _entries(period.id)
     problems = _problems(period, entries)
@@ -163,7 +169,7 @@ def close(actor: Actor, region_code: str, code: str) -> AccountingPeriod:
                                      closing_fen=closing) for code_, (movement, closing) in balances.items())
     period.previous_hash = previous.entries_hash if previous is not None else GENESIS
     period.entries_hash = period_digest(period.previous_hash or GENESIS, region_code, code, entries)
-    period.entry_count, period.state = len(entries), "closed"
+    period.entry_count, period.state = len(entries), _step(period, PeriodAction.CLOSE, actor)
     period.closed_at, period.closed_by_id = utcnow(), actor.user_id
     activity.record(actor, "ledger.period_closed", "accounting_period", period.id, None, {
         "region": region_code, "period": code, "entries": len(entries), "hash": period.entries_hash})

@@ -9,6 +9,9 @@ from workflows.states import (
     TRANSITIONS,
     Action,
     ItemKind,
+    PeriodAction,
+    PeriodState,
+    PeriodStepRefused,
     Role,
     SettlementAction,
     SettlementState,
@@ -16,6 +19,7 @@ from workflows.states import (
     State,
     TransitionError,
     allowed_actions,
+    period_transition,
     settlement_transition,
     transition,
 )
@@ -237,3 +241,20 @@ def test_a_statement_is_issued_by_the_office_and_answered_once_by_its_hospital()
         settlement_transition(SettlementState.DRAFT, SettlementAction.ISSUE, Role.HOSPITAL)
     with pytest.raises(SettlementStepRefused):
         settlement_transition(SettlementState.ISSUED, SettlementAction.ISSUE, Role.STAFF)
+
+
+def test_a_period_closes_once_through_closing_for_the_office_or_an_operator() -> None:
+    for role in (Role.STAFF, Role.ADMIN, Role.SYSTEM):
+        assert period_transition(PeriodState.OPEN, PeriodAction.BEGIN_CLOSE, role, "2026Q3") == PeriodState.CLOSING
+        assert period_transition(PeriodState.CLOSING, PeriodAction.CLOSE, role, "2026Q3") == PeriodState.CLOSED
+    for action in PeriodAction:
+        with pytest.raises(PeriodStepRefused) as refused:
+            period_transition(PeriodState.CLOSED, action, Role.STAFF, "2026Q3")
+        assert refused.value.problem == Problem("ledger.period_closed", period="2026Q3")
+    with pytest.raises(PeriodStepRefused) as refused:  # no close without the reconciling step
+        period_transition(PeriodState.OPEN, PeriodAction.CLOSE, Role.STAFF, "2026Q3")
+    assert refused.value.problem.code == "ledger.period_step_impossible"
+    for role in (Role.HOSPITAL, Role.EXPERT, Role.AUDITOR):
+        with pytest.raises(PeriodStepRefused) as refused:
+            period_transition(PeriodState.OPEN, PeriodAction.BEGIN_CLOSE, role, "2026Q3")
+        assert refused.value.problem.code == "ledger.period_step_not_for_role"
