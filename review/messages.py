@@ -227,6 +227,7 @@ PROBLEM_TEXT = {
                                     "%(decision_fen)s yuan."),
     "ledger.period_unknown": _l("There is no accounting period %(period)s."),
     "ledger.period_closed": _l("Period %(period)s is already closed."),
+    "appeal.step_impossible": _l("An appeal in the state “%(appeal_state)s” cannot take this step."),
     "ledger.period_step_impossible": _l("Period %(period)s is “%(period_state)s”: the step “%(period_step)s” is not "
                                         "possible now."),
     "ledger.period_step_not_for_role": _l("The step “%(period_step)s” on period %(period)s is not for the role "
@@ -294,7 +295,8 @@ SAMPLING_SETTINGS = {
 CODED_PARAMS = {"kind": labels.ITEM_KIND, "state": labels.STATE, "action": labels.ACTION, "role": labels.ROLE,
                 "field": FIELD_LABELS, "setting": SAMPLING_SETTINGS, "doc_types": labels.DOC_TYPE,
                 "statement_state": labels.SETTLEMENT_STATE, "step": labels.SETTLEMENT_STEP,
-                "period_state": labels.PERIOD_STATE, "period_step": labels.PERIOD_STEP}
+                "period_state": labels.PERIOD_STATE, "period_step": labels.PERIOD_STEP,
+                "appeal_state": labels.APPEAL_STATE}
 
 _COLUMNS = {column.key: column for column in COLUMNS}
 

@@ -267,3 +267,39 @@ def period_transition(current: PeriodState, action: PeriodAction, role: Role, pe
         raise PeriodStepRefused("ledger.period_step_not_for_role", period=period, period_step=action.value,
                                 role=role.value)
     return new_state
+
+
+class AppealState(StrEnum):
+    FILED = "filed"
+    IN_REVIEW = "in_review"
+    PROPOSED = "proposed"
+    ISSUED = "issued"
+    REFUSED_LATE = "refused_late"
+    WITHDRAWN = "withdrawn"
+
+
+class AppealAction(StrEnum):
+    SEAT_PANEL = "seat_panel"
+    PROPOSE = "propose"
+    ISSUE = "issue"
+
+
+APPEAL_TRANSITIONS: dict[tuple[AppealState, AppealAction], tuple[AppealState, frozenset[Role]]] = {
+    (AppealState.FILED, AppealAction.SEAT_PANEL): (AppealState.IN_REVIEW, _SYSTEM_OR_OFFICE),
+    (AppealState.IN_REVIEW, AppealAction.PROPOSE): (AppealState.PROPOSED, _SYSTEM),
+    (AppealState.PROPOSED, AppealAction.ISSUE): (AppealState.ISSUED, _OFFICE),
+}
+"""A hospital's appeal (DESIGN §10.2) moves with its item, step for step and with the same roles: the item's
+START_APPEAL_REVIEW, PROPOSE_APPEAL and ISSUE (of version n+1). `refused_late` and `withdrawn` are kept for records
+of a refusal and a withdrawal; no step leads to them yet."""
+
+
+class AppealStepRefused(ProblemError):
+    """A refused step of an appeal. Its item's step, checked in the same transaction, refuses first in practice."""
+
+
+def appeal_transition(current: AppealState, action: AppealAction, role: Role) -> AppealState:
+    entry = APPEAL_TRANSITIONS.get((current, action))
+    if entry is None or role not in entry[1]:
+        raise AppealStepRefused("appeal.step_impossible", appeal_state=current.value)
+    return entry[0]

@@ -10,8 +10,10 @@ from review.extensions import db
 from review.models.decision import Decision
 from review.models.review_item import ReviewItem
 from review.models.types import UTCDateTime, utcnow
+from workflows.states import AppealState
 
-APPEAL_STATES = ("filed", "in_review", "proposed", "issued", "refused_late", "withdrawn")
+APPEAL_STATES = tuple(state.value for state in AppealState)
+"""The core's (workflows/states.py APPEAL_TRANSITIONS), read by the CHECK."""
 GROUNDS_MIN = 20
 """Fewer characters cannot state why the decision is wrong; the database holds the same floor."""
 

@@ -26,13 +26,13 @@ from review.models.types import utcnow
 from review.services import activity, holidays, jobs
 from review.services.context import SYSTEM, Actor, NotFound, ServiceError
 from review.services.cycles import cycle_for_draw, region_today
-from review.services.items import move
+from review.services.items import move, move_appeal
 from review.services.notifications import notify
 from workflows.assignment import (ALGORITHM_VERSION, Config, ExpertSpec, ItemSpec, Problem, Solution, canonical_hash,
                                   seed_from, solve)
 from workflows.pool import qualifies, specialty_for_mdc
 from workflows import problems
-from workflows.states import Action, ItemKind, Role, State
+from workflows.states import Action, AppealAction, ItemKind, Role, State
 
 ASSIGNABLE = {ItemKind.APPLICATION.value: State.QUEUED.value, ItemKind.SAMPLED_RECORD.value: State.RECORDS_RECEIVED.value}
 """The state in which each kind of item waits for its panel."""
@@ -301,7 +301,8 @@ def start_appeal_review(actor: Actor, item: ReviewItem, run_id: int, experts: in
     due = holidays.working_days_after(cycle.region_id, region_today(cycle.region), cycle.policy.appeal_review_days)
     move(item, Action.START_APPEAL_REVIEW, actor, {"run_id": run_id, "experts": experts, "due_on": due.isoformat()})
     appeal = db.session.scalars(db.select(Appeal).where(Appeal.item_id == item.id, Appeal.state == "filed")).one()
-    appeal.state, appeal.review_due_on = "in_review", due
+    move_appeal(appeal, AppealAction.SEAT_PANEL, actor)
+    appeal.review_due_on = due
     activity.record(actor, "appeal.panel_seated", "appeal", appeal.id, item.hospital_id,
                     {"run_id": run_id, "experts": experts, "due_on": due.isoformat()})
     return due

@@ -25,14 +25,14 @@ from review.models.types import utcnow
 from review.services import activity, holidays, jobs, ledger, letterheads
 from review.services.context import HIDDEN, Actor, NotFound, ServiceError, ValidationFailed
 from review.services.cycles import region_today
-from review.services.items import get_item, move
+from review.services.items import get_item, move, move_appeal
 from review.services.notifications import notify
 from review.services.regrouping import coded, regroup
 from review.tasks import render_letter
 from workflows.ledger import Line, decision_posting, reversal
 from workflows.payment import PaymentMethod, record_review_adjustment_fen, supplement_fen
 from workflows.problems import Problem
-from workflows.states import Action, ItemKind, Role
+from workflows.states import Action, AppealAction, ItemKind, Role
 
 REASONS_OPENED = "decision.reasons_opened"
 RECORD_VOTE = {
@@ -241,7 +241,8 @@ def publish(actor: Actor, decision: Decision, item: ReviewItem, action: Action) 
     if decision.basis == "appeal":
         appeal = db.session.scalars(db.select(Appeal).where(Appeal.item_id == item.id, Appeal.state == "proposed")
                                     .with_for_update()).one()
-        appeal.state, appeal.outcome_decision_id = "issued", decision.id
+        move_appeal(appeal, AppealAction.ISSUE, actor)
+        appeal.outcome_decision_id = decision.id
         activity.record(actor, "appeal.issued", "appeal", appeal.id, item.hospital_id,
                         {"decision_id": decision.id, "version": decision.version})
         notify(kind="appeal_decided", dedupe_key=f"appeal-decided:{appeal.id}", hospital_id=item.hospital_id,

@@ -6,11 +6,12 @@ from sqlalchemy import Select
 
 from review.extensions import db
 from review.messages import problem_text
-from review.models import Assignment, ReviewItem
+from review.models import Appeal, Assignment, ReviewItem
 from review.services import activity
 from review.services.context import HIDDEN, Actor, NotFound, PermissionDenied, ServiceError
 from review.services.scope import READ_ALL_ROLES
-from workflows.states import Action, ItemKind, Role, State, TransitionError, transition
+from workflows.states import (Action, AppealAction, AppealState, AppealStepRefused, ItemKind, Role, State,
+                              TransitionError, appeal_transition, transition)
 
 
 
@@ -48,3 +49,12 @@ def move(item: ReviewItem, action: Action, actor: Actor, data: dict | None = Non
     activity.record(actor, f"item.{action.value}", "review_item", item.id, item.hospital_id,
                     {"from": before.value, "to": after.value, **(data or {})})
     return after
+
+
+def move_appeal(appeal: Appeal, action: AppealAction, actor: Actor) -> None:
+    """The appeal's step with its item's (the caller moves the item and logs the appeal's own record)."""
+    try:
+        appeal.state = appeal_transition(AppealState(appeal.state), action, actor.role).value
+    except AppealStepRefused as refused:
+        raise ServiceError(_l("This step is not possible now: %(why)s", why=problem_text(refused.problem))) \
+            from refused

@@ -20,7 +20,7 @@ from review.models.decision import next_version
 from review.models.types import utcnow
 from review.services import activity
 from review.services.context import HIDDEN, SYSTEM, Actor, NotFound, ServiceError, ValidationFailed
-from review.services.items import move
+from review.services.items import move, move_appeal
 from review.services.notifications import notify
 from review.services.regrouping import coded, regroup
 from workflows.consensus import (NeedsChair, Outcome, Recommendation, RecordVote, Vote, propose,
@@ -28,7 +28,7 @@ from workflows.consensus import (NeedsChair, Outcome, Recommendation, RecordVote
 from workflows.grouping import normalise_code
 from workflows.payment import PaymentMethod, record_review_adjustment_fen, supplement_fen
 from workflows.scoresheets import Definition, Problem, check, for_cycle
-from workflows.states import Action, ItemKind, Role, State
+from workflows.states import Action, AppealAction, ItemKind, Role, State
 
 OPEN_FOR_ROUND = {1: (State.ASSIGNED, State.IN_REVIEW), 2: (State.IN_APPEAL_REVIEW,)}
 """When each round's experts may write: the first panel until it proposes, the appeal panel during the appeal."""
@@ -226,8 +226,9 @@ def _new_decision(item: ReviewItem, **values: object) -> Decision:
     move(item, Action.PROPOSE_APPEAL if appeal else Action.PROPOSE, SYSTEM,
          {"decision_id": decision.id, "outcome": decision.outcome, "amount_fen": decision.amount_fen})
     if appeal:
-        db.session.execute(db.update(Appeal).where(Appeal.item_id == item.id, Appeal.state == "in_review")
-                           .values(state="proposed"))
+        move_appeal(db.session.scalars(db.select(Appeal).where(Appeal.item_id == item.id,
+                                                               Appeal.state == "in_review")).one(),
+                    AppealAction.PROPOSE, SYSTEM)
     return decision
 
 

@@ -8,6 +8,10 @@ from workflows.states import (
     TERMINAL_STATES,
     TRANSITIONS,
     Action,
+    APPEAL_TRANSITIONS,
+    AppealAction,
+    AppealState,
+    AppealStepRefused,
     ItemKind,
     PeriodAction,
     PeriodState,
@@ -19,6 +23,7 @@ from workflows.states import (
     State,
     TransitionError,
     allowed_actions,
+    appeal_transition,
     period_transition,
     settlement_transition,
     transition,
@@ -258,3 +263,26 @@ def test_a_period_closes_once_through_closing_for_the_office_or_an_operator() ->
         with pytest.raises(PeriodStepRefused) as refused:
             period_transition(PeriodState.OPEN, PeriodAction.BEGIN_CLOSE, role, "2026Q3")
         assert refused.value.problem.code == "ledger.period_step_not_for_role"
+
+
+@pytest.mark.parametrize("kind", list(ItemKind))
+def test_an_appeal_steps_with_its_item_and_the_same_roles(kind: ItemKind) -> None:
+    """Each appeal step is the item's step of the same moment: same states before and after, same roles."""
+    item_step = {AppealAction.SEAT_PANEL: (State.APPEALED, Action.START_APPEAL_REVIEW),
+                 AppealAction.PROPOSE: (State.IN_APPEAL_REVIEW, Action.PROPOSE_APPEAL),
+                 AppealAction.ISSUE: (State.APPEAL_PROPOSED, Action.ISSUE)}
+    path = [AppealState.FILED]
+    for action in (AppealAction.SEAT_PANEL, AppealAction.PROPOSE, AppealAction.ISSUE):
+        item_state, item_action = item_step[action]
+        _after, item_roles = TRANSITIONS[(kind, item_state, item_action)]
+        assert APPEAL_TRANSITIONS[(path[-1], action)][1] == item_roles
+        for role in Role:
+            if role in item_roles:
+                continue
+            with pytest.raises(AppealStepRefused) as refused:
+                appeal_transition(path[-1], action, role)
+            assert refused.value.problem == Problem("appeal.step_impossible", appeal_state=path[-1].value)
+        path.append(appeal_transition(path[-1], action, next(iter(item_roles))))
+    assert path[-1] == AppealState.ISSUED
+    with pytest.raises(AppealStepRefused):
+        appeal_transition(AppealState.ISSUED, AppealAction.SEAT_PANEL, Role.STAFF)
