@@ -303,3 +303,22 @@ def appeal_transition(current: AppealState, action: AppealAction, role: Role) ->
     if entry is None or role not in entry[1]:
         raise AppealStepRefused("appeal.step_impossible", appeal_state=current.value)
     return entry[0]
+
+
+class CycleStatus(StrEnum):
+    PLANNED = "planned"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+CYCLE_STEPS: dict[CycleStatus, CycleStatus] = {CycleStatus.PLANNED: CycleStatus.OPEN, CycleStatus.OPEN: CycleStatus.CLOSED}
+"""A cycle is moved by the calendar only (review/services/calendar.py, as the system, each event once and logged):
+`planned` until its application window opens, `open` until its settlement date has passed, then `closed`."""
+
+
+def cycle_status_after(current: CycleStatus, wanted: CycleStatus) -> CycleStatus:
+    """The calendar catches up one step at a time, so a cycle never skips `open` and never reopens: a cycle made
+    with its window already open is not moved back by the window's event."""
+    if current == wanted or CYCLE_STEPS.get(current) != wanted:
+        return current
+    return wanted

@@ -11,6 +11,7 @@ from review.models.organisation import Hospital, Region
 from review.models.people import User
 from review.models.types import UTCDateTime, utcnow
 from workflows.policy import PolicySnapshot
+from workflows.states import CycleStatus
 
 BUNDLED_SCHEME = "MS-DRG v43"
 """The DRG catalogue version shipped in review/data (DRG_WEIGHTS_FILE); cycles made before versions existed use it."""
@@ -21,7 +22,7 @@ class Cycle(db.Model):
     __tablename__ = "cycles"
     __table_args__ = (
         UniqueConstraint("region_id", "code"),
-        CheckConstraint("status IN ('planned', 'open', 'closed')", name="status"),
+        CheckConstraint(f"status IN {tuple(status.value for status in CycleStatus)!r}", name="status"),
         CheckConstraint("quarter_start <= quarter_end", name="quarter_dates"),
         CheckConstraint("application_opens <= application_closes", name="window_dates"),
     )

@@ -20,7 +20,7 @@ from review.services.context import SYSTEM
 from review.services.items import move
 from review.services.notifications import notify
 from review.services.reviews import OPEN_FOR_ROUND
-from workflows.states import Action, ItemKind, State
+from workflows.states import Action, CycleStatus, ItemKind, State, cycle_status_after
 
 REMINDER_DAYS = 3
 
@@ -66,11 +66,11 @@ def run(today: date) -> CalendarReport:
 
 def _windows(cycle: Cycle, today: date, report: CalendarReport) -> None:
     if cycle.application_opens <= today and _once(cycle, "application_window_opened", report):
-        cycle.status = "open"
+        cycle.status = cycle_status_after(CycleStatus(cycle.status), CycleStatus.OPEN).value
     if cycle.application_closes < today:
         _once(cycle, "application_window_closed", report)
     if cycle.settlement_date is not None and cycle.settlement_date < today and _once(cycle, "closed", report):
-        cycle.status = "closed"
+        cycle.status = cycle_status_after(CycleStatus(cycle.status), CycleStatus.CLOSED).value
 
 
 def _awaiting(cycle: Cycle) -> list[ReviewItem]:

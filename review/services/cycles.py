@@ -20,7 +20,7 @@ from review.messages import problem_text
 from review.models import Case, Cycle, CycleVolume, Hospital, Region, ReviewItem
 from review.services import activity, catalogue, holidays, periods
 from review.services.context import Actor, NotFound, ValidationFailed
-from workflows.states import ItemKind, Role
+from workflows.states import CycleStatus, ItemKind, Role
 from workflows.workdays import CalendarMissing
 
 CODE = re.compile(r"^\d{4}Q[1-4]$")
@@ -161,7 +161,8 @@ def create_cycle(actor: Actor, region_id: int, code: str, application_opens: dat
         raise ValidationFailed({"code": [str(_l(
             "No DRG catalogue is loaded: load one with `flask --app wsgi catalogue load FILE --scheme NAME`."))]})
     policy = region.current_policy()
-    status = "planned" if dates["application_opens"] > region_today(region) else "open"  # type: ignore[operator]
+    status = (CycleStatus.PLANNED if dates["application_opens"] > region_today(region)  # type: ignore[operator]
+              else CycleStatus.OPEN).value
     cycle = Cycle(region_id=region.id, code=code, quarter_start=quarter_start, quarter_end=quarter_end,
                   status=status, policy_snapshot=policy.snapshot(), catalogue_scheme=scheme, **dates)
     db.session.add(cycle)

@@ -12,6 +12,7 @@ from workflows.states import (
     AppealAction,
     AppealState,
     AppealStepRefused,
+    CycleStatus,
     ItemKind,
     PeriodAction,
     PeriodState,
@@ -24,6 +25,7 @@ from workflows.states import (
     TransitionError,
     allowed_actions,
     appeal_transition,
+    cycle_status_after,
     period_transition,
     settlement_transition,
     transition,
@@ -286,3 +288,11 @@ def test_an_appeal_steps_with_its_item_and_the_same_roles(kind: ItemKind) -> Non
     assert path[-1] == AppealState.ISSUED
     with pytest.raises(AppealStepRefused):
         appeal_transition(AppealState.ISSUED, AppealAction.SEAT_PANEL, Role.STAFF)
+
+
+def test_a_cycle_goes_planned_open_closed_and_never_back() -> None:
+    assert cycle_status_after(CycleStatus.PLANNED, CycleStatus.OPEN) == CycleStatus.OPEN
+    assert cycle_status_after(CycleStatus.OPEN, CycleStatus.CLOSED) == CycleStatus.CLOSED
+    assert cycle_status_after(CycleStatus.OPEN, CycleStatus.OPEN) == CycleStatus.OPEN  # made with its window open
+    assert cycle_status_after(CycleStatus.CLOSED, CycleStatus.OPEN) == CycleStatus.CLOSED  # never reopened
+    assert cycle_status_after(CycleStatus.PLANNED, CycleStatus.CLOSED) == CycleStatus.PLANNED  # never skips open
