@@ -228,6 +228,7 @@ PROBLEM_TEXT = {
     "ledger.period_unknown": _l("There is no accounting period %(period)s."),
     "ledger.period_closed": _l("Period %(period)s is already closed."),
     "appeal.step_impossible": _l("An appeal in the state “%(appeal_state)s” cannot take this step."),
+    "decision.step_impossible": _l("A decision version in the status “%(decision_status)s” cannot take this step."),
     "ledger.period_step_impossible": _l("Period %(period)s is “%(period_state)s”: the step “%(period_step)s” is not "
                                         "possible now."),
     "ledger.period_step_not_for_role": _l("The step “%(period_step)s” on period %(period)s is not for the role "
@@ -296,7 +297,7 @@ CODED_PARAMS = {"kind": labels.ITEM_KIND, "state": labels.STATE, "action": label
                 "field": FIELD_LABELS, "setting": SAMPLING_SETTINGS, "doc_types": labels.DOC_TYPE,
                 "statement_state": labels.SETTLEMENT_STATE, "step": labels.SETTLEMENT_STEP,
                 "period_state": labels.PERIOD_STATE, "period_step": labels.PERIOD_STEP,
-                "appeal_state": labels.APPEAL_STATE}
+                "appeal_state": labels.APPEAL_STATE, "decision_status": labels.STATUS}
 
 _COLUMNS = {column.key: column for column in COLUMNS}
 

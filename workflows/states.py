@@ -322,3 +322,40 @@ def cycle_status_after(current: CycleStatus, wanted: CycleStatus) -> CycleStatus
     if current == wanted or CYCLE_STEPS.get(current) != wanted:
         return current
     return wanted
+
+
+class DecisionStatus(StrEnum):
+    PROPOSED = "proposed"
+    AWAITING_APPROVAL = "awaiting_approval"
+    ISSUED = "issued"
+    SUPERSEDED = "superseded"
+    DISCARDED = "discarded"
+
+
+class DecisionAction(StrEnum):
+    ISSUE = "issue"
+    SUPERSEDE = "supersede"
+    DISCARD = "discard"
+
+
+DECISION_TRANSITIONS: dict[tuple[DecisionStatus, DecisionAction], tuple[DecisionStatus, frozenset[Role]]] = {
+    (DecisionStatus.PROPOSED, DecisionAction.ISSUE): (DecisionStatus.ISSUED, _OFFICE),
+    (DecisionStatus.AWAITING_APPROVAL, DecisionAction.ISSUE): (DecisionStatus.ISSUED, _OFFICE),
+    (DecisionStatus.ISSUED, DecisionAction.SUPERSEDE): (DecisionStatus.SUPERSEDED, _OFFICE),
+    (DecisionStatus.AWAITING_APPROVAL, DecisionAction.DISCARD): (DecisionStatus.DISCARDED, _OFFICE),
+}
+"""A decision version (DESIGN §10.2): a panel's proposal, or an office correction awaiting a second member's
+approval, is issued once; issuing version n+1 supersedes version n, which keeps its letter; a correction rejected
+or withdrawn is discarded for good. `superseded` and `discarded` are final. Who may approve a correction (not its
+proposer) is the corrections service's rule on top of this table."""
+
+
+class DecisionStepRefused(ProblemError):
+    """A refused step of a decision version: not from its status, or not for this role."""
+
+
+def decision_transition(current: DecisionStatus, action: DecisionAction, role: Role) -> DecisionStatus:
+    entry = DECISION_TRANSITIONS.get((current, action))
+    if entry is None or role not in entry[1]:
+        raise DecisionStepRefused("decision.step_impossible", decision_status=current.value)
+    return entry[0]

@@ -9,10 +9,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from review.extensions import db
 from review.models.review_item import Document, ReviewItem
 from review.models.types import Fen, UTCDateTime, utcnow
+from workflows.states import DecisionStatus
 
 
-DECISION_STATES = ("proposed", "awaiting_approval", "issued", "superseded", "discarded")
-"""`awaiting_approval`: a correction waiting for a second member of the office; `superseded`: an issued version a
+DECISION_STATES = tuple(status.value for status in DecisionStatus)
+"""The core's (workflows/states.py DECISION_TRANSITIONS). `awaiting_approval`: a correction waiting for a second member of the office; `superseded`: an issued version a
 later issued version replaced (it keeps its letter, 文号 and verification code); `discarded`: a correction that was
 rejected by another member of the office or withdrawn by its proposer (final; it posted nothing, and its row stays
 for the audit without counting as a version of the item, so its number is given to the next version)."""

@@ -24,11 +24,11 @@ from review.models.decision import next_version
 from review.models.types import utcnow
 from review.services import activity
 from review.services.context import Actor, ServiceError, ValidationFailed
-from review.services.decisions import locked_decision, publish
+from review.services.decisions import locked_decision, publish, step_decision
 from review.services.items import get_item
 from review.services.notifications import notify
 from workflows.problems import Problem
-from workflows.states import STANDING_STATES, Action, Role, State
+from workflows.states import STANDING_STATES, Action, DecisionAction, Role, State
 
 REASON_MIN = 10
 COPIED = ("outcome", "approvals", "panel_size", "deduction_fen", "drg", "drg_payment_fen", "total_cost_fen",
@@ -118,7 +118,7 @@ def _pending(decision_id: int) -> Decision:
 
 def _discard(actor: Actor, correction: Decision, reason: str, action: str) -> Decision:
     """End a pending correction for good without issuing it: nothing is posted, the item is not moved."""
-    correction.status = "discarded"
+    correction.status = step_decision(correction, DecisionAction.DISCARD, actor)
     correction.discarded_reason, correction.discarded_by_id, correction.discarded_at = reason, actor.user_id, utcnow()
     activity.record(actor, action, "decision", correction.id, correction.item.hospital_id, {
         "version": correction.version, "amount_fen": correction.amount_fen,

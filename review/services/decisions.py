@@ -32,7 +32,8 @@ from review.tasks import render_letter
 from workflows.ledger import Line, decision_posting, reversal
 from workflows.payment import PaymentMethod, record_review_adjustment_fen, supplement_fen
 from workflows.problems import Problem
-from workflows.states import Action, AppealAction, ItemKind, Role
+from workflows.states import (Action, AppealAction, DecisionAction, DecisionStatus, DecisionStepRefused, ItemKind, Role,
+                              decision_transition)
 
 REASONS_OPENED = "decision.reasons_opened"
 RECORD_VOTE = {
@@ -201,6 +202,14 @@ def appeal_deadline(item: ReviewItem, decision: Decision, today: date) -> date |
     return holidays.working_days_after(item.cycle.region_id, today, item.cycle.policy.appeal_days)
 
 
+def step_decision(decision: Decision, action: DecisionAction, actor: Actor) -> str:
+    """The status `action` takes the version to (assigned by the caller with the fields the CHECKs tie to it)."""
+    try:
+        return decision_transition(DecisionStatus(decision.status), action, actor.role).value
+    except DecisionStepRefused as refused:
+        raise ServiceError(problem_text(refused.problem)) from refused
+
+
 def publish(actor: Actor, decision: Decision, item: ReviewItem, action: Action) -> None:
     """Issue a locked decision on a locked item, in the caller's transaction: the letter gets the next 文号 of the
     region and year, the item moves by `action`, the version it replaces is marked superseded, the ledger posts
@@ -214,7 +223,7 @@ def publish(actor: Actor, decision: Decision, item: ReviewItem, action: Action) 
     earlier = db.session.scalars(db.select(Decision).where(
         Decision.item_id == item.id, Decision.status == "issued", Decision.id != decision.id)
         .with_for_update()).first()
-    decision.status = "issued"
+    decision.status = step_decision(decision, DecisionAction.ISSUE, actor)
     decision.issued_at = utcnow()
     decision.issued_by_id = actor.user_id
     decision.appeal_deadline = deadline
@@ -225,7 +234,7 @@ def publish(actor: Actor, decision: Decision, item: ReviewItem, action: Action) 
                                "letter_ref": decision.letter_ref_zh, "version": decision.version})
     postings = []
     if earlier is not None:
-        earlier.status = "superseded"
+        earlier.status = step_decision(earlier, DecisionAction.SUPERSEDE, actor)
         activity.record(actor, "decision.superseded", "decision", earlier.id, item.hospital_id,
                         {"version": earlier.version, "by_decision_id": decision.id, "by_version": decision.version})
         undo = _reversal_of(earlier)

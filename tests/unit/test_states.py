@@ -13,6 +13,9 @@ from workflows.states import (
     AppealState,
     AppealStepRefused,
     CycleStatus,
+    DecisionAction,
+    DecisionStatus,
+    DecisionStepRefused,
     ItemKind,
     PeriodAction,
     PeriodState,
@@ -26,6 +29,7 @@ from workflows.states import (
     allowed_actions,
     appeal_transition,
     cycle_status_after,
+    decision_transition,
     period_transition,
     settlement_transition,
     transition,
@@ -296,3 +300,23 @@ def test_a_cycle_goes_planned_open_closed_and_never_back() -> None:
     assert cycle_status_after(CycleStatus.OPEN, CycleStatus.OPEN) == CycleStatus.OPEN  # made with its window open
     assert cycle_status_after(CycleStatus.CLOSED, CycleStatus.OPEN) == CycleStatus.CLOSED  # never reopened
     assert cycle_status_after(CycleStatus.PLANNED, CycleStatus.CLOSED) == CycleStatus.PLANNED  # never skips open
+
+
+def test_a_decision_version_is_issued_once_superseded_by_the_next_and_a_correction_may_be_discarded() -> None:
+    for start in (DecisionStatus.PROPOSED, DecisionStatus.AWAITING_APPROVAL):
+        assert decision_transition(start, DecisionAction.ISSUE, Role.STAFF) == DecisionStatus.ISSUED
+    assert decision_transition(DecisionStatus.ISSUED, DecisionAction.SUPERSEDE, Role.ADMIN) == DecisionStatus.SUPERSEDED
+    assert decision_transition(DecisionStatus.AWAITING_APPROVAL, DecisionAction.DISCARD,
+                               Role.STAFF) == DecisionStatus.DISCARDED
+    refused = [(status, action) for status in DecisionStatus for action in DecisionAction
+               if (status, action) not in {(DecisionStatus.PROPOSED, DecisionAction.ISSUE),
+                                           (DecisionStatus.AWAITING_APPROVAL, DecisionAction.ISSUE),
+                                           (DecisionStatus.ISSUED, DecisionAction.SUPERSEDE),
+                                           (DecisionStatus.AWAITING_APPROVAL, DecisionAction.DISCARD)}]
+    for status, action in refused:  # issued once; superseded and discarded are final; only a correction is discarded
+        with pytest.raises(DecisionStepRefused) as refusal:
+            decision_transition(status, action, Role.STAFF)
+        assert refusal.value.problem == Problem("decision.step_impossible", decision_status=status.value)
+    for role in (Role.HOSPITAL, Role.EXPERT, Role.AUDITOR, Role.SYSTEM):
+        with pytest.raises(DecisionStepRefused):
+            decision_transition(DecisionStatus.PROPOSED, DecisionAction.ISSUE, role)
