@@ -17,7 +17,7 @@ from review.models import Settlement
 from review.services import settlements
 from review.services.context import ValidationFailed
 from review.services.settlements import StatementLine, UnpaidDecision
-from review.staff.settlements import statement_file
+from review.statement_files import statement_file
 from review.web import MAX_RECORD_ID
 
 FIGURES = ("opening", "supplements", "recoveries", "adjustments", "closing")

@@ -20,7 +20,7 @@ from review.services import settlements
 from review.services.context import ValidationFailed
 from review.staff.forms import ConfirmForm
 from review.staff.pool_forms import MultiCheckboxField
-from review.staff.settlements import statement_file
+from review.statement_files import statement_file
 from review.web import record_id
 
 

@@ -4,12 +4,9 @@ the hospitals; a dispute leads to the item pages where an appeal or a correction
 Registered on the staff blueprint (one import line at the end of review/staff/routes.py)."""
 from __future__ import annotations
 
-import io
-
-from flask import flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 from review import labels
@@ -18,16 +15,14 @@ from review.extensions import db
 from review.messages import problem_text
 from review.models import AccountingPeriod, Decision, Region, ReviewItem, Settlement, SettlementRun
 from review.pagination import paginate
-from review.services import ledger_pages, settlements, statements
-from review.services.context import NotFound, ServiceError
-from review.services.letters import letter_locales, stored_locale
-from review.shared_routes import LANG_ALIASES
+from review.services import ledger_pages, settlements
+from review.services.context import ServiceError
 from review.staff.forms import ConfirmForm
+from review.statement_files import statement_file
 from review.staff.routes import OFFICE, READERS, bp
 from review.web import record_id
 from workflows.problems import Problem
 
-DOWNLOADS = {"pdf": "application/pdf", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 """The statement's files: the PDF with its 文号 and verification code, and the workbook of the same figures."""
 
 
@@ -134,26 +129,6 @@ def _reference(statement: Settlement) -> str:
     return (statement.statement_ref_zh if zh else statement.statement_ref_en) or ""
 
 
-def _reader_locale() -> str:
-    """The catalogue's code (`en`, `zh_CN`) of the reader's language: Babel spells zh_CN as zh_Hans_CN."""
-    language = get_locale().language  # type: ignore[union-attr]
-    return next((code for code in letter_locales() if code.split("_")[0] == language), stored_locale())
-
-
-def statement_file(statement: Settlement, ext: str) -> object:
-    """The statement as PDF or XLSX in the reader's language, or with `?lang=` the other one (as letters are
-    offered); for the office's and the hospital's download routes alike, after their own scoped `get`."""
-    asked = request.args.get("lang", "")
-    locale = LANG_ALIASES.get(asked, asked) or _reader_locale()
-    if locale not in letter_locales():
-        raise NotFound(_l("There is no statement in this language."))
-    name = statements.statement_filename(statement, locale, ext)
-    official = statements.official_copy(statement) if ext == "pdf" and locale == stored_locale() else None
-    if official is not None:  # the copy kept at issue: what the statement said, whatever was edited since
-        return send_file(official, mimetype=DOWNLOADS[ext], as_attachment=True, download_name=name, max_age=0)
-    write = statements.statement_pdf if ext == "pdf" else statements.statement_xlsx
-    return send_file(io.BytesIO(write(statement, locale)), mimetype=DOWNLOADS[ext], as_attachment=True,
-                     download_name=name, max_age=0)
 
 
 @bp.route("/settlements/<int:settlement_id>/statement.pdf", defaults={"ext": "pdf"})
