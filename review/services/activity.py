@@ -70,10 +70,13 @@ def _keyring() -> dict[str, bytes]:
     return {**{old: value.encode() for old, value in current_app.config["REGISTER_HMAC_KEYS"].items()}, key_id: key}
 
 
-def _chain_of(hospital_id: int | None) -> str:
-    """A hospital's region code: usually two identity-map hits, as the caller has just loaded the hospital."""
+def _chain_of(hospital_id: int | None, region_id: int | None) -> str:
+    """The region's code, of the hospital's region or the one named: usually identity-map hits, as the caller has
+    just loaded them. A row of no region (the expert pool, the DRG catalogue, the job runner) goes to `global`."""
     hospital = db.session.get(Hospital, hospital_id) if hospital_id is not None else None
-    region = db.session.get(Region, hospital.region_id) if hospital is not None else None
+    if hospital is not None:
+        region_id = hospital.region_id
+    region = db.session.get(Region, region_id) if region_id is not None else None
     return region.code if region is not None else GLOBAL_CHAIN
 
 
@@ -110,8 +113,9 @@ def _sign(session: Session, rows: list[ActivityLog]) -> None:
 
 
 def record(actor: Actor, action: str, object_type: str, object_id: int | None,
-           hospital_id: int | None = None, data: dict | None = None) -> ActivityLog:
-    """Append a row to the register chain of the hospital's region (or the global one) at the caller's commit.
+           hospital_id: int | None = None, data: dict | None = None, *, region_id: int | None = None) -> ActivityLog:
+    """Append a row to the register chain of the hospital's region, or of `region_id` for a region's own business
+    (its cycles, periods, policy, calendar), or to the global one, at the caller's commit.
 
     The row is chained and signed when the transaction commits (`_sign_at_commit`): its chain's head is locked only
     for the commit itself. Inside a savepoint it is written at once, so that rolling the savepoint back takes it
@@ -122,7 +126,7 @@ def record(actor: Actor, action: str, object_type: str, object_id: int | None,
         payload["api_token_id"] = actor.token_id
     row = ActivityLog(at=utcnow(), actor_id=actor.user_id, true_actor_id=actor.user_id, action=action,
                       object_type=object_type, object_id=object_id, hospital_id=hospital_id, data=payload,
-                      ip=actor.ip, chain=_chain_of(hospital_id))
+                      ip=actor.ip, chain=_chain_of(hospital_id, region_id))
     session = db.session()
     if session.in_nested_transaction():
         _sign(session, [row])

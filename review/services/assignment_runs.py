@@ -157,7 +157,7 @@ def start(actor: Actor, cycle_id: int, published_value: str, kind: str = "draw")
     db.session.add(job)
     db.session.flush()
     activity.record(actor, "assignment_run.requested", "assignment_job", job.id, None,
-                    {"cycle": cycle.code, "published_value": published_value, "kind": kind})
+                    {"cycle": cycle.code, "published_value": published_value, "kind": kind}, region_id=cycle.region_id)
     job_id = job.id
     from review.tasks import run_assignment  # here, not at the top: the task module imports this one
 
@@ -198,7 +198,7 @@ def execute(job_id: int) -> int | None:
     activity.record(SYSTEM, "assignment_run.computed", "assignment_run", run.id, None, {
         "job_id": job.id, "seed": seed, "input_hash": run.input_hash, "assignment_hash": run.assignment_hash,
         "items": len(problem.items), "seats": len(solution.seats), "fallbacks": solution.fallbacks,
-        "unfilled": len(solution.unfilled), "solve_ms": run.solve_ms})
+        "unfilled": len(solution.unfilled), "solve_ms": run.solve_ms}, region_id=job.cycle.region_id)
     db.session.commit()
     return run.id
 
@@ -208,7 +208,8 @@ def give_up(job_id: int, stopped: problems.Problem) -> None:
     job = db.session.get(AssignmentJob, job_id)
     assert job is not None
     job.status, job.stage, job.finished_at, job.message = "failed", "failed", utcnow(), jobs.stored(stopped)
-    activity.record(SYSTEM, "assignment_run.failed", "assignment_job", job_id, None, {"error": stopped.to_json()})
+    activity.record(SYSTEM, "assignment_run.failed", "assignment_job", job_id, None, {"error": stopped.to_json()},
+                    region_id=job.cycle.region_id)
 
 
 def revive(job_id: int) -> None:
@@ -288,7 +289,8 @@ def apply(actor: Actor, job_id: int) -> AssignmentJob:
             move(item, Action.ASSIGN, actor, {"run_id": run.id, "experts": len(seats[item.id])})
     job.applied_at, job.applied_by_id = utcnow(), actor.user_id
     activity.record(actor, "assignment_run.applied", "assignment_run", run.id, None,
-                    {"job_id": job.id, "assigned_items": len(seats), "unfilled": len(run.result["unfilled"])})
+                    {"job_id": job.id, "assigned_items": len(seats), "unfilled": len(run.result["unfilled"])},
+                    region_id=job.cycle.region_id)
     notify_experts(run, seated, deadline)
     db.session.commit()
     return job

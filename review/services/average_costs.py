@@ -175,7 +175,8 @@ def import_csv(actor: Actor, region_id: int, stream: BinaryIO | bytes) -> Result
     result = Result(encoding=encoding)
     _upsert(region.id, figures, "imported", result)
     activity.record(actor, "average_costs.imported", "region", region.id, None, {
-        "rows": result.written, "created": result.created, "updated": result.updated, "encoding": encoding})
+        "rows": result.written, "created": result.created, "updated": result.updated, "encoding": encoding},
+                    region_id=region.id)
     db.session.commit()
     return result
 
@@ -223,6 +224,6 @@ def compute_from_cases(actor: Actor, region_id: int, start: date, end: date, min
     activity.record(actor, "average_costs.computed", "region", region.id, None, {
         "start": start.isoformat(), "end": end.isoformat(), "min_cases": min_cases, "written": result.written,
         "created": result.created, "updated": result.updated, "skipped": len(result.skipped),
-        "skipped_drgs": [s["drg"] for s in result.skipped][:200]})
+        "skipped_drgs": [s["drg"] for s in result.skipped][:200]}, region_id=region.id)
     db.session.commit()
     return result

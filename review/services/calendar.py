@@ -42,7 +42,7 @@ def _once(cycle: Cycle, event: str, report: CalendarReport) -> bool:
             db.session.add(CycleEvent(cycle_id=cycle.id, event=event))
     except IntegrityError:
         return False
-    activity.record(SYSTEM, f"cycle.{event}", "cycle", cycle.id, None, {"code": cycle.code})
+    activity.record(SYSTEM, f"cycle.{event}", "cycle", cycle.id, None, {"code": cycle.code}, region_id=cycle.region_id)
     report.events.append(f"{cycle.code}:{event}")
     return True
 

@@ -173,7 +173,7 @@ def create_cycle(actor: Actor, region_id: int, code: str, application_opens: dat
         raise ValidationFailed({"code": [str(_l("Cycle %(code)s already exists.", code=code))]})
     activity.record(actor, "cycle.created", "cycle", cycle.id, None, {
         "code": code, "status": status, "policy_version": policy.version, "catalogue_scheme": scheme,
-        **{name: value.isoformat() for name, value in dates.items()}})  # type: ignore[union-attr]
+        **{name: value.isoformat() for name, value in dates.items()}}, region_id=region.id)  # type: ignore[union-attr]
     _count(actor, cycle, replace_overrides=False)
     periods.ensure(region.id, code)  # its money's period, open before anything is posted (or corrected late) in it
     db.session.commit()
@@ -263,7 +263,7 @@ def _count(actor: Actor, cycle: Cycle, replace_overrides: bool) -> list[dict[str
             changes.append({"hospital": codes[hospital_id], "from": before, "to": row.drg_discharges})
     activity.record(actor, "cycle.volumes_counted", "cycle", cycle.id, None, {
         "code": cycle.code, "counts": {codes[h]: n for h, n in sorted(counts.items())}, "changes": changes,
-        "replace_overrides": replace_overrides})
+        "replace_overrides": replace_overrides}, region_id=cycle.region_id)
     return changes
 
 

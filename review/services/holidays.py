@@ -84,7 +84,7 @@ def seed(actor: Actor, region_id: int, years: Iterable[int] | None = None) -> in
         db.session.rollback()
         raise ValidationFailed({"year": [str(_l("This year was just changed by someone else; look again."))]})
     activity.record(actor, "holidays.seeded", "region", region.id, None, {
-        "years": wanted, "added": len(rows), "source": f"{PACKAGE} {PACKAGE_VERSION}"})
+        "years": wanted, "added": len(rows), "source": f"{PACKAGE} {PACKAGE_VERSION}"}, region_id=region.id)
     db.session.commit()
     return len(rows)
 
@@ -123,7 +123,8 @@ def mark_day(actor: Actor, region_id: int, day: date | None, kind: str, name: st
         db.session.rollback()
         raise ValidationFailed({"day": [str(_l("This day was just changed by someone else; look again."))]})
     activity.record(actor, "holidays.marked", "region", region.id, None, {
-        "date": day.isoformat(), "kind": kind, "name": name, "before": before})  # type: ignore[union-attr]
+        "date": day.isoformat(), "kind": kind, "name": name, "before": before},  # type: ignore[union-attr]
+        region_id=region.id)
     db.session.commit()
     return row
 
@@ -144,7 +145,7 @@ def remove_mark(actor: Actor, region_id: int, day: date | None) -> Holiday | Non
         restored = Holiday(region_id=region.id, day=row.day, kind=entry.kind, name=entry.name, source=PACKAGE)
         db.session.add(restored)
     activity.record(actor, "holidays.unmarked", "region", region.id, None, {
-        "date": row.day.isoformat(), "removed": removed, "restored": _described(restored)})
+        "date": row.day.isoformat(), "removed": removed, "restored": _described(restored)}, region_id=region.id)
     db.session.commit()
     return restored
 

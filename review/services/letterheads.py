@@ -127,6 +127,6 @@ def save(actor: Actor, region_id: int, values: LetterheadValues) -> Letterhead:
     after = {f.name: getattr(row, f.name) for f in fields(LetterheadValues)}
     activity.record(actor, "letterhead.saved", "letterhead", row.id, None,
                     {"region_id": region.id, "changed": {k: v for k, v in after.items()
-                                                         if before is None or before[k] != v}})
+                                                         if before is None or before[k] != v}}, region_id=region.id)
     db.session.commit()
     return row

@@ -172,7 +172,8 @@ def close(actor: Actor, region_code: str, code: str) -> AccountingPeriod:
     period.entry_count, period.state = len(entries), _step(period, PeriodAction.CLOSE, actor)
     period.closed_at, period.closed_by_id = utcnow(), actor.user_id
     activity.record(actor, "ledger.period_closed", "accounting_period", period.id, None, {
-        "region": region_code, "period": code, "entries": len(entries), "hash": period.entries_hash})
+        "region": region_code, "period": code, "entries": len(entries), "hash": period.entries_hash},
+                    region_id=region_id)
     db.session.commit()
     return period
 

@@ -315,7 +315,7 @@ def new_version(actor: Actor, region_id: int, changes: dict[str, object]) -> Pol
         raise ServiceError(_l("Someone else saved a policy version at the same time; reload and try again."))
     activity.record(actor, "policy.versioned", "policy", policy.id, None, {
         "region_id": region.id, "version": policy.version, "previous_version": current.version,
-        "note": note, "changes": changed})
+        "note": note, "changes": changed}, region_id=region.id)
     db.session.commit()
     return policy
 

@@ -65,7 +65,8 @@ def recuse(actor: Actor, assignment_id: int, reason: str, *, declare_conflict: b
                         {"conflict_id": conflict.id, "hospital_id": item.hospital_id, "source": "recusal"})
     db.session.flush()
     activity.record(actor, "assignment.recused", "assignment", assignment.id, None,
-                    {"item_id": item.id, "expert_id": assignment.expert_id, "reason": reason})
+                    {"item_id": item.id, "expert_id": assignment.expert_id, "reason": reason},
+                    region_id=item.cycle.region_id)
     placed = fill_open_seats(actor, item, assignment.round, trigger=assignment)
     db.session.commit()
     return placed[0] if placed else None
@@ -93,7 +94,8 @@ def fill_open_seats(actor: Actor, item: ReviewItem, round_: int,
                     run.id, None, {"item_id": item.id, "round": round_, "seed": seed,
                                    "assignment_hash": run.assignment_hash,
                                    "new_experts": [a.expert_id for a in placed],
-                                   "unfilled": run.result["unfilled"].get(str(item.id))})
+                                   "unfilled": run.result["unfilled"].get(str(item.id))},
+                    region_id=item.cycle.region_id)
     if placed:
         notify_experts(run, Counter(a.expert_id for a in placed), review_due(placed)[placed[0].id])
     return placed

@@ -261,7 +261,7 @@ def _propose_record(item: ReviewItem, sheets: list[Scoresheet], k: int,
     except NeedsChair as needs:
         chair = _chair(item)
         activity.record(SYSTEM, "decision.awaiting_chair", "review_item", item.id, None,
-                        {"fields": sorted(needs.options)})
+                        {"fields": sorted(needs.options)}, region_id=item.cycle.region_id)
         user_id = db.session.scalar(db.select(User.id).where(User.expert_id == chair.expert_id))
         if user_id:
             notify(kind="chair_ruling", dedupe_key=f"chair-ruling:{item.id}", user_id=user_id, item=item.id)
@@ -316,7 +316,7 @@ def adjudicate(actor: Actor, assignment_id: int, rulings: dict[str, str | None])
     item = db.session.scalars(db.select(ReviewItem).where(ReviewItem.id == assignment.item_id)
                               .with_for_update()).one()
     activity.record(actor, "decision.chair_ruled", "review_item", item.id, None,
-                    {name: rulings[name] for name in options})
+                    {name: rulings[name] for name in options}, region_id=item.cycle.region_id)
     decision = _propose_if_complete(item, {name: rulings[name] for name in options})
     assert decision is not None
     db.session.commit()

@@ -74,7 +74,8 @@ def create_plan(actor: Actor, cycle_id: int, config: PlanConfig, published_value
     db.session.flush()
     activity.record(actor, "sampling.drawn", "sampling_plan", plan.id, None, {
         "cycle": cycle.code, "published_value": published_value, "population_sha256": population_sha256,
-        "seed": seed, "sample_sha256": sample.sample_hash, "config": plan.config, "selected": len(sample.selections)})
+        "seed": seed, "sample_sha256": sample.sample_hash, "config": plan.config, "selected": len(sample.selections)},
+                    region_id=cycle.region_id)
     hospitals = dict(db.session.execute(db.select(Case.id, Case.hospital_id).where(
         Case.id.in_([s.case_id for s in sample.selections]))).all())
     per_hospital: dict[int, int] = {}

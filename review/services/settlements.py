@@ -87,7 +87,7 @@ def start_drafts(actor: Actor, region_code: str, period_code: str) -> Settlement
     db.session.add(run)
     db.session.flush()
     activity.record(actor, "settlement.drafts_requested", "settlement_run", run.id, None,
-                    {"region": region_code, "period": period.code, "hospitals": run.total})
+                    {"region": region_code, "period": period.code, "hospitals": run.total}, region_id=period.region_id)
     run_id = run.id
     from review.tasks import draw_settlements  # here: the task module imports this one
 
@@ -162,7 +162,8 @@ def run_drafts(run_id: int) -> None:
         _advance(run, len(accounts) - len(todo) + min(start + BATCH, len(drafts)), len(accounts))
     run.status, run.progress, run.finished_at = "done", 100, utcnow()
     activity.record(SYSTEM, "settlement.drafts_made", "settlement_run", run.id, None,
-                    {"period": period.code, "drafts": len(drafts), "already": len(done_already)})
+                    {"period": period.code, "drafts": len(drafts), "already": len(done_already)},
+                    region_id=period.region_id)
     db.session.commit()
 
 
@@ -231,7 +232,8 @@ def give_up(run_id: int, why: Problem) -> None:
     run = db.session.get(SettlementRun, run_id)
     assert run is not None
     run.status, run.message, run.finished_at = "failed", jobs.stored(why), utcnow()
-    activity.record(SYSTEM, "settlement.drafts_failed", "settlement_run", run.id, None, {"problem": why.to_json()})
+    activity.record(SYSTEM, "settlement.drafts_failed", "settlement_run", run.id, None, {"problem": why.to_json()},
+                    region_id=run.period.region_id)
 
 
 def revive(run_id: int) -> None:

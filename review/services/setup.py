@@ -126,7 +126,7 @@ def run(data: SetupInput) -> SetupResult:
     activity.record(SYSTEM, "setup.completed", "region", region.id, None, {
         "region": region.code, "timezone": region.timezone, "policy_version": policy.version,
         "base_rate_fen": base_rate_fen, "admin": {"id": admin.id, "username": admin.username},
-        "catalogue": {"scheme": scheme, "loaded": loaded}})
+        "catalogue": {"scheme": scheme, "loaded": loaded}}, region_id=region.id)
     added = holidays.seed(SYSTEM, region.id)  # commits the whole set-up with the calendar (or rolls all back)
     db.session.commit()  # when the calendar had nothing to add
     return SetupResult(region.id, admin.id, scheme, loaded, added)

@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from review import create_app
 from review.extensions import db
 from review.models import ActivityLog, RegisterHead
-from review.services import activity, ledger
+from review.services import activity, calendar, ledger, periods
 from review.services.activity import Finding, read_anchors, row_mac, verify_chain, write_anchors
 from review.services.context import SYSTEM
 from tests.conftest import BACKENDS, PG_URL, blank_database, empty_postgresql, make_config
@@ -378,4 +378,19 @@ def test_concurrent_writers_never_fork_a_chain(app: Flask, world: World, tmp_pat
     assert [process.exitcode for process in processes] == [0] * WRITERS
     seqs = db.session.scalars(db.select(ActivityLog.seq).where(ActivityLog.chain == "T01").order_by(ActivityLog.seq))
     assert list(seqs) == list(range(1, before + WRITERS * WRITES + 1))
+    assert verify_chain() == []
+
+
+def test_a_region_s_own_business_is_chained_in_the_region_and_only_what_has_none_is_global(world: World) -> None:
+    """A period's close and a cycle's calendar events name no hospital but belong to their region: they wait on
+    its chain's head, never on the one head every region shares."""
+    periods.ensure(world.region_id, "2026Q3")  # the period its cycle opens (the world's cycle is made directly)
+    periods.close(world.actors["staff"], "T01", "2026Q3")
+    calendar.run(calendar.today_in_region())
+    activity.record(SYSTEM, "catalogue.checked", "drg_catalogue", None)  # the DRG catalogue is no region's
+    db.session.commit()
+    chains = {action: chain for action, chain in db.session.execute(db.select(ActivityLog.action, ActivityLog.chain))}
+    assert chains["ledger.period_closed"] == "T01"
+    assert chains["cycle.application_window_opened"] == "T01"
+    assert chains["catalogue.checked"] == "global"
     assert verify_chain() == []
