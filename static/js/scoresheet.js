@@ -1,8 +1,22 @@
 // The expert's scoresheet: shows a question only when it applies, regroups corrected codes as they are typed
 // (the server checks the code and prices the case), and saves drafts in the background. Without it the form
-// still works: every question is shown and drafts are saved with the button. CSP allows only our own scripts.
+// still works: every question is shown and drafts are saved with the button, and the evidence is read through its
+// links. CSP allows only our own scripts.
 (function () {
   "use strict";
+  // The evidence preview is loaded when the expert opens it, not with the page: a PDF viewer starting beside the
+  // sheet can take the focus from the field being typed in.
+  document.querySelectorAll("details[data-preview-src]").forEach(function (box) {
+    box.addEventListener("toggle", function () {
+      if (!box.open || box.querySelector("iframe")) { return; }
+      var frame = document.createElement("iframe");
+      frame.className = "doc-viewer";
+      frame.src = box.getAttribute("data-preview-src");
+      frame.title = box.getAttribute("data-preview-title");
+      box.appendChild(frame);
+    });
+  });
+
   var form = document.getElementById("scoresheet-form");
   if (!form) { return; }
 
