@@ -26,13 +26,14 @@ from review.services import activity, holidays, jobs, ledger, letterheads
 from review.services.context import HIDDEN, Actor, NotFound, ServiceError, ValidationFailed
 from review.services.cycles import region_today
 from review.services.items import get_item, move, move_appeal
+from review.services.lifecycle import next_state
 from review.services.notifications import notify
 from review.services.regrouping import coded, regroup
 from review.tasks import render_letter
 from workflows.ledger import Line, decision_posting, reversal
 from workflows.payment import PaymentMethod, record_review_adjustment_fen, supplement_fen
 from workflows.problems import Problem
-from workflows.states import (Action, AppealAction, DecisionAction, DecisionStatus, DecisionStepRefused, ItemKind, Role,
+from workflows.states import (Action, AppealAction, DecisionAction, DecisionStatus, ItemKind, Role,
                               decision_transition)
 
 REASONS_OPENED = "decision.reasons_opened"
@@ -204,10 +205,7 @@ def appeal_deadline(item: ReviewItem, decision: Decision, today: date) -> date |
 
 def step_decision(decision: Decision, action: DecisionAction, actor: Actor) -> str:
     """The status `action` takes the version to (assigned by the caller with the fields the CHECKs tie to it)."""
-    try:
-        return decision_transition(DecisionStatus(decision.status), action, actor.role).value
-    except DecisionStepRefused as refused:
-        raise ServiceError(problem_text(refused.problem)) from refused
+    return next_state(decision_transition, DecisionStatus(decision.status), action, actor.role)
 
 
 def publish(actor: Actor, decision: Decision, item: ReviewItem, action: Action) -> None:

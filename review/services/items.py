@@ -9,8 +9,9 @@ from review.messages import problem_text
 from review.models import Appeal, Assignment, ReviewItem
 from review.services import activity
 from review.services.context import HIDDEN, Actor, NotFound, PermissionDenied, ServiceError
+from review.services.lifecycle import next_state
 from review.services.scope import READ_ALL_ROLES
-from workflows.states import (Action, AppealAction, AppealState, AppealStepRefused, ItemKind, Role, State,
+from workflows.states import (Action, AppealAction, AppealState, ItemKind, Role, State,
                               TransitionError, appeal_transition, transition)
 
 
@@ -53,8 +54,4 @@ def move(item: ReviewItem, action: Action, actor: Actor, data: dict | None = Non
 
 def move_appeal(appeal: Appeal, action: AppealAction, actor: Actor) -> None:
     """The appeal's step with its item's (the caller moves the item and logs the appeal's own record)."""
-    try:
-        appeal.state = appeal_transition(AppealState(appeal.state), action, actor.role).value
-    except AppealStepRefused as refused:
-        raise ServiceError(_l("This step is not possible now: %(why)s", why=problem_text(refused.problem))) \
-            from refused
+    appeal.state = next_state(appeal_transition, AppealState(appeal.state), action, actor.role)

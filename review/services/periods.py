@@ -19,9 +19,10 @@ from review.messages import problem_text
 from review.models import (Account, AccountingPeriod, Decision, JournalEntry, JournalLine, PeriodBalance, Region)
 from review.services import activity
 from review.services.context import Actor, NotFound, ServiceError
+from review.services.lifecycle import next_state
 from workflows.ledger import ClosedEntry, Line, closing_balances, period_digest
 from workflows.problems import Problem
-from workflows.states import PeriodAction, PeriodState, PeriodStepRefused, Role, period_transition
+from workflows.states import PeriodAction, PeriodState, Role, period_transition
 
 GENESIS = "0" * 64
 
@@ -138,10 +139,7 @@ def _problems(period: AccountingPeriod, entries: list[ClosedEntry]) -> list[Prob
 
 def _step(period: AccountingPeriod, action: PeriodAction, actor: Actor) -> str:
     """The state `action` takes the period to, or the core's refusal worded."""
-    try:
-        return period_transition(PeriodState(period.state), action, actor.role, period.code).value
-    except PeriodStepRefused as refused:
-        raise ServiceError(problem_text(refused.problem)) from refused
+    return next_state(period_transition, PeriodState(period.state), action, actor.role, period.code)
 
 
 def close(actor: Actor, region_code: str, code: str) -> AccountingPeriod:

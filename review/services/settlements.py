@@ -36,10 +36,11 @@ from review.services import activity, jobs, letterheads, periods
 from review.services.context import HIDDEN, SYSTEM, Actor, NotFound, ServiceError, ValidationFailed
 from review.services.cycles import region_today
 from review.services.items import move
+from review.services.lifecycle import next_state
 from review.services.notifications import notify
 from workflows.problems import Problem, ProblemError
 from workflows.settlement import StatementFigures, due_to_hospital, line_kind, statement_figures
-from workflows.states import (Action, Role, SettlementAction, SettlementState, SettlementStepRefused, State,
+from workflows.states import (Action, Role, SettlementAction, SettlementState, State,
                               settlement_transition)
 
 READERS = (Role.STAFF, Role.ADMIN, Role.AUDITOR)
@@ -248,10 +249,7 @@ def revive(run_id: int) -> None:
 
 def _step(settlement: Settlement, action: SettlementAction, actor: Actor) -> str:
     """The state `action` takes the statement to (assigned by the caller with the fields the CHECKs tie to it)."""
-    try:
-        return settlement_transition(SettlementState(settlement.state), action, actor.role).value
-    except SettlementStepRefused as refused:
-        raise ServiceError(problem_text(refused.problem)) from refused
+    return next_state(settlement_transition, SettlementState(settlement.state), action, actor.role)
 
 
 def _locked(actor: Actor, settlement_id: int) -> Settlement:
