@@ -46,8 +46,8 @@ def review_due(seats: Sequence[Assignment]) -> dict[int, date]:
     appeal_due: dict[int, date] = {item_id: due for item_id, due in db.session.execute(db.select(
         Appeal.item_id, Appeal.review_due_on).where(Appeal.item_id.in_(appealed), Appeal.review_due_on.is_not(None)))
     } if appealed else {}
-    return {seat.id: appeal_due.get(seat.item_id, seat.item.cycle.review_deadline) if seat.round == 2
-            else seat.item.cycle.review_deadline for seat in seats}
+    return {seat.id: (appeal_due.get(seat.item_id) if seat.round == 2 else None) or seat.item.cycle.review_deadline
+            for seat in seats}
 
 
 @dataclass(frozen=True)
